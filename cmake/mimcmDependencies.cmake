@@ -1,0 +1,58 @@
+# Finds mimcm's dependencies and links them to an INTERFACE target. Shared by the build tree and
+# by the installed package config, so both resolve RapidJSON, libcurl and PC/SC the same way.
+include_guard(GLOBAL)
+
+# RapidJSON ships several shapes of CMake config (Debian: only RAPIDJSON_INCLUDE_DIRS; vcpkg:
+# RapidJSON::RapidJSON; others: rapidjson). Normalise them to one target, mimcm_rapidjson.
+macro(mimcm_find_rapidjson)
+    if(NOT TARGET mimcm_rapidjson)
+        find_package(RapidJSON QUIET CONFIG)
+        add_library(mimcm_rapidjson INTERFACE IMPORTED)
+        if(TARGET RapidJSON::RapidJSON)
+            set_property(TARGET mimcm_rapidjson PROPERTY INTERFACE_LINK_LIBRARIES RapidJSON::RapidJSON)
+        elseif(TARGET rapidjson)
+            set_property(TARGET mimcm_rapidjson PROPERTY INTERFACE_LINK_LIBRARIES rapidjson)
+        else()
+            find_path(MIMCM_RAPIDJSON_INCLUDE_DIR rapidjson/document.h
+                      HINTS ${RAPIDJSON_INCLUDE_DIRS} ${RapidJSON_INCLUDE_DIRS})
+            if(NOT MIMCM_RAPIDJSON_INCLUDE_DIR)
+                message(FATAL_ERROR "mimcm needs RapidJSON (Debian: rapidjson-dev)")
+            endif()
+            set_property(TARGET mimcm_rapidjson PROPERTY
+                         INTERFACE_INCLUDE_DIRECTORIES "${MIMCM_RAPIDJSON_INCLUDE_DIR}")
+        endif()
+    endif()
+endmacro()
+
+macro(mimcm_find_pcsc)
+    if(NOT TARGET mimcm_pcsc)
+        add_library(mimcm_pcsc INTERFACE IMPORTED)
+        if(WIN32)
+            set_property(TARGET mimcm_pcsc PROPERTY INTERFACE_LINK_LIBRARIES winscard)
+        elseif(APPLE)
+            set_property(TARGET mimcm_pcsc PROPERTY INTERFACE_LINK_LIBRARIES "-framework PCSC")
+        else()
+            find_package(PkgConfig REQUIRED)
+            pkg_check_modules(MIMCM_PCSCLITE REQUIRED IMPORTED_TARGET libpcsclite)
+            set_property(TARGET mimcm_pcsc PROPERTY INTERFACE_LINK_LIBRARIES PkgConfig::MIMCM_PCSCLITE)
+        endif()
+    endif()
+endmacro()
+
+# Links what the options ask for. Core needs only RapidJSON.
+function(mimcm_link_dependencies target)
+    mimcm_find_rapidjson()
+    target_link_libraries(${target} INTERFACE mimcm_rapidjson)
+    if(MIMCM_WITH_CURL)
+        find_package(CURL REQUIRED)
+        target_link_libraries(${target} INTERFACE CURL::libcurl)
+    else()
+        target_compile_definitions(${target} INTERFACE MIMCM_NO_CURL)
+    endif()
+    if(MIMCM_WITH_PCSC)
+        mimcm_find_pcsc()
+        target_link_libraries(${target} INTERFACE mimcm_pcsc)
+    else()
+        target_compile_definitions(${target} INTERFACE MIMCM_NO_PCSC)
+    endif()
+endfunction()

@@ -1,0 +1,258 @@
+// ISO/IEC 7816-4 APDUs: command encoding (short form, cases 1-4), responses with status words,
+// the ApduChannel seam (a PC/SC card or a scripted fake), and transmit() that does the 61xx / 6Cxx
+// dance neither pcsc-lite nor WinSCard does for you. No PC/SC header is needed here.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "mimcm/encoding.hpp"
+#include "mimcm/secret.hpp"
+
+namespace mimcm::card {
+
+/// Why a card-level operation failed.
+enum class CardErrorCode {
+    no_profile,       ///< the card answers none of the card profiles tried (no known applet)
+    status,           ///< the card answered an unexpected status word (see CardError::sw())
+    malformed,        ///< a response, TLV structure or table is malformed or too short
+    missing_card_id,  ///< the card has no card id (no cardid entry, no CHUID GUID, or all zero)
+    protocol,         ///< the card broke the APDU protocol (e.g. endless 61xx chain)
+};
+
+/// The name of a CardErrorCode ("no_profile", "status", ...).
+inline std::string_view to_string(CardErrorCode code) noexcept {
+    switch (code) {
+        case CardErrorCode::no_profile:
+            return "no_profile";
+        case CardErrorCode::status:
+            return "status";
+        case CardErrorCode::malformed:
+            return "malformed";
+        case CardErrorCode::missing_card_id:
+            return "missing_card_id";
+        case CardErrorCode::protocol:
+            return "protocol";
+    }
+    return "unknown";
+}
+
+/// A status word as four uppercase hex digits ("6A82"), the way card specs write them.
+inline std::string sw_to_string(std::uint16_t sw) {
+    static constexpr char digits[] = "0123456789ABCDEF";
+    std::string out(4, '0');
+    for (int i = 0; i < 4; ++i)
+        out[static_cast<std::size_t>(i)] = digits[(sw >> (12 - 4 * i)) & 0x0f];
+    return out;
+}
+
+/// A failure at card level: the card answered, but not what was expected. (Reader and PC/SC
+/// failures are mimcm::pcsc::Error.) Messages say what failed and what was expected; they never
+/// contain secret data.
+class CardError : public std::runtime_error {
+  public:
+    CardError(CardErrorCode code, const std::string& message,
+              std::optional<std::uint16_t> sw = std::nullopt)
+        : std::runtime_error(message), code_(code), sw_(sw) {}
+
+    [[nodiscard]] CardErrorCode code() const noexcept { return code_; }
+    /// The status word the card answered, when the failure is about one.
+    [[nodiscard]] std::optional<std::uint16_t> sw() const noexcept { return sw_; }
+
+  private:
+    CardErrorCode code_;
+    std::optional<std::uint16_t> sw_;
+};
+
+/// A command APDU in short form: CLA INS P1 P2 [Lc data] [Le].
+///   case 1: no data, no Le          case 2: no data, Le
+///   case 3: data, no Le             case 4: data and Le
+/// Le is the number of bytes expected, 1..256; 256 is written as 00 (0 is accepted as a synonym
+/// for 256, the way specs write "Le = 00"). Data is at most 255 bytes (no extended length).
+struct CommandApdu {
+    std::uint8_t cla = 0;
+    std::uint8_t ins = 0;
+    std::uint8_t p1 = 0;
+    std::uint8_t p2 = 0;
+    Bytes data;
+    std::optional<std::size_t> le;
+
+    CommandApdu() = default;
+    /// Case 1.
+    CommandApdu(std::uint8_t cla_, std::uint8_t ins_, std::uint8_t p1_, std::uint8_t p2_)
+        : cla(cla_), ins(ins_), p1(p1_), p2(p2_) {}
+    /// Case 2.
+    CommandApdu(std::uint8_t cla_, std::uint8_t ins_, std::uint8_t p1_, std::uint8_t p2_,
+                std::size_t le_)
+        : cla(cla_), ins(ins_), p1(p1_), p2(p2_), le(normalise_le(le_)) {}
+    /// Case 3.
+    CommandApdu(std::uint8_t cla_, std::uint8_t ins_, std::uint8_t p1_, std::uint8_t p2_,
+                Bytes data_)
+        : cla(cla_), ins(ins_), p1(p1_), p2(p2_), data(std::move(data_)) {
+        check_data();
+    }
+    /// Case 4.
+    CommandApdu(std::uint8_t cla_, std::uint8_t ins_, std::uint8_t p1_, std::uint8_t p2_,
+                Bytes data_, std::size_t le_)
+        : cla(cla_), ins(ins_), p1(p1_), p2(p2_), data(std::move(data_)), le(normalise_le(le_)) {
+        check_data();
+    }
+
+    /// SELECT by AID (00 A4 04 00 Lc AID 00).
+    static CommandApdu select_aid(Bytes aid) {
+        return {0x00, 0xA4, 0x04, 0x00, std::move(aid), 256};
+    }
+    /// GET RESPONSE (00 C0 00 00 Le).
+    static CommandApdu get_response(std::size_t le) { return {0x00, 0xC0, 0x00, 0x00, le}; }
+
+    /// The ISO case (1-4) of this command.
+    [[nodiscard]] int iso_case() const noexcept {
+        if (data.empty())
+            return le ? 2 : 1;
+        return le ? 4 : 3;
+    }
+
+    /// The bytes to send. Throws std::invalid_argument when the fields do not fit a short APDU
+    /// (fields are public, so they are checked again here).
+    [[nodiscard]] Bytes encode() const {
+        check_data();
+        if (le && *le > 256)
+            throw std::invalid_argument("APDU Le must be 1..256 (0 = 256)");
+        Bytes out;
+        out.reserve(4 + 1 + data.size() + 1);
+        out.push_back(cla);
+        out.push_back(ins);
+        out.push_back(p1);
+        out.push_back(p2);
+        if (!data.empty()) {
+            out.push_back(static_cast<std::uint8_t>(data.size()));
+            out.insert(out.end(), data.begin(), data.end());
+        }
+        if (le)
+            out.push_back(static_cast<std::uint8_t>(*le == 256 ? 0 : *le));  // 256 and 0 -> 00
+        return out;
+    }
+
+  private:
+    static std::size_t normalise_le(std::size_t value) {
+        if (value == 0)
+            return 256;
+        if (value > 256)
+            throw std::invalid_argument("APDU Le must be 1..256 (short APDU)");
+        return value;
+    }
+    void check_data() const {
+        if (data.size() > 255) {
+            throw std::invalid_argument("APDU data must be at most 255 bytes (short APDU), got " +
+                                        std::to_string(data.size()));
+        }
+    }
+};
+
+/// A response APDU: data followed by the status word SW1 SW2.
+struct ResponseApdu {
+    Bytes data;
+    std::uint8_t sw1 = 0;
+    std::uint8_t sw2 = 0;
+
+    ResponseApdu() = default;
+    ResponseApdu(Bytes data_, std::uint8_t sw1_, std::uint8_t sw2_)
+        : data(std::move(data_)), sw1(sw1_), sw2(sw2_) {}
+    /// Splits raw response bytes. Throws CardError{malformed} when fewer than 2 bytes.
+    explicit ResponseApdu(const Bytes& raw) {
+        if (raw.size() < 2) {
+            throw CardError(CardErrorCode::malformed,
+                            "card response has " + std::to_string(raw.size()) +
+                                " byte(s); expected at least the 2 status bytes");
+        }
+        data.assign(raw.begin(), raw.end() - 2);
+        sw1 = raw[raw.size() - 2];
+        sw2 = raw[raw.size() - 1];
+    }
+
+    [[nodiscard]] std::uint16_t sw() const noexcept {
+        return static_cast<std::uint16_t>((sw1 << 8) | sw2);
+    }
+    /// True for 9000.
+    [[nodiscard]] bool ok() const noexcept { return sw1 == 0x90 && sw2 == 0x00; }
+};
+
+/// Where APDUs go: a card connected over PC/SC (mimcm::pcsc::Card) or a fake in tests.
+/// transmit_raw sends one command as is and returns the raw response (data + SW1 SW2); it does
+/// no GET RESPONSE handling (transmit() does that) and reports transport failures by throwing.
+class ApduChannel {
+  public:
+    ApduChannel() = default;
+    virtual ~ApduChannel() = default;
+    virtual Bytes transmit_raw(const Bytes& command) = 0;
+
+  protected:
+    ApduChannel(const ApduChannel&) = default;
+    ApduChannel(ApduChannel&&) = default;
+    ApduChannel& operator=(const ApduChannel&) = default;
+    ApduChannel& operator=(ApduChannel&&) = default;
+};
+
+/// Limits of transmit(); the defaults fit any card of this SDK.
+struct TransmitLimits {
+    /// GET RESPONSE rounds after one command (64 x 256 bytes = 16 KiB).
+    int max_get_response_rounds = 64;
+};
+
+namespace detail {
+inline ResponseApdu send_once(ApduChannel& channel, const CommandApdu& command) {
+    Bytes encoded = command.encode();
+    Bytes raw = channel.transmit_raw(encoded);
+    secure_wipe(encoded);  // commands may carry PINs or keys in other uses of this layer
+    ResponseApdu response(raw);
+    secure_wipe(raw);
+    return response;
+}
+inline std::size_t le_from_sw2(std::uint8_t sw2) {
+    return sw2 == 0 ? 256 : sw2;
+}
+}  // namespace detail
+
+/// Sends a command and returns the complete response:
+///  - 6Cxx (wrong Le): resends the same command once with Le = xx (00 = 256);
+///  - 61xx (more data): sends GET RESPONSE 00 C0 00 00 xx (00 = 256), appends the data, and
+///    repeats while the card answers 61xx, at most limits.max_get_response_rounds times
+///    (then CardError{protocol}). A 6Cxx answer to GET RESPONSE is resent once with Le = xx.
+/// The returned status word is the final one; data is everything accumulated.
+inline ResponseApdu transmit(ApduChannel& channel, const CommandApdu& command,
+                             const TransmitLimits& limits = {}) {
+    ResponseApdu response = detail::send_once(channel, command);
+    if (response.sw1 == 0x6C) {
+        CommandApdu again = command;
+        again.le = detail::le_from_sw2(response.sw2);
+        response = detail::send_once(channel, again);
+    }
+    if (response.sw1 != 0x61)
+        return response;
+
+    Bytes collected = std::move(response.data);
+    for (int round = 0; response.sw1 == 0x61; ++round) {
+        if (round >= limits.max_get_response_rounds) {
+            throw CardError(CardErrorCode::protocol,
+                            "card still answered 61" + sw_to_string(response.sw()).substr(2) +
+                                " (more data) after " + std::to_string(round) +
+                                " GET RESPONSE rounds; expected 9000 by then",
+                            response.sw());
+        }
+        const auto get_response = CommandApdu::get_response(detail::le_from_sw2(response.sw2));
+        response = detail::send_once(channel, get_response);
+        if (response.sw1 == 0x6C) {
+            response = detail::send_once(
+                channel, CommandApdu::get_response(detail::le_from_sw2(response.sw2)));
+        }
+        collected.insert(collected.end(), response.data.begin(), response.data.end());
+    }
+    return ResponseApdu(std::move(collected), response.sw1, response.sw2);
+}
+
+}  // namespace mimcm::card

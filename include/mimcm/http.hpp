@@ -1,0 +1,118 @@
+// The HTTP seam: what the client hands a transport and what it gets back. A transport is any type
+// with one operation,
+//
+//     mimcm::TransportResult send(const mimcm::HttpRequest& request);
+//
+// checked at compile time by mimcm::is_transport_v. mimcm::CurlTransport (mimcm/transport/curl.hpp)
+// is the default one; tests and users on other HTTP stacks bring their own.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "mimcm/secret.hpp"
+
+namespace mimcm {
+
+struct Header {
+    std::string name;
+    std::string value;
+};
+
+namespace detail {
+inline bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size())
+        return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; };
+        if (lower(a[i]) != lower(b[i]))
+            return false;
+    }
+    return true;
+}
+}  // namespace detail
+
+/// One request. The body is a SecretString because request bodies can carry secrets (passwords,
+/// PINs) in later operations; it is wiped when the request dies.
+struct HttpRequest {
+    std::string method = "GET";
+    std::string url;  ///< absolute, already percent-encoded
+    std::vector<Header> headers;
+    SecretString body;
+};
+
+/// One response. The body is wiped when the response dies: it may hold a PIN or a key.
+struct HttpResponse {
+    int status = 0;
+    std::vector<Header> headers;
+    SecretString body;
+
+    /// First header with that name (case-insensitive), or an empty view.
+    [[nodiscard]] std::string_view header(std::string_view name) const noexcept {
+        for (const auto& h : headers) {
+            if (detail::iequals(h.name, name))
+                return h.value;
+        }
+        return {};
+    }
+};
+
+/// Why a request got no HTTP response at all.
+struct TransportError {
+    enum class Kind {
+        timeout,       ///< connect or total timeout elapsed
+        resolve,       ///< host (or proxy) name did not resolve
+        connect,       ///< TCP connection refused or unreachable
+        tls,           ///< TLS handshake or peer verification failed
+        send_receive,  ///< the connection broke while sending or receiving
+        invalid,       ///< the transport rejected the request or its own configuration
+        other,
+    };
+    Kind kind = Kind::other;
+    int native_code = 0;  ///< the transport's own code (CURLcode for the curl transport)
+    std::string message;  ///< what happened, in words (never carries secrets)
+
+    [[nodiscard]] bool timed_out() const noexcept { return kind == Kind::timeout; }
+};
+
+[[nodiscard]] inline std::string_view to_string(TransportError::Kind kind) noexcept {
+    switch (kind) {
+        case TransportError::Kind::timeout:
+            return "timeout";
+        case TransportError::Kind::resolve:
+            return "name resolution";
+        case TransportError::Kind::connect:
+            return "connection";
+        case TransportError::Kind::tls:
+            return "TLS";
+        case TransportError::Kind::send_receive:
+            return "send/receive";
+        case TransportError::Kind::invalid:
+            return "invalid request";
+        case TransportError::Kind::other:
+            return "transport";
+    }
+    return "transport";
+}
+
+using TransportResult = std::variant<HttpResponse, TransportError>;
+
+namespace detail {
+template <class T, class = void>
+struct has_send : std::false_type {};
+template <class T>
+struct has_send<T,
+                std::void_t<decltype(std::declval<T&>().send(std::declval<const HttpRequest&>()))>>
+    : std::is_convertible<decltype(std::declval<T&>().send(std::declval<const HttpRequest&>())),
+                          TransportResult> {};
+}  // namespace detail
+
+/// True when T can serve as a mimcm transport.
+template <class T>
+inline constexpr bool is_transport_v = detail::has_send<T>::value;
+
+}  // namespace mimcm

@@ -1,0 +1,262 @@
+// Validated values that go on the wire: the CM address, smart card ids, and the data read off a
+// card. Each one checks its input when it is made, so nothing malformed can reach the server.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "mimcm/encoding.hpp"
+
+namespace mimcm {
+
+/// Thrown for malformed input (a bad URL, GUID, ATR...), always before anything is sent.
+class InvalidArgument : public std::invalid_argument {
+  public:
+    using std::invalid_argument::invalid_argument;
+};
+
+namespace detail {
+inline char ascii_lower(char c) noexcept {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+/// Canonical GUID text (lowercase, hyphens, no braces) or nullopt. Accepts either case and braces.
+inline std::optional<std::string> normalize_guid(std::string_view text) {
+    if (text.size() == 38 && text.front() == '{' && text.back() == '}') {
+        text = text.substr(1, 36);
+    }
+    if (text.size() != 36)
+        return std::nullopt;
+    std::string out;
+    out.reserve(36);
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-')
+                return std::nullopt;
+        } else if (hex_value(c) < 0) {
+            return std::nullopt;
+        }
+        out.push_back(ascii_lower(c));
+    }
+    return out;
+}
+
+inline std::string quoted(std::string_view text) {
+    constexpr std::size_t limit = 80;
+    std::string out = "\"";
+    for (const char c : text.substr(0, limit)) {
+        out.push_back(static_cast<unsigned char>(c) < 0x20 ? '?' : c);
+    }
+    if (text.size() > limit)
+        out += "...";
+    return out + "\"";
+}
+}  // namespace detail
+
+/// The CM web application address as administrators know it, e.g.
+/// "https://cm.contoso.com/CertificateManagement". A URL with no path means /CertificateManagement.
+class CmUrl {
+  public:
+    [[nodiscard]] static CmUrl parse(std::string_view url) {
+        auto fail = [&](std::string_view why) -> InvalidArgument {
+            return InvalidArgument("invalid CM server URL " + detail::quoted(url) + ": " +
+                                   std::string(why));
+        };
+        const auto scheme_end = url.find("://");
+        if (scheme_end == std::string_view::npos)
+            throw fail("expected http:// or https://");
+        std::string scheme;
+        for (const char c : url.substr(0, scheme_end))
+            scheme.push_back(detail::ascii_lower(c));
+        if (scheme != "http" && scheme != "https")
+            throw fail("only http and https are supported");
+        const std::string_view rest = url.substr(scheme_end + 3);
+        const auto path_start = rest.find('/');
+        const std::string_view authority = rest.substr(0, path_start);
+        std::string_view path =
+            path_start == std::string_view::npos ? std::string_view{} : rest.substr(path_start);
+        if (authority.empty())
+            throw fail("no host name");
+        if (authority.find('@') != std::string_view::npos) {
+            throw fail(
+                "credentials do not belong in the URL; use the client's authentication options");
+        }
+        for (const char c : url) {
+            if (static_cast<unsigned char>(c) <= 0x20 || c == '\x7f')
+                throw fail("contains spaces or control characters");
+        }
+        if (url.find_first_of("?#") != std::string_view::npos)
+            throw fail("no query or fragment allowed");
+        while (!path.empty() && path.back() == '/')
+            path.remove_suffix(1);
+        CmUrl result;
+        result.https_ = scheme == "https";
+        result.base_ = scheme + "://" + std::string(authority) +
+                       (path.empty() ? std::string("/CertificateManagement") : std::string(path));
+        return result;
+    }
+
+    /// "https://host[:port]/CertificateManagement" (no trailing slash).
+    [[nodiscard]] const std::string& base() const noexcept { return base_; }
+    [[nodiscard]] bool https() const noexcept { return https_; }
+    /// base() + "/api/v1.0/" + relative, e.g. api("smartcards/{id}/serverproposedpin").
+    [[nodiscard]] std::string api(std::string_view relative) const {
+        return base_ + "/api/v1.0/" + std::string(relative);
+    }
+
+  private:
+    CmUrl() = default;
+    std::string base_;
+    bool https_ = false;
+};
+
+/// A GUID the CM server assigned (Smartcard.Uuid, request ids...), kept in canonical form.
+class Guid {
+  public:
+    [[nodiscard]] static std::optional<Guid> try_parse(std::string_view text) {
+        auto canonical = detail::normalize_guid(text);
+        if (!canonical)
+            return std::nullopt;
+        return Guid(std::move(*canonical));
+    }
+    [[nodiscard]] static Guid parse(std::string_view text, std::string_view what = "GUID") {
+        if (auto g = try_parse(text))
+            return *std::move(g);
+        throw InvalidArgument(std::string(what) + " " + detail::quoted(text) +
+                              " is not a GUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
+    }
+    /// Lowercase, hyphenated, no braces.
+    [[nodiscard]] const std::string& str() const noexcept { return text_; }
+    friend bool operator==(const Guid& a, const Guid& b) noexcept { return a.text_ == b.text_; }
+    friend bool operator!=(const Guid& a, const Guid& b) noexcept { return !(a == b); }
+
+  private:
+    explicit Guid(std::string text) : text_(std::move(text)) {}
+    std::string text_;
+};
+
+/// The CM id of a smart card object (Smartcard.Uuid), the {id} of /smartcards/{id}/....
+class SmartcardId : public Guid {
+  public:
+    [[nodiscard]] static SmartcardId parse(std::string_view text) {
+        return SmartcardId(Guid::parse(text, "smart card id"));
+    }
+
+  private:
+    explicit SmartcardId(Guid g) : Guid(std::move(g)) {}
+};
+
+/// The card's answer to reset, 2 to 33 bytes (ISO/IEC 7816-3). Sent as lowercase hex.
+class Atr {
+  public:
+    explicit Atr(Bytes bytes) : bytes_(std::move(bytes)) {
+        if (bytes_.size() < 2 || bytes_.size() > 33) {
+            throw InvalidArgument("ATR must be 2 to 33 bytes, got " +
+                                  std::to_string(bytes_.size()));
+        }
+    }
+    [[nodiscard]] static Atr from_hex(std::string_view text) {
+        auto bytes = mimcm::from_hex(text);
+        if (!bytes || bytes->empty()) {
+            throw InvalidArgument("ATR " + detail::quoted(text) +
+                                  " is not hex (expected e.g. 3b8d0180...)");
+        }
+        return Atr(*std::move(bytes));
+    }
+    [[nodiscard]] const Bytes& bytes() const noexcept { return bytes_; }
+    [[nodiscard]] std::string hex() const { return to_hex(bytes_); }
+
+  private:
+    Bytes bytes_;
+};
+
+/// The card's 16-byte minidriver card id. CM writes it as a Windows GUID: the first three groups
+/// are little-endian, so bytes 3ff188bc ba83 3740 8262... read bc88f13f-83ba-4037-8262-....
+class CardId {
+  public:
+    static constexpr std::size_t size = 16;
+
+    explicit CardId(const std::array<std::uint8_t, size>& bytes) noexcept : bytes_(bytes) {}
+    explicit CardId(const Bytes& bytes) {
+        if (bytes.size() != size) {
+            throw InvalidArgument("card id must be 16 bytes, got " + std::to_string(bytes.size()));
+        }
+        std::copy(bytes.begin(), bytes.end(), bytes_.begin());
+    }
+    /// From the GUID text CM uses (inverse of guid()).
+    [[nodiscard]] static CardId from_guid(std::string_view text) {
+        const auto canonical = detail::normalize_guid(text);
+        if (!canonical) {
+            throw InvalidArgument("card id " + detail::quoted(text) + " is not a GUID");
+        }
+        std::string hex;
+        for (const char c : *canonical) {
+            if (c != '-')
+                hex.push_back(c);
+        }
+        Bytes b = *mimcm::from_hex(hex);
+        swap_guid_order(b.data());
+        return CardId(b);
+    }
+    [[nodiscard]] const std::array<std::uint8_t, size>& bytes() const noexcept { return bytes_; }
+
+    /// "bc88f13f-83ba-4037-8262-46eba1291c6e": lowercase, hyphens, no braces.
+    [[nodiscard]] std::string guid() const {
+        std::array<std::uint8_t, size> b = bytes_;
+        swap_guid_order(b.data());
+        const std::string hex = to_hex(b.data(), b.size());
+        return hex.substr(0, 8) + '-' + hex.substr(8, 4) + '-' + hex.substr(12, 4) + '-' +
+               hex.substr(16, 4) + '-' + hex.substr(20);
+    }
+
+  private:
+    // Data1 (4 bytes), Data2 and Data3 (2 bytes each) are little-endian in a Windows GUID.
+    static void swap_guid_order(std::uint8_t* b) noexcept {
+        std::swap(b[0], b[3]);
+        std::swap(b[1], b[2]);
+        std::swap(b[4], b[5]);
+        std::swap(b[6], b[7]);
+    }
+    std::array<std::uint8_t, size> bytes_{};
+};
+
+/// A challenge the card issued (8 bytes for GIDS and 3DES PIV). Sent as base64.
+class Challenge {
+  public:
+    explicit Challenge(Bytes bytes) : bytes_(std::move(bytes)) {
+        if (bytes_.empty())
+            throw InvalidArgument("challenge is empty");
+        if (bytes_.size() > 64) {
+            throw InvalidArgument("challenge must be at most 64 bytes, got " +
+                                  std::to_string(bytes_.size()));
+        }
+    }
+    [[nodiscard]] static Challenge from_base64(std::string_view text) {
+        auto bytes = base64_decode(text);
+        if (!bytes || bytes->empty()) {
+            throw InvalidArgument("challenge " + detail::quoted(text) + " is not base64");
+        }
+        return Challenge(*std::move(bytes));
+    }
+    [[nodiscard]] const Bytes& bytes() const noexcept { return bytes_; }
+    [[nodiscard]] std::string base64() const { return base64_encode(bytes_); }
+
+  private:
+    Bytes bytes_;
+};
+
+/// What a card gives for the proposed-PIN call: its ATR, card id and a fresh challenge.
+struct CardData {
+    Atr atr;
+    CardId card_id;
+    Challenge challenge;
+};
+
+}  // namespace mimcm

@@ -1,0 +1,311 @@
+// The curl transport and the client against the CM emulator on loopback, over HTTP and HTTPS.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <string>
+
+#include "emulator.hpp"
+#include "mimcm/transport/curl.hpp"
+
+using namespace mimcm;
+using mimcm_test::Emulator;
+
+namespace {
+
+const CurlGlobal curl_global;  // test binary: initialised before main, no threads yet
+
+/// A fresh smart card id per test, so outcomes configured by one test never leak into another.
+std::string fresh_smartcard_id() {
+    static std::mt19937_64 rng(std::random_device{}());
+    char text[37];
+    const auto a = rng(), b = rng();
+    std::snprintf(text, sizeof text, "%08x-%04x-4%03x-8%03x-%012llx",
+                  static_cast<unsigned>(a >> 32), static_cast<unsigned>((a >> 16) & 0xffff),
+                  static_cast<unsigned>(a & 0xfff), static_cast<unsigned>((b >> 48) & 0xfff),
+                  static_cast<unsigned long long>(b & 0xffffffffffffULL));
+    return text;
+}
+
+CardData docs_card() {
+    return CardData{Atr::from_hex("3b8d0180fba000000397425446590301c8"),
+                    CardId::from_guid("bc88f13f-83ba-4037-8262-46eba1291c6e"),
+                    Challenge::from_base64("1hFD+cz/0so=")};
+}
+
+CurlOptions trusting(const std::string& ca_file = Emulator::ca_file()) {
+    CurlOptions options;
+    options.ca_file = ca_file;
+    options.proxy = "";
+    options.timeout = std::chrono::seconds(10);
+    return options;
+}
+
+ProposedPinResult ask(const std::string& url, const std::string& smartcard, CurlOptions options,
+                      std::vector<std::string>* log = nullptr) {
+    ClientOptions client_options;
+    if (log) {
+        client_options.logger = [log](LogLevel, std::string_view line) { log->emplace_back(line); };
+    }
+    Client client(CmUrl::parse(url), CurlTransport(std::move(options)), client_options);
+    return client.server_proposed_pin(SmartcardId::parse(smartcard), docs_card());
+}
+
+}  // namespace
+
+TEST_CASE("HTTP: 200 gives the PIN; the request on the wire is the documented one", "[http]") {
+    Emulator emulator;
+    const auto id = fresh_smartcard_id();
+    emulator.set_outcome(id, R"({"outcome":"pin","pin":"00123456"})");
+    emulator.clear_requests();
+
+    const auto result = ask(emulator.http_url(), id, trusting());
+    INFO(describe(result));
+    const auto* pin = std::get_if<PinProposed>(&result);
+    REQUIRE(pin != nullptr);
+    CHECK(pin->pin.reveal() == "00123456");
+
+    const auto requests = emulator.requests();
+    REQUIRE(requests.size() == 1);
+    const auto& r = requests[0];
+    CHECK(r.method == "GET");
+    CHECK(r.path == "/CertificateManagement/api/v1.0/smartcards/" + id + "/serverproposedpin");
+    CHECK(r.query_value("atr") == "3b8d0180fba000000397425446590301c8");
+    CHECK(r.query_value("cardid") == "bc88f13f-83ba-4037-8262-46eba1291c6e");
+    CHECK(r.query_value("challenge") == "1hFD%2Bcz%2F0so%3D");
+    CHECK_FALSE(r.tls);
+    CHECK(r.status == 200);
+    CHECK_THAT(r.headers.at("user-agent"), Catch::StartsWith("mimcm/"));
+    CHECK(r.headers.at("accept") == "application/json");
+}
+
+TEST_CASE("HTTPS with the test CA: every outcome maps to its type", "[http][tls]") {
+    Emulator emulator;
+    const auto id = fresh_smartcard_id();
+
+    SECTION("200") {
+        emulator.set_outcome(id, R"({"outcome":"pin","pin":"0000"})");
+        const auto result = ask(emulator.https_url(), id, trusting());
+        INFO(describe(result));
+        REQUIRE(std::holds_alternative<PinProposed>(result));
+        CHECK(std::get<PinProposed>(result).pin.reveal() == "0000");
+    }
+    SECTION("204") {
+        emulator.set_outcome(id, R"({"outcome":"none"})");
+        CHECK(std::holds_alternative<NoPinProposed>(ask(emulator.https_url(), id, trusting())));
+    }
+    SECTION("401 with the offered schemes") {
+        emulator.set_outcome(id, R"({"outcome":"unauthorized"})");
+        const auto result = ask(emulator.https_url(), id, trusting());
+        const auto* u = std::get_if<Unauthorized>(&result);
+        REQUIRE(u != nullptr);
+        CHECK(u->details.status == 401);
+        CHECK(std::find(u->authenticate.begin(), u->authenticate.end(), "Negotiate") !=
+              u->authenticate.end());
+    }
+    SECTION("403 with the server's message") {
+        emulator.set_outcome(id, R"({"outcome":"forbidden","message":"Access is denied."})");
+        const auto result = ask(emulator.https_url(), id, trusting());
+        const auto* f = std::get_if<Forbidden>(&result);
+        REQUIRE(f != nullptr);
+        CHECK(f->details.message == "Access is denied.");
+    }
+    SECTION("500 with the correlation id in the message") {
+        emulator.set_outcome(
+            id, R"({"outcome":"error","correlation_id":"5f0c2d7e-8a41-4c39-b1e2-0d9f6a3b7c15"})");
+        const auto result = ask(emulator.https_url(), id, trusting());
+        const auto* e = std::get_if<ServerError>(&result);
+        REQUIRE(e != nullptr);
+        CHECK(e->details.status == 500);
+        CHECK(e->details.correlation_id == "5f0c2d7e-8a41-4c39-b1e2-0d9f6a3b7c15");
+    }
+    SECTION("500 with a CorrelationId field") {
+        emulator.set_outcome(
+            id,
+            R"({"outcome":"error","style":"field","correlation_id":"0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"})");
+        const auto result = ask(emulator.https_url(), id, trusting());
+        const auto* e = std::get_if<ServerError>(&result);
+        REQUIRE(e != nullptr);
+        CHECK(e->details.correlation_id == "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d");
+    }
+    SECTION("another status is kept") {
+        emulator.set_outcome(
+            id,
+            R"({"outcome":"status","status":409,"body":"{\"Message\":\"busy\"}","content_type":"application/json"})");
+        const auto result = ask(emulator.https_url(), id, trusting());
+        const auto* e = std::get_if<UnexpectedStatus>(&result);
+        REQUIRE(e != nullptr);
+        CHECK(e->details.status == 409);
+        CHECK(e->details.message == "busy");
+    }
+    SECTION("a 200 that is not a JSON string is a protocol error") {
+        emulator.set_outcome(id, R"({"outcome":"raw","body":"31415926"})");
+        const auto result = ask(emulator.https_url(), id, trusting());
+        const auto* e = std::get_if<ProtocolError>(&result);
+        REQUIRE(e != nullptr);
+        CHECK(e->message.find("31415926") == std::string::npos);
+    }
+}
+
+TEST_CASE("404 for a path outside the CM application", "[http]") {
+    Emulator emulator;
+    const auto result = ask("http://127.0.0.1:" + std::to_string(emulator.http_port()) + "/NotCM",
+                            fresh_smartcard_id(), trusting());
+    REQUIRE(std::holds_alternative<NotFound>(result));
+    CHECK(std::get<NotFound>(result).details.status == 404);
+}
+
+TEST_CASE("TLS: an untrusted server fails as a TLS transport failure", "[http][tls]") {
+    Emulator emulator;
+    const auto id = fresh_smartcard_id();
+    SECTION("wrong CA") {
+        const auto result = ask(emulator.https_url(), id, trusting(Emulator::other_ca_file()));
+        const auto* f = std::get_if<TransportFailure>(&result);
+        REQUIRE(f != nullptr);
+        CHECK(f->error.kind == TransportError::Kind::tls);
+        CHECK(f->error.native_code == CURLE_PEER_FAILED_VERIFICATION);
+    }
+    SECTION("system store only") {
+        CurlOptions options = trusting();
+        options.ca_file.clear();
+        const auto result = ask(emulator.https_url(), id, options);
+        const auto* f = std::get_if<TransportFailure>(&result);
+        REQUIRE(f != nullptr);
+        CHECK(f->error.kind == TransportError::Kind::tls);
+    }
+    SECTION("host name not in the certificate") {
+        // The certificate names localhost, 127.0.0.1 and ::1; 127.0.0.2 is loopback but not named.
+        const auto result =
+            ask("https://127.0.0.2:" + std::to_string(emulator.https_port()), id, trusting());
+        const auto* f = std::get_if<TransportFailure>(&result);
+        REQUIRE(f != nullptr);
+        // Either refused (bound to 127.0.0.1 only) or rejected by name: never a response.
+        CHECK((f->error.kind == TransportError::Kind::tls ||
+               f->error.kind == TransportError::Kind::connect));
+    }
+}
+
+TEST_CASE("timeouts are distinguishable and bounded", "[http]") {
+    Emulator emulator;
+    const auto id = fresh_smartcard_id();
+    emulator.set_outcome(id,
+                         R"({"outcome":"slow","delay":3,"then":{"outcome":"pin","pin":"1234"}})");
+    CurlOptions options = trusting();
+    options.timeout = std::chrono::milliseconds(500);
+    const auto started = std::chrono::steady_clock::now();
+    const auto result = ask(emulator.http_url(), id, options);
+    const auto elapsed = std::chrono::steady_clock::now() - started;
+    const auto* f = std::get_if<TransportFailure>(&result);
+    REQUIRE(f != nullptr);
+    CHECK(f->error.timed_out());
+    CHECK(f->error.native_code == CURLE_OPERATION_TIMEDOUT);
+    CHECK(elapsed < std::chrono::milliseconds(2500));
+}
+
+TEST_CASE("a connection closed without an answer is a transport failure", "[http]") {
+    Emulator emulator;
+    const auto id = fresh_smartcard_id();
+    emulator.set_outcome(id, R"({"outcome":"close"})");
+    const auto result = ask(emulator.http_url(), id, trusting());
+    const auto* f = std::get_if<TransportFailure>(&result);
+    REQUIRE(f != nullptr);
+    CHECK(f->error.kind == TransportError::Kind::send_receive);
+}
+
+TEST_CASE("connection refused", "[http]") {
+    // Port 1 on loopback: nothing listens there.
+    const auto result = ask("http://127.0.0.1:1", fresh_smartcard_id(), trusting());
+    const auto* f = std::get_if<TransportFailure>(&result);
+    REQUIRE(f != nullptr);
+    CHECK(f->error.kind == TransportError::Kind::connect);
+}
+
+TEST_CASE("one client keeps one connection alive across calls", "[http][tls]") {
+    Emulator emulator;
+    const auto id = fresh_smartcard_id();
+    emulator.set_outcome(id, R"({"outcome":"pin","pin":"2468"})");
+    for (const bool tls : {false, true}) {
+        CAPTURE(tls);
+        emulator.clear_requests();
+        Client client(CmUrl::parse(tls ? emulator.https_url() : emulator.http_url()),
+                      CurlTransport(trusting()));
+        for (int i = 0; i < 5; ++i) {
+            const auto result = client.server_proposed_pin(SmartcardId::parse(id), docs_card());
+            REQUIRE(std::holds_alternative<PinProposed>(result));
+        }
+        const auto requests = emulator.requests();
+        REQUIRE(requests.size() == 5);
+        for (const auto& r : requests) {
+            CHECK(r.connection == requests[0].connection);
+            CHECK(r.tls == tls);
+        }
+    }
+}
+
+TEST_CASE("proxy option: explicit none beats the environment, an explicit proxy is used",
+          "[http]") {
+    Emulator emulator;
+    const auto id = fresh_smartcard_id();
+    emulator.set_outcome(id, R"({"outcome":"pin","pin":"1357"})");
+    // A proxy on loopback where nothing listens: using it fails to connect.
+    ::setenv("http_proxy", "http://127.0.0.1:1", 1);
+    CurlOptions no_proxy = trusting();
+    no_proxy.proxy = "";
+    const auto direct = ask(emulator.http_url(), id, no_proxy);
+    CurlOptions from_env = trusting();
+    from_env.proxy.reset();
+    const auto via_env = ask(emulator.http_url(), id, from_env);
+    ::unsetenv("http_proxy");
+    CurlOptions explicit_proxy = trusting();
+    explicit_proxy.proxy = "http://127.0.0.1:1";
+    const auto via_explicit = ask(emulator.http_url(), id, explicit_proxy);
+
+    CHECK(std::holds_alternative<PinProposed>(direct));
+    REQUIRE(std::holds_alternative<TransportFailure>(via_env));
+    CHECK(std::get<TransportFailure>(via_env).error.kind == TransportError::Kind::connect);
+    REQUIRE(std::holds_alternative<TransportFailure>(via_explicit));
+    CHECK(std::get<TransportFailure>(via_explicit).error.kind == TransportError::Kind::connect);
+}
+
+TEST_CASE("extra curl options through the configure hook", "[http]") {
+    Emulator emulator;
+    const auto id = fresh_smartcard_id();
+    emulator.set_outcome(id, R"({"outcome":"none"})");
+    emulator.clear_requests();
+    CurlOptions options = trusting();
+    options.configure = [](CURL* curl) { curl_easy_setopt(curl, CURLOPT_REFERER, "kiosk/7"); };
+    CHECK(std::holds_alternative<NoPinProposed>(ask(emulator.http_url(), id, options)));
+    const auto requests = emulator.requests();
+    REQUIRE(requests.size() == 1);
+    CHECK(requests[0].headers.at("referer") == "kiosk/7");
+}
+
+TEST_CASE("the emulator is strict: an unencoded base64 challenge is refused", "[http]") {
+    // Proves the rig would catch a client that forgot to percent-encode: '+' decodes to a space.
+    Emulator emulator;
+    CurlTransport transport(trusting());
+    HttpRequest request;
+    request.url = emulator.http_url() + "/api/v1.0/smartcards/" + fresh_smartcard_id() +
+                  "/serverproposedpin?atr=3b8d0180fba000000397425446590301c8"
+                  "&cardid=bc88f13f-83ba-4037-8262-46eba1291c6e&challenge=1hFD+cz/0so=";
+    const auto result = transport.send(request);
+    REQUIRE(std::holds_alternative<HttpResponse>(result));
+    CHECK(std::get<HttpResponse>(result).status == 400);
+}
+
+TEST_CASE("secrets stay out of the log over a real exchange", "[http][secrets]") {
+    Emulator emulator;
+    const auto id = fresh_smartcard_id();
+    emulator.set_outcome(id, R"({"outcome":"pin","pin":"77553311"})");
+    std::vector<std::string> log;
+    const auto result = ask(emulator.https_url(), id, trusting(), &log);
+    REQUIRE(std::holds_alternative<PinProposed>(result));
+    REQUIRE_FALSE(log.empty());
+    for (const auto& line : log) {
+        CAPTURE(line);
+        CHECK(line.find("77553311") == std::string::npos);
+        CHECK(line.find("1hFD") == std::string::npos);
+    }
+}

@@ -1,0 +1,649 @@
+#!/usr/bin/python3
+"""A virtual smart card for the mimcm test rig.
+
+The card connects to vpcd (the vsmartcard reader driver loaded by pcscd) and
+answers APDUs like a Microsoft GIDS card, a NIST SP 800-73-4 PIV card, or a
+card with no known applet.  See tests/rig/README.md ("Virtual card") for the
+command line and the behaviour of each profile.
+
+Layout of this file:
+  * Apdu / CardError / helpers     parsing and encoding
+  * ChallengeSource                 fixed or random 8-byte challenges
+  * Applet, GidsApplet, PivApplet   one class per card edge (add commands here)
+  * VirtualCardOS                   applet selection plus the transport shaping
+                                    (T=0 GET RESPONSE, 6C wrong-Le retry, log)
+  * VpcdLink, main()                the vpcd connection and process lifetime
+"""
+
+import argparse
+import importlib.util
+import logging
+import os
+import signal
+import socket
+import struct
+import sys
+
+# Debian installs the virtualsmartcard package outside sys.path.
+VSMARTCARD_PATH = "/usr/lib/python3/site-packages/virtualsmartcard"
+
+
+def alias_pycryptodome():
+    """virtualsmartcard imports 'Crypto'; Debian ships pycryptodome as 'Cryptodome'."""
+    if importlib.util.find_spec("Crypto") is not None:
+        return                      # a classic PyCrypto(dome) install
+    import Cryptodome
+    import Cryptodome.Cipher
+    import Cryptodome.Hash
+    sys.modules["Crypto"] = Cryptodome
+    sys.modules["Crypto.Cipher"] = Cryptodome.Cipher
+    sys.modules["Crypto.Hash"] = Cryptodome.Hash
+
+
+sys.path.insert(0, VSMARTCARD_PATH)
+alias_pycryptodome()
+from virtualsmartcard.VirtualSmartcard import SmartcardOS, VirtualICC  # noqa: E402
+
+VPCD_HOST = "localhost"
+VPCD_BASE_PORT = 35963  # slot 0; slot 1 is 35964
+
+DEFAULT_CARD_ID = "3ff188bcba833740826246eba1291c6e"
+
+# Exit codes (2 is argparse's bad command line; SIGTERM/SIGINT exit 0).
+EXIT_VPCD_GONE = 3      # vpcd closed the connection: pcscd stopped
+EXIT_NO_VPCD = 4        # cannot connect: pcscd/vpcd not running
+
+# Default ATRs per profile: (T=1 ATR, T=0 ATR).
+# gids T=1: a Microsoft virtual (TPM) smart card, historical bytes 80 FB <GIDS AID>.
+# piv  T=1: an Oberthur ID-One PIV End Point card (listed in pcsc-tools).
+# none T=1: a minimal T=1 ATR with a single category byte.
+# The T=0 variants carry the same historical bytes with no TD1 (T=0 only, no TCK);
+# 3b021450 is a Schlumberger Multiflex, which pcscd negotiates as T=0.
+DEFAULT_ATRS = {
+    "gids": ("3b8d0180fba000000397425446590301c8", "3b0d80fba000000397425446590301"),
+    "piv": ("3bdb960081b1fe451f0380f9a0000003080000100018",
+            "3b0b80f9a00000030800001000"),
+    "none": ("3b81018000", "3b021450"),
+}
+
+# Status words
+SW_OK = 0x9000
+SW_WRONG_LENGTH = 0x6700
+SW_CHAINING_UNSUPPORTED = 0x6884
+SW_CONDITIONS_NOT_SATISFIED = 0x6985
+SW_WRONG_DATA = 0x6A80
+SW_NOT_FOUND = 0x6A82
+SW_WRONG_P1P2 = 0x6A86
+SW_INS_NOT_SUPPORTED = 0x6D00
+SW_CLA_NOT_SUPPORTED = 0x6E00
+
+INS_SELECT = 0xA4
+INS_GET_DATA = 0xCB
+INS_GET_CHALLENGE = 0x84
+INS_GENERAL_AUTHENTICATE = 0x87
+INS_GET_RESPONSE = 0xC0
+
+# Commands that need a selected applet; before the SELECT they answer 69 85.
+APPLET_COMMANDS = (INS_GET_DATA, INS_GET_CHALLENGE, INS_GENERAL_AUTHENTICATE)
+
+
+# --------------------------------------------------------------------------
+# APDU parsing and encoding helpers
+# --------------------------------------------------------------------------
+
+class CardError(Exception):
+    """Raised by a command handler to answer a bare status word."""
+
+    def __init__(self, sw):
+        super().__init__("SW %04X" % sw)
+        self.sw = sw
+
+
+class Apdu:
+    """A parsed short command APDU (ISO 7816-4 cases 1 to 4).
+
+    le is None when the command has no Le field, else 1..256 (00 means 256).
+    Extended-length APDUs are refused with 67 00.
+    """
+
+    def __init__(self, raw):
+        if len(raw) < 4:
+            raise CardError(SW_WRONG_LENGTH)
+        self.raw = bytes(raw)
+        self.cla, self.ins, self.p1, self.p2 = raw[0], raw[1], raw[2], raw[3]
+        self.data = b""
+        self.le = None
+        body = raw[4:]
+        if len(body) == 1:                      # case 2
+            self.le = body[0] or 256
+        elif len(body) > 1:
+            lc = body[0]
+            if lc == 0:                         # extended length: not supported
+                raise CardError(SW_WRONG_LENGTH)
+            if len(body) == 1 + lc:             # case 3
+                self.data = bytes(body[1:])
+            elif len(body) == 2 + lc:           # case 4
+                self.data = bytes(body[1:-1])
+                self.le = body[-1] or 256
+            else:
+                raise CardError(SW_WRONG_LENGTH)
+
+    @property
+    def p1p2(self):
+        return (self.p1 << 8) | self.p2
+
+
+def ber_length(n):
+    if n < 0x80:
+        return bytes([n])
+    if n < 0x100:
+        return bytes([0x81, n])
+    return bytes([0x82, n >> 8, n & 0xFF])
+
+
+def tlv(tag, value):
+    """BER-TLV with a 1- or 2-byte tag given as an int."""
+    tag_bytes = bytes([tag]) if tag < 0x100 else struct.pack(">H", tag)
+    return tag_bytes + ber_length(len(value)) + value
+
+
+def sw_bytes(sw):
+    return struct.pack(">H", sw)
+
+
+def parse_hex(text, length=None):
+    """argparse type: a hex string, optionally of an exact byte length."""
+    try:
+        value = bytes.fromhex(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a hex string: %r" % text)
+    if not value:
+        raise argparse.ArgumentTypeError("empty value")
+    if length is not None and len(value) != length:
+        raise argparse.ArgumentTypeError(
+            "need %d bytes (%d hex digits), got %d bytes" % (length, 2 * length, len(value)))
+    return value
+
+
+# --------------------------------------------------------------------------
+# Challenges
+# --------------------------------------------------------------------------
+
+class ChallengeSource:
+    """8-byte challenges: the fixed --challenge value, or fresh random bytes."""
+
+    def __init__(self, fixed=None):
+        self.fixed = fixed
+
+    def next(self, length=8):
+        if self.fixed is not None:
+            return self.fixed
+        return os.urandom(length)
+
+
+# --------------------------------------------------------------------------
+# Applets (one per card edge)
+# --------------------------------------------------------------------------
+
+class Applet:
+    """Base class of a card application.
+
+    A subclass sets FULL_AID and MIN_AID_LEN (the shortest AID prefix a SELECT
+    may use), implements fci() and registers its command handlers in
+    self.handlers (INS -> method(apdu) returning the response data, or raising
+    CardError).  Per-session state (last challenge, later: authentication
+    status) is dropped by reset().
+    """
+
+    NAME = "applet"
+    FULL_AID = b""
+    MIN_AID_LEN = 0
+
+    def __init__(self, challenges):
+        self.challenges = challenges
+        self.handlers = {}
+        self.last_challenge = None
+
+    def matches_aid(self, aid):
+        return len(aid) >= self.MIN_AID_LEN and self.FULL_AID.startswith(aid)
+
+    def fci(self):
+        return b""
+
+    def reset(self):
+        """Called on card reset/power-up and when the applet gets (re)selected."""
+        self.last_challenge = None
+
+    def handle(self, apdu):
+        handler = self.handlers.get(apdu.ins)
+        if handler is None:
+            raise CardError(SW_INS_NOT_SUPPORTED)
+        return handler(apdu)
+
+    def issue_challenge(self, length=8):
+        """Make a new challenge and remember it for a later authentication."""
+        self.last_challenge = self.challenges.next(length)
+        return self.last_challenge
+
+
+class GidsApplet(Applet):
+    """Microsoft Generic Identity Device Specification (GIDS) v2 card edge.
+
+    Files live in DOs inside EFs and are located through the master file
+    table (EF A000, DO DF1F), like the Windows GIDS minidriver does.
+    """
+
+    NAME = "gids"
+    FULL_AID = bytes.fromhex("A000000397425446590201")   # RID/PIX + version 02 01
+    MIN_AID_LEN = 9                                        # sent without the version
+
+    MF_EF, MF_DO = 0xA000, 0xDF1F
+
+    # (directory, file, DO, EF) as in the minidriver spec's default profile.
+    LAYOUT_DEFAULT = [
+        ("mscp", "", 0x0000, 0xA000),
+        ("", "cardid", 0xDF20, 0xA012),
+        ("", "cardapps", 0xDF21, 0xA010),
+        ("", "cardcf", 0xDF22, 0xA010),
+        ("mscp", "cmapfile", 0xDF23, 0xA010),
+    ]
+    # The card id elsewhere and late in the table, so hard-coded A012/DF20 fails.
+    LAYOUT_ALT = [
+        ("mscp", "", 0x0000, 0xA000),
+        ("", "cardapps", 0xDF21, 0xA010),
+        ("", "cardcf", 0xDF22, 0xA010),
+        ("mscp", "cmapfile", 0xDF23, 0xA010),
+        ("", "cardid", 0xDF24, 0xA013),
+    ]
+
+    def __init__(self, challenges, card_id, layout="default"):
+        super().__init__(challenges)
+        self.card_id = card_id
+        self.records = self.LAYOUT_ALT if layout == "alt" else self.LAYOUT_DEFAULT
+        contents = {
+            "cardid": card_id,
+            "cardapps": b"mscp".ljust(8, b"\0"),   # list of 8-byte application names
+            "cardcf": bytes(6),                    # cache freshness counters
+            "cmapfile": b"",                       # no key containers yet
+        }
+        # (EF, DO) -> content
+        self.objects = {(self.MF_EF, self.MF_DO): self.master_file_table()}
+        for directory, name, do, ef in self.records:
+            if name:
+                self.objects[(ef, do)] = contents[name]
+        self.handlers = {
+            INS_GET_DATA: self.get_data,
+            INS_GET_CHALLENGE: self.get_challenge,
+        }
+
+    def master_file_table(self):
+        table = bytearray([0x01])
+        for directory, name, do, ef in self.records:
+            table += struct.pack("<9s9s2xII", directory.encode(), name.encode(), do, ef)
+        return bytes(table)
+
+    def fci(self):
+        return tlv(0x61, tlv(0x4F, self.FULL_AID))
+
+    def get_data(self, apdu):
+        data = apdu.data
+        if len(data) != 4 or data[0] != 0x5C or data[1] != 0x02:
+            raise CardError(SW_WRONG_DATA)
+        do = (data[2] << 8) | data[3]
+        content = self.objects.get((apdu.p1p2, do))
+        if content is None:
+            raise CardError(SW_NOT_FOUND)
+        return tlv(do, content)
+
+    def get_challenge(self, apdu):
+        if apdu.p1p2 != 0:
+            raise CardError(SW_WRONG_P1P2)
+        if apdu.le is None:
+            raise CardError(SW_WRONG_LENGTH)
+        return self.issue_challenge(8)
+
+
+def encode_fascn(agency, system, credential, cs, ici, pi, oc, oi, poa):
+    """Encode a FASC-N (SP 800-73-4 / TIG SCEPACS): 40 five-bit characters,
+    each 4 data bits LSB first plus an odd parity bit, ending with an LRC."""
+    START, FIELD_SEP, END = 0xB, 0xD, 0xF
+    chars = [START]
+    for field in (agency, system, credential, cs, ici):
+        chars += [int(d) for d in field] + [FIELD_SEP]
+    chars += [int(d) for d in pi + oc + oi + poa] + [END]
+    lrc = 0
+    for c in chars:
+        lrc ^= c
+    chars.append(lrc)
+    bits = ""
+    for c in chars:
+        data_bits = "".join(str((c >> i) & 1) for i in range(4))
+        parity = "0" if data_bits.count("1") % 2 else "1"
+        bits += data_bits + parity
+    return int(bits, 2).to_bytes(len(bits) // 8, "big")
+
+
+class PivApplet(Applet):
+    """NIST SP 800-73-4 PIV card application (read-only subset)."""
+
+    NAME = "piv"
+    FULL_AID = bytes.fromhex("A000000308000010000100")
+    MIN_AID_LEN = 5                                        # the RID alone is accepted
+
+    ALG_3DES = 0x03
+    KEY_CARD_MANAGEMENT = 0x9B
+    EXPIRY = b"20301231"
+    # Agency code 9999 (test/non-federal): clients then use the GUID as card id.
+    FASCN = encode_fascn("9999", "9999", "999999", "1", "1", "9999999999", "1", "9999", "1")
+
+    def __init__(self, challenges, card_id):
+        super().__init__(challenges)
+        self.card_id = card_id
+        chuid = (tlv(0x30, self.FASCN) + tlv(0x34, card_id) + tlv(0x35, self.EXPIRY)
+                 + tlv(0x3E, b"") + tlv(0xFE, b""))
+        discovery = tlv(0x4F, self.FULL_AID) + tlv(0x5F2F, b"\x40\x00")
+        # GET DATA tag list (the bytes after 5C) -> full response data
+        self.objects = {
+            bytes.fromhex("5FC102"): tlv(0x53, chuid),
+            bytes.fromhex("7E"): tlv(0x7E, discovery),
+        }
+        self.handlers = {
+            INS_GET_DATA: self.get_data,
+            INS_GENERAL_AUTHENTICATE: self.general_authenticate,
+        }
+
+    def fci(self):
+        # Application Property Template: PIX of the application, its authority.
+        return tlv(0x61, tlv(0x4F, self.FULL_AID[5:])
+                   + tlv(0x79, tlv(0x4F, self.FULL_AID[:5]))
+                   + tlv(0x50, b"mimcm virtual PIV")
+                   + tlv(0xAC, tlv(0x80, b"\x03") + tlv(0x80, b"\x07")
+                         + tlv(0x80, b"\x11") + tlv(0x06, b"\x00")))
+
+    def get_data(self, apdu):
+        if apdu.p1p2 != 0x3FFF:
+            raise CardError(SW_WRONG_P1P2)
+        data = apdu.data
+        if len(data) < 3 or data[0] != 0x5C or data[1] != len(data) - 2:
+            raise CardError(SW_WRONG_DATA)
+        content = self.objects.get(bytes(data[2:]))
+        if content is None:
+            raise CardError(SW_NOT_FOUND)
+        return content
+
+    def general_authenticate(self, apdu):
+        if apdu.p1 != self.ALG_3DES or apdu.p2 != self.KEY_CARD_MANAGEMENT:
+            raise CardError(SW_WRONG_P1P2)
+        # Only the "give me a challenge" step of external authentication so far.
+        if apdu.data != bytes.fromhex("7C028100"):
+            raise CardError(SW_WRONG_DATA)
+        return tlv(0x7C, tlv(0x81, self.issue_challenge(8)))
+
+
+# --------------------------------------------------------------------------
+# The card OS: selection plus transport shaping
+# --------------------------------------------------------------------------
+
+class VirtualCardOS(SmartcardOS):
+    """Dispatches APDUs to the selected applet and shapes the responses.
+
+    Shaping, applied in this order to a command that answers data:
+      * le_quirk: a present Le that differs from the data length -> 6C xx;
+      * t0: the data is held back, 61 xx is answered, and GET RESPONSE
+        (00 C0 00 00 xx) delivers it (partly, with 61 yy, if xx is short).
+    """
+
+    def __init__(self, atr, applets, t0=False, le_quirk=False, log_file=None):
+        self.atr = atr
+        self.applets = applets
+        self.t0 = t0
+        self.le_quirk = le_quirk
+        self.log_file = log_file
+        self.selected = None
+        self.pending = b""          # T=0: data waiting for GET RESPONSE
+        self.pending_sw = SW_OK
+
+    # -- SmartcardOS interface --------------------------------------
+    def getATR(self):
+        return self.atr
+
+    def powerUp(self):
+        self.reset()
+
+    def powerDown(self):
+        self.reset()
+
+    def reset(self):
+        self.selected = None
+        self.pending = b""
+        for applet in self.applets:
+            applet.reset()
+
+    def execute(self, msg):
+        response = self.process(bytes(msg))
+        if self.log_file is not None:
+            self.log_file.write("> %s\n< %s\n" % (bytes(msg).hex(), response.hex()))
+            self.log_file.flush()
+        return response
+
+    # -- internals ----------------------------------------------------
+    def process(self, raw):
+        try:
+            apdu = Apdu(raw)
+            if apdu.cla & 0x10:
+                raise CardError(SW_CHAINING_UNSUPPORTED)
+            if apdu.cla != 0x00:
+                raise CardError(SW_CLA_NOT_SUPPORTED)
+            if apdu.ins == INS_GET_RESPONSE and self.pending:
+                return self.get_response(apdu)
+            self.pending = b""
+            data = self.dispatch(apdu)
+        except CardError as err:
+            self.pending = b""
+            return sw_bytes(err.sw)
+        return self.shape(apdu, data, SW_OK)
+
+    def dispatch(self, apdu):
+        if apdu.ins == INS_SELECT:
+            return self.select(apdu)
+        if not self.applets:
+            raise CardError(SW_INS_NOT_SUPPORTED)
+        if apdu.ins == INS_GET_RESPONSE:
+            raise CardError(SW_CONDITIONS_NOT_SATISFIED)   # nothing pending
+        if self.selected is None:
+            if apdu.ins in APPLET_COMMANDS:
+                raise CardError(SW_CONDITIONS_NOT_SATISFIED)
+            raise CardError(SW_INS_NOT_SUPPORTED)
+        return self.selected.handle(apdu)
+
+    def select(self, apdu):
+        """SELECT by DF name. A failed SELECT keeps the current applet."""
+        if apdu.p1 != 0x04 or not apdu.data:
+            raise CardError(SW_NOT_FOUND)
+        for applet in self.applets:
+            if applet.matches_aid(apdu.data):
+                if apdu.p2 not in (0x00, 0x0C):
+                    raise CardError(SW_WRONG_P1P2)
+                self.selected = applet
+                applet.reset()
+                return b"" if apdu.p2 == 0x0C else applet.fci()
+        raise CardError(SW_NOT_FOUND)
+
+    def shape(self, apdu, data, sw):
+        if not data:
+            return sw_bytes(sw)
+        if self.le_quirk and apdu.le is not None and apdu.le != len(data):
+            return bytes([0x6C, len(data) & 0xFF])
+        if self.t0:
+            self.pending, self.pending_sw = data, sw
+            return bytes([0x61, len(data) & 0xFF])
+        return data + sw_bytes(sw)
+
+    def get_response(self, apdu):
+        if apdu.p1p2 != 0:
+            self.pending = b""
+            return sw_bytes(SW_WRONG_P1P2)
+        if apdu.le is None or apdu.data:
+            self.pending = b""
+            return sw_bytes(SW_WRONG_LENGTH)
+        available = len(self.pending)
+        if apdu.le < available:
+            part, self.pending = self.pending[:apdu.le], self.pending[apdu.le:]
+            return part + bytes([0x61, len(self.pending) & 0xFF])
+        if apdu.le > available and self.le_quirk:
+            return bytes([0x6C, available & 0xFF])
+        part, self.pending = self.pending, b""
+        return part + sw_bytes(self.pending_sw)
+
+
+# --------------------------------------------------------------------------
+# vpcd connection
+# --------------------------------------------------------------------------
+
+class VpcdLink:
+    """The card's end of the vpcd protocol: each message is a 2-byte big-endian
+    length and a payload.  A 1-byte payload is a control message (power off,
+    power on, reset, ATR request); anything else is a command APDU.
+
+    vpcd writes the length prefix and the APDU in two send() calls; with Nagle
+    on vpcd's side and delayed ACK on ours every APDU would wait ~40 ms.
+    TCP_QUICKACK is not sticky on Linux, so it is set again before every recv.
+    """
+
+    TCP_QUICKACK = getattr(socket, "TCP_QUICKACK", 12)
+    CTRL_OFF, CTRL_ON, CTRL_RESET, CTRL_ATR = 0, 1, 2, 4
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def recv_exact(self, n):
+        """n bytes, or None when vpcd closed the connection."""
+        data = b""
+        while len(data) < n:
+            self.sock.setsockopt(socket.IPPROTO_TCP, self.TCP_QUICKACK, 1)
+            try:
+                chunk = self.sock.recv(n - len(data))
+            except OSError:
+                return None
+            if not chunk:
+                return None
+            data += chunk
+        return data
+
+    def send(self, payload):
+        """False when vpcd is gone."""
+        try:
+            self.sock.sendall(struct.pack(">H", len(payload)) + payload)
+        except OSError:
+            return False
+        return True
+
+    def serve(self, card_os):
+        """Answer vpcd until it closes the connection."""
+        while True:
+            header = self.recv_exact(2)
+            if header is None:
+                return
+            (size,) = struct.unpack(">H", header)
+            payload = self.recv_exact(size) if size else b""
+            if payload is None:
+                return
+            if size == 1 and payload[0] in (self.CTRL_OFF, self.CTRL_ON,
+                                            self.CTRL_RESET, self.CTRL_ATR):
+                if payload[0] == self.CTRL_OFF:
+                    card_os.powerDown()
+                elif payload[0] == self.CTRL_ON:
+                    card_os.powerUp()
+                elif payload[0] == self.CTRL_RESET:
+                    card_os.reset()
+                elif not self.send(card_os.getATR()):
+                    return
+            elif size:
+                # A command APDU.  A 1-byte one (not a control code) is answered
+                # too, or vpcd and so the reader would wait for it forever.
+                if not self.send(card_os.execute(payload)):
+                    return
+
+
+class Terminated(BaseException):
+    """Raised from the SIGTERM handler to leave the receive loop."""
+
+
+def on_sigterm(signum, frame):
+    raise Terminated()
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        description="Virtual GIDS/PIV smart card for vpcd (mimcm test rig).")
+    parser.add_argument("--slot", type=int, choices=(0, 1), required=True,
+                        help="vpcd reader slot: 0 = 'Virtual PCD 00 00' (port 35963), "
+                             "1 = 'Virtual PCD 00 01' (port 35964)")
+    parser.add_argument("--profile", choices=("gids", "piv", "none"), required=True,
+                        help="card edge to emulate")
+    parser.add_argument("--atr", type=parse_hex, metavar="HEX",
+                        help="ATR in hex (default depends on --profile and --t0)")
+    parser.add_argument("--card-id", type=lambda s: parse_hex(s, 16), metavar="HEX32",
+                        default=bytes.fromhex(DEFAULT_CARD_ID),
+                        help="16-byte card id in hex (GIDS cardid file / PIV CHUID GUID), "
+                             "default %s" % DEFAULT_CARD_ID)
+    parser.add_argument("--challenge", type=lambda s: parse_hex(s, 8), metavar="HEX16",
+                        help="fixed 8-byte challenge in hex (default: random per request)")
+    parser.add_argument("--t0", action="store_true",
+                        help="behave like a T=0 card: data only via 61 xx + GET RESPONSE")
+    parser.add_argument("--mf-layout", choices=("default", "alt"), default="default",
+                        help="GIDS master file layout (alt: cardid in EF A013 / DO DF24)")
+    parser.add_argument("--le-quirk", action="store_true",
+                        help="answer 6C xx when Le differs from the data length")
+    parser.add_argument("--log", metavar="FILE", type=argparse.FileType("a"),
+                        help="append '> command' / '< response' hex lines per APDU")
+    args = parser.parse_args(argv)
+    if args.atr is None:
+        t1_atr, t0_atr = DEFAULT_ATRS[args.profile]
+        args.atr = bytes.fromhex(t0_atr if args.t0 else t1_atr)
+    if len(args.atr) > 33:
+        parser.error("--atr: an ATR has at most 33 bytes")
+    return args
+
+
+def make_applets(args, challenges):
+    if args.profile == "gids":
+        return [GidsApplet(challenges, args.card_id, args.mf_layout)]
+    if args.profile == "piv":
+        return [PivApplet(challenges, args.card_id)]
+    return []
+
+
+def main(argv):
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, on_sigterm)
+    port = VPCD_BASE_PORT + args.slot
+    log_file = args.log
+    tag = "virtual_card[slot %d, %s]" % (args.slot, args.profile)
+
+    try:
+        card_os = VirtualCardOS(args.atr, make_applets(args, ChallengeSource(args.challenge)),
+                                t0=args.t0, le_quirk=args.le_quirk, log_file=log_file)
+        try:
+            icc = VirtualICC(None, "iso7816", VPCD_HOST, port, logginglevel=logging.ERROR)
+        except SystemExit:
+            print("%s: cannot connect to vpcd at %s:%d (is pcscd running with vpcd?)"
+                  % (tag, VPCD_HOST, port), file=sys.stderr)
+            return EXIT_NO_VPCD
+        icc.os = card_os
+        print("%s: connected to vpcd at %s:%d, ATR %s%s%s"
+              % (tag, VPCD_HOST, port, args.atr.hex(), " T=0-style" if args.t0 else "",
+                 " le-quirk" if args.le_quirk else ""), file=sys.stderr, flush=True)
+        VpcdLink(icc.sock).serve(icc.os)
+        print("%s: vpcd closed the connection (pcscd stopped?)" % tag, file=sys.stderr)
+        return EXIT_VPCD_GONE
+    except (Terminated, KeyboardInterrupt):
+        return 0
+    finally:
+        if log_file is not None:
+            log_file.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

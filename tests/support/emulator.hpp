@@ -1,0 +1,136 @@
+// Access to the CM emulator the "rig" ctest fixture started (tests/rig/rig.sh): its URLs, its
+// certificates, and its control API (outcomes per smart card, the record of requests).
+#pragma once
+
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <rapidjson/document.h>
+
+#include "mimcm/transport/curl.hpp"
+#include "rig.hpp"
+
+namespace mimcm_test {
+
+/// A file in the rig's state directory.
+inline std::string rig_path(const std::string& relative) {
+    return rig::rig_dir() + "/" + relative;
+}
+
+/// One request as the emulator recorded it.
+struct Recorded {
+    std::string method;
+    std::string path;
+    std::string raw_query;
+    std::map<std::string, std::string> headers;  ///< names in lower case
+    int connection = 0;
+    bool tls = false;
+    int status = 0;
+    std::string query_value(const std::string& name) const {
+        // raw_query is kept as sent; this decodes nothing, so tests compare the wire form.
+        const std::string key = name + "=";
+        std::size_t at = 0;
+        while (at < raw_query.size()) {
+            const std::size_t end = raw_query.find('&', at);
+            const std::string pair = raw_query.substr(at, end - at);
+            if (pair.compare(0, key.size(), key) == 0)
+                return pair.substr(key.size());
+            if (end == std::string::npos)
+                break;
+            at = end + 1;
+        }
+        return {};
+    }
+};
+
+class Emulator {
+  public:
+    Emulator() {
+        std::ifstream in(rig_path("emulator.json"));
+        std::stringstream text;
+        text << in.rdbuf();
+        rapidjson::Document doc;
+        doc.Parse(text.str().c_str());
+        if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("http") ||
+            !doc.HasMember("https")) {
+            throw std::runtime_error("cannot read " + rig_path("emulator.json"));
+        }
+        http_port_ = doc["http"].GetInt();
+        https_port_ = doc["https"].GetInt();
+        mimcm::CurlOptions options;
+        options.ca_file = ca_file();
+        options.proxy = "";
+        control_ = std::make_unique<mimcm::CurlTransport>(options);
+    }
+
+    [[nodiscard]] std::string http_url() const {
+        return "http://127.0.0.1:" + std::to_string(http_port_) + "/CertificateManagement";
+    }
+    [[nodiscard]] std::string https_url() const {
+        return "https://localhost:" + std::to_string(https_port_) + "/CertificateManagement";
+    }
+    [[nodiscard]] int http_port() const { return http_port_; }
+    [[nodiscard]] int https_port() const { return https_port_; }
+    [[nodiscard]] static std::string ca_file() { return rig_path("certs/ca.pem"); }
+    [[nodiscard]] static std::string other_ca_file() { return rig_path("certs/other-ca.pem"); }
+
+    /// Sets the outcome for one smart card id, e.g. R"({"outcome":"pin","pin":"00123456"})".
+    void set_outcome(const std::string& smartcard_id, const std::string& outcome_json) {
+        control("PUT", "/_emulator/smartcards/" + smartcard_id, outcome_json);
+    }
+
+    void clear_requests() { control("DELETE", "/_emulator/requests", ""); }
+
+    [[nodiscard]] std::vector<Recorded> requests() {
+        const std::string body = control("GET", "/_emulator/requests", "");
+        rapidjson::Document doc;
+        doc.Parse(body.c_str());
+        if (doc.HasParseError() || !doc.IsArray())
+            throw std::runtime_error("bad /_emulator/requests");
+        std::vector<Recorded> out;
+        for (const auto& r : doc.GetArray()) {
+            Recorded rec;
+            rec.method = r["method"].GetString();
+            rec.path = r["path"].GetString();
+            rec.raw_query = r["raw_query"].GetString();
+            rec.connection = r["connection"].GetInt();
+            rec.tls = r["tls"].GetBool();
+            if (r.HasMember("status") && r["status"].IsInt())
+                rec.status = r["status"].GetInt();
+            const auto& headers = r["headers"];
+            for (rapidjson::SizeType i = 0; i < headers.MemberCount(); ++i) {
+                const auto h = headers.MemberBegin() + i;
+                if (h->value.IsString())
+                    rec.headers[h->name.GetString()] = h->value.GetString();
+            }
+            out.push_back(std::move(rec));
+        }
+        return out;
+    }
+
+  private:
+    std::string control(const std::string& method, const std::string& path,
+                        const std::string& body) {
+        mimcm::HttpRequest request;
+        request.method = method;
+        request.url = "http://127.0.0.1:" + std::to_string(http_port_) + path;
+        request.headers.push_back({"Content-Type", "application/json"});
+        request.body.append(body);
+        auto result = control_->send(request);
+        auto* response = std::get_if<mimcm::HttpResponse>(&result);
+        if (!response || response->status >= 300) {
+            throw std::runtime_error("emulator control " + method + " " + path + " failed");
+        }
+        return std::string(response->body.reveal());
+    }
+
+    int http_port_ = 0;
+    int https_port_ = 0;
+    std::unique_ptr<mimcm::CurlTransport> control_;
+};
+
+}  // namespace mimcm_test

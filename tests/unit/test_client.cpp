@@ -1,0 +1,200 @@
+#include <catch2/catch.hpp>
+
+#include <ostream>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "fake_transport.hpp"
+#include "mimcm/core.hpp"
+
+using namespace mimcm;
+using mimcm_test::FakeTransport;
+
+namespace {
+
+template <class T, class = void>
+struct streamable : std::false_type {};
+template <class T>
+struct streamable<T,
+                  std::void_t<decltype(std::declval<std::ostream&>() << std::declval<const T&>())>>
+    : std::true_type {};
+
+static_assert(!streamable<SecretString>::value, "a secret must not be printable by accident");
+static_assert(!streamable<SecretBytes>::value, "a secret must not be printable by accident");
+static_assert(is_transport_v<FakeTransport>);
+static_assert(!is_transport_v<int>);
+static_assert(!is_transport_v<std::string>);
+
+CardData docs_card() {
+    return CardData{Atr::from_hex("3b8d0180fba000000397425446590301c8"),
+                    CardId::from_guid("bc88f13f-83ba-4037-8262-46eba1291c6e"),
+                    Challenge::from_base64("1hFD+cz/0so=")};
+}
+
+const char* const kSmartcard = "17cf063d-e337-4aa9-a822-346554ddd3c9";
+
+ProposedPinResult call(FakeTransport& transport, std::vector<std::string>* log = nullptr) {
+    ClientOptions options;
+    if (log)
+        options.logger = [log](LogLevel, std::string_view line) { log->emplace_back(line); };
+    BasicClient<FakeTransport> client(CmUrl::parse("https://cm.contoso.com"), transport, options);
+    return client.server_proposed_pin(SmartcardId::parse(kSmartcard), docs_card());
+}
+
+}  // namespace
+
+TEST_CASE("the proposed-PIN request is built as the API documents", "[client]") {
+    FakeTransport transport(FakeTransport::answer(200, "\"00123456\""));
+    const auto result = call(transport);
+    REQUIRE(transport.requests().size() == 1);
+    const auto& request = transport.requests()[0];
+    CHECK(request.method == "GET");
+    CHECK(request.url ==
+          "https://cm.contoso.com/CertificateManagement/api/v1.0/smartcards/"
+          "17cf063d-e337-4aa9-a822-346554ddd3c9/serverproposedpin"
+          "?atr=3b8d0180fba000000397425446590301c8"
+          "&cardid=bc88f13f-83ba-4037-8262-46eba1291c6e"
+          "&challenge=1hFD%2Bcz%2F0so%3D");
+    bool accepts_json = false;
+    for (const auto& h : request.headers) {
+        if (h.name == "Accept" && h.value == "application/json")
+            accepts_json = true;
+    }
+    CHECK(accepts_json);
+    REQUIRE(std::holds_alternative<PinProposed>(result));
+}
+
+TEST_CASE("200 gives the PIN with its leading zeros", "[client]") {
+    FakeTransport transport(FakeTransport::answer(200, "\"00123456\""));
+    const auto result = call(transport);
+    const auto* pin = std::get_if<PinProposed>(&result);
+    REQUIRE(pin != nullptr);
+    CHECK(pin->pin.reveal() == "00123456");
+    CHECK(outcome_name(result) == "pin_proposed");
+    CHECK(describe(result).find("00123456") == std::string::npos);
+}
+
+TEST_CASE("200 with JSON escapes in the string is decoded", "[client]") {
+    FakeTransport transport(FakeTransport::answer(200, "\"12\\u00334\""));
+    const auto result = call(transport);
+    REQUIRE(std::holds_alternative<PinProposed>(result));
+    CHECK(std::get<PinProposed>(result).pin.reveal() == "1234");
+}
+
+TEST_CASE("204 means the user chooses the PIN", "[client]") {
+    FakeTransport transport(FakeTransport::answer(204));
+    const auto result = call(transport);
+    CHECK(std::holds_alternative<NoPinProposed>(result));
+    CHECK(outcome_name(result) == "no_pin_proposed");
+}
+
+TEST_CASE("a 200 body that is not a JSON string is a protocol error that hides the body",
+          "[client]") {
+    for (const char* body :
+         {"98765432", "{\"pin\":\"98765432\"}", "", "\"98765432", "[\"98765432\"]", "\"\""}) {
+        CAPTURE(body);
+        FakeTransport transport(FakeTransport::answer(200, body));
+        const auto result = call(transport);
+        const auto* error = std::get_if<ProtocolError>(&result);
+        REQUIRE(error != nullptr);
+        CHECK(error->status == 200);
+        CHECK(error->message.find("98765432") == std::string::npos);
+        CHECK(describe(result).find("98765432") == std::string::npos);
+    }
+}
+
+TEST_CASE("statuses map to typed outcomes", "[client]") {
+    SECTION("401 keeps the offered schemes") {
+        FakeTransport transport(FakeTransport::answer(401, "<html>401</html>",
+                                                      {{"Content-Type", "text/html"},
+                                                       {"WWW-Authenticate", "Negotiate"},
+                                                       {"WWW-Authenticate", "NTLM"}}));
+        const auto result = call(transport);
+        const auto* u = std::get_if<Unauthorized>(&result);
+        REQUIRE(u != nullptr);
+        CHECK(u->details.status == 401);
+        CHECK(u->authenticate == std::vector<std::string>{"Negotiate", "NTLM"});
+    }
+    SECTION("403 keeps the server's message") {
+        FakeTransport transport(FakeTransport::answer(403, R"({"Message":"Access is denied."})"));
+        const auto result = call(transport);
+        const auto* f = std::get_if<Forbidden>(&result);
+        REQUIRE(f != nullptr);
+        CHECK(f->details.message == "Access is denied.");
+    }
+    SECTION("404 is not found / API disabled") {
+        FakeTransport transport(FakeTransport::answer(404, "", {{"Content-Type", "text/html"}}));
+        const auto result = call(transport);
+        REQUIRE(std::holds_alternative<NotFound>(result));
+        CHECK(describe(result).find("disabled") != std::string::npos);
+    }
+    SECTION("500 with the correlation id in the message") {
+        FakeTransport transport(FakeTransport::answer(
+            500,
+            R"({"Message":"An error has occurred. Contact your administrator and provide the correlation ID 1C6D0F41-5B8E-4D5A-9C2B-1A3F5E7D9B20."})"));
+        const auto result = call(transport);
+        const auto* e = std::get_if<ServerError>(&result);
+        REQUIRE(e != nullptr);
+        CHECK(e->details.status == 500);
+        CHECK(e->details.correlation_id == "1c6d0f41-5b8e-4d5a-9c2b-1a3f5e7d9b20");
+        CHECK_THAT(e->details.message, Catch::StartsWith("An error has occurred."));
+        CHECK_THAT(describe(result), Catch::Contains("1c6d0f41-5b8e-4d5a-9c2b-1a3f5e7d9b20"));
+    }
+    SECTION("503 with a CorrelationId field") {
+        FakeTransport transport(FakeTransport::answer(
+            503, R"({"message":"busy","CorrelationId":"{aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee}"})"));
+        const auto result = call(transport);
+        const auto* e = std::get_if<ServerError>(&result);
+        REQUIRE(e != nullptr);
+        CHECK(e->details.status == 503);
+        CHECK(e->details.message == "busy");
+        CHECK(e->details.correlation_id == "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
+    }
+    SECTION("500 without a body") {
+        FakeTransport transport(FakeTransport::answer(500, "", {}));
+        const auto result = call(transport);
+        const auto* e = std::get_if<ServerError>(&result);
+        REQUIRE(e != nullptr);
+        CHECK(e->details.correlation_id.empty());
+    }
+    SECTION("any other status is kept") {
+        for (const int status : {400, 302, 409, 418, 201}) {
+            CAPTURE(status);
+            FakeTransport transport(FakeTransport::answer(status, R"({"Message":"nope"})"));
+            const auto result = call(transport);
+            const auto* e = std::get_if<UnexpectedStatus>(&result);
+            REQUIRE(e != nullptr);
+            CHECK(e->details.status == status);
+            CHECK(e->details.message == "nope");
+        }
+    }
+}
+
+TEST_CASE("transport failures keep their kind and code", "[client]") {
+    FakeTransport transport([](const HttpRequest&) -> TransportResult {
+        return TransportError{TransportError::Kind::timeout, 28, "Timeout was reached"};
+    });
+    const auto result = call(transport);
+    const auto* f = std::get_if<TransportFailure>(&result);
+    REQUIRE(f != nullptr);
+    CHECK(f->error.timed_out());
+    CHECK(f->error.native_code == 28);
+    CHECK_THAT(describe(result), Catch::StartsWith("timeout failure"));
+}
+
+TEST_CASE("logs redact the query and never carry the PIN", "[client][secrets]") {
+    std::vector<std::string> log;
+    FakeTransport transport(FakeTransport::answer(200, "\"00987654\""));
+    const auto result = call(transport, &log);
+    REQUIRE(std::holds_alternative<PinProposed>(result));
+    REQUIRE(log.size() == 2);
+    for (const auto& line : log) {
+        CAPTURE(line);
+        CHECK(line.find("00987654") == std::string::npos);
+        CHECK(line.find("1hFD") == std::string::npos);
+        CHECK(line.find("bc88f13f") == std::string::npos);
+        CHECK(line.find("3b8d0180") == std::string::npos);
+    }
+    CHECK_THAT(log[1], Catch::Contains("atr=REDACTED&cardid=REDACTED&challenge=REDACTED -> 200"));
+}

@@ -1,0 +1,117 @@
+#include <catch2/catch.hpp>
+
+#include "mimcm/core.hpp"
+
+using namespace mimcm;
+
+TEST_CASE("card id bytes read as a Windows GUID, as in the CM docs", "[identifiers]") {
+    const CardId id(*from_hex("3ff188bcba833740826246eba1291c6e"));
+    CHECK(id.guid() == "bc88f13f-83ba-4037-8262-46eba1291c6e");
+    CHECK(CardId::from_guid("bc88f13f-83ba-4037-8262-46eba1291c6e").bytes() == id.bytes());
+    CHECK(CardId::from_guid("{BC88F13F-83BA-4037-8262-46EBA1291C6E}").guid() == id.guid());
+}
+
+TEST_CASE("card id must be 16 bytes", "[identifiers]") {
+    CHECK_THROWS_AS(CardId(Bytes(15, 1)), InvalidArgument);
+    CHECK_THROWS_AS(CardId(Bytes(17, 1)), InvalidArgument);
+    CHECK_THROWS_WITH(CardId(Bytes{}), Catch::Contains("16 bytes"));
+    CHECK_THROWS_AS(CardId::from_guid("bc88f13f-83ba-4037-8262-46eba1291c6"), InvalidArgument);
+}
+
+TEST_CASE("ATR is lowercase hex of 2 to 33 bytes", "[identifiers]") {
+    CHECK(Atr::from_hex("3B8D0180FBA000000397425446590301C8").hex() ==
+          "3b8d0180fba000000397425446590301c8");
+    CHECK_THROWS_AS(Atr::from_hex(""), InvalidArgument);
+    CHECK_THROWS_WITH(Atr::from_hex("3b8z"), Catch::Contains("not hex"));
+    CHECK_THROWS_AS(Atr::from_hex("3b8"), InvalidArgument);
+    CHECK_THROWS_AS(Atr(Bytes(34, 0x3b)), InvalidArgument);
+    CHECK_THROWS_AS(Atr(Bytes(1, 0x3b)), InvalidArgument);
+}
+
+TEST_CASE("challenge is non-empty and travels as base64", "[identifiers]") {
+    const Challenge c(*from_hex("d61143f9ccffd2ca"));
+    CHECK(c.base64() == "1hFD+cz/0so=");
+    CHECK(Challenge::from_base64("1hFD+cz/0so=").bytes() == c.bytes());
+    CHECK_THROWS_WITH(Challenge(Bytes{}), Catch::Contains("empty"));
+    CHECK_THROWS_AS(Challenge::from_base64("1hFD+cz/0so"), InvalidArgument);
+    CHECK_THROWS_AS(Challenge::from_base64(""), InvalidArgument);
+}
+
+TEST_CASE("smart card ids must be GUIDs and are kept canonical", "[identifiers]") {
+    CHECK(SmartcardId::parse("C6BAD97C-F97F-4920-8947-BE980C98C6B5").str() ==
+          "c6bad97c-f97f-4920-8947-be980c98c6b5");
+    CHECK(SmartcardId::parse("{17cf063d-e337-4aa9-a822-346554ddd3c9}").str() ==
+          "17cf063d-e337-4aa9-a822-346554ddd3c9");
+    for (const char* bad : {"", "17cf063d", "17cf063d-e337-4aa9-a822-346554ddd3cz",
+                            "17cf063de3374aa9a822346554ddd3c9", "../../requests",
+                            "17cf063d-e337-4aa9-a822-346554ddd3c9/x"}) {
+        CAPTURE(bad);
+        CHECK_THROWS_WITH(SmartcardId::parse(bad), Catch::Contains("is not a GUID"));
+    }
+}
+
+TEST_CASE("CM URL: scheme, host, default path", "[identifiers]") {
+    CHECK(CmUrl::parse("https://cm.contoso.com/CertificateManagement").base() ==
+          "https://cm.contoso.com/CertificateManagement");
+    CHECK(CmUrl::parse("https://cm.contoso.com").base() ==
+          "https://cm.contoso.com/CertificateManagement");
+    CHECK(CmUrl::parse("https://cm.contoso.com/").base() ==
+          "https://cm.contoso.com/CertificateManagement");
+    CHECK(CmUrl::parse("HTTP://127.0.0.1:8080/certificatemanagement/").base() ==
+          "http://127.0.0.1:8080/certificatemanagement");
+    CHECK(CmUrl::parse("https://[::1]:8443/cm").api("smartcards") ==
+          "https://[::1]:8443/cm/api/v1.0/smartcards");
+    CHECK(CmUrl::parse("https://cm.contoso.com").https());
+    CHECK_FALSE(CmUrl::parse("http://cm.contoso.com").https());
+    for (const char* bad :
+         {"", "cm.contoso.com", "ftp://cm.contoso.com", "file:///etc/passwd", "https://",
+          "https:///CertificateManagement", "https://user:pw@cm.contoso.com",
+          "https://cm.contoso.com/x?y=1", "https://cm contoso.com"}) {
+        CAPTURE(bad);
+        CHECK_THROWS_AS(CmUrl::parse(bad), InvalidArgument);
+    }
+}
+
+TEST_CASE("URL error text never echoes credentials", "[identifiers]") {
+    try {
+        (void)CmUrl::parse("https://user:secretpw@cm.contoso.com");
+        FAIL("expected InvalidArgument");
+    } catch (const InvalidArgument& e) {
+        // The URL is echoed to say what was wrong, but the message tells why it was refused.
+        CHECK_THAT(e.what(), Catch::Contains("credentials do not belong in the URL"));
+    }
+}
+
+TEST_CASE("encodings", "[encoding]") {
+    CHECK(percent_encode("1hFD+cz/0so=") == "1hFD%2Bcz%2F0so%3D");
+    CHECK(percent_encode("a-b_c.d~") == "a-b_c.d~");
+    CHECK(base64_encode(Bytes{}) == "");
+    CHECK(base64_encode(Bytes{'f'}) == "Zg==");
+    CHECK(base64_encode(Bytes{'f', 'o'}) == "Zm8=");
+    CHECK(base64_encode(Bytes{'f', 'o', 'o'}) == "Zm9v");
+    CHECK(base64_decode("Zm8=") == Bytes{'f', 'o'});
+    CHECK_FALSE(base64_decode("Zm=8").has_value());
+    CHECK_FALSE(base64_decode("Z===").has_value());
+    CHECK_FALSE(base64_decode("Zm8").has_value());
+    CHECK(to_hex(Bytes{0x00, 0xab, 0xff}) == "00abff");
+    CHECK_FALSE(from_hex("0g").has_value());
+}
+
+TEST_CASE("secret buffers wipe and cannot be streamed", "[secret]") {
+    SecretString s("1234");
+    s.append(std::string(100, '5'));  // regrows: the old buffer is wiped before release
+    CHECK(s.size() == 104);
+    CHECK(s.reveal().substr(0, 4) == "1234");
+    SecretString moved(std::move(s));
+    CHECK(moved.reveal().substr(0, 4) == "1234");
+    CHECK(s.empty());  // NOLINT(bugprone-use-after-move): moved-from state is specified
+    moved.wipe();
+    CHECK(moved.empty());
+
+    std::string plain = "short";
+    const char* buffer = plain.data();
+    secure_wipe(plain);
+    CHECK(plain.empty());
+    CHECK(plain.data() == buffer);  // wiped in place, not released unwiped
+    CHECK(std::string(buffer, 5) == std::string(5, '\0'));
+}
