@@ -145,7 +145,10 @@ std::chrono::milliseconds seconds_option(const Args& args, const std::string& ke
 /// One JSON object on stdout. The writer's buffer may hold the PIN: it is wiped after printing.
 class JsonOut {
   public:
-    JsonOut() : writer_(buffer_) { writer_.StartObject(); }
+    JsonOut() : writer_(buffer_) {
+        buffer_.Reserve(4096);  // no regrowth that would leave copies of the PIN behind
+        writer_.StartObject();
+    }
     JsonOut& field(const char* key, std::string_view value) {
         writer_.Key(key);
         writer_.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));

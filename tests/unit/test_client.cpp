@@ -91,8 +91,8 @@ TEST_CASE("204 means the user chooses the PIN", "[client]") {
 
 TEST_CASE("a 200 body that is not a JSON string is a protocol error that hides the body",
           "[client]") {
-    for (const char* body :
-         {"98765432", "{\"pin\":\"98765432\"}", "", "\"98765432", "[\"98765432\"]", "\"\""}) {
+    for (const char* body : {"98765432", "\"98765432\" x", "{\"pin\":\"98765432\"}", "",
+                             "\"98765432", "[\"98765432\"]", "\"\""}) {
         CAPTURE(body);
         FakeTransport transport(FakeTransport::answer(200, body));
         const auto result = call(transport);

@@ -14,22 +14,26 @@
 
 namespace mimcm::detail {
 
-/// Parses a body that must be one JSON string ("00123456"). The decoded text goes straight into a
-/// SecretString and RapidJSON's own copy is wiped. Returns nullopt (and why) otherwise.
+/// Parses a body that must be one JSON string ("00123456") into a SecretString. RapidJSON parses
+/// in situ, in a local copy of the body that is wiped afterwards, so the decoded secret exists
+/// nowhere else. Returns nullopt (and why) otherwise.
 inline std::optional<SecretString> parse_json_string(std::string_view body, std::string& why) {
-    rapidjson::Document doc;
-    doc.Parse<rapidjson::kParseStopWhenDoneFlag>(body.data(), body.size());
+    std::string buffer(body);  // NUL-terminated and writable, as ParseInsitu needs
     std::optional<SecretString> out;
-    if (doc.HasParseError()) {
-        why = std::string("body is not JSON (") + rapidjson::GetParseError_En(doc.GetParseError()) +
-              ", " + std::to_string(body.size()) + " bytes)";
-    } else if (!doc.IsString()) {
-        why = "body is JSON but not a string";
-    } else {
-        out.emplace(std::string_view(doc.GetString(), doc.GetStringLength()));
-        // RapidJSON copied the decoded string into its own allocator: wipe that copy too.
-        secure_wipe(const_cast<char*>(doc.GetString()), doc.GetStringLength());
+    {
+        rapidjson::Document doc;
+        doc.ParseInsitu(buffer.data());
+        if (doc.HasParseError()) {
+            why = std::string("body is not JSON (") +
+                  rapidjson::GetParseError_En(doc.GetParseError()) + ", " +
+                  std::to_string(body.size()) + " bytes)";
+        } else if (!doc.IsString()) {
+            why = "body is JSON but not a string";
+        } else {
+            out.emplace(std::string_view(doc.GetString(), doc.GetStringLength()));
+        }
     }
+    secure_wipe(buffer);
     return out;
 }
 
