@@ -6,6 +6,9 @@
 //
 // Exit codes are part of the contract (see kUsage). Messages go to stderr; stdout carries only the
 // result (the PIN, or one JSON object with --json). The PIN never goes to stderr.
+#include <termios.h>
+
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -43,6 +46,9 @@ Usage:
   mimcm-cli proposed-pin --server URL --smartcard-id GUID [--reader NAME]
                          [--profile auto|gids|piv] [--ca-file PATH] [--timeout SECONDS]
                          [--wait-card SECONDS] [--json] [--verbose]
+                         [--negotiate | --ntlm-user DOMAIN\USER | --token-file PATH]
+                         [--client-cert PATH [--client-key PATH]] [--pin-pubkey sha256//...]
+                         [--proxy URL] [--insecure]
   mimcm-cli --help | --version
 
 proposed-pin reads the card's ATR, card id and a fresh challenge, then asks the CM server
@@ -59,6 +65,18 @@ Options:
   --wait-card SECONDS  wait up to SECONDS for a card to be inserted (default 0: do not wait)
   --json               print one JSON object with an "outcome" field on stdout
   --verbose            log the HTTP exchange on stderr (query values redacted, never the PIN)
+
+Logging in (one of):
+  --negotiate          Windows Integrated Authentication with your Kerberos ticket (kinit)
+  --ntlm-user D\U      NTLM as DOMAIN\USER; the password comes from MIMCM_PASSWORD or a prompt
+  --token-file PATH    ADFS bearer token read from PATH (read again after a 401)
+TLS and network:
+  --client-cert PATH   TLS client certificate: PEM, or PKCS#12 (.p12/.pfx); its password
+                       comes from MIMCM_CLIENT_CERT_PASSWORD
+  --client-key PATH    PEM private key of --client-cert
+  --pin-pubkey PIN     also require the server's public key to match sha256//<base64>
+  --proxy URL          proxy to use ("" for none; default: the environment's https_proxy...)
+  --insecure           do not verify the server's certificate (test servers only; warns)
 
 Exit codes:
   0 PIN printed             3 no PIN proposed (204): the user chooses one
@@ -77,6 +95,8 @@ struct Args {
     std::map<std::string, std::string> values;
     bool json = false;
     bool verbose = false;
+    bool negotiate = false;
+    bool insecure = false;
 
     [[nodiscard]] std::optional<std::string> get(const std::string& key) const {
         const auto it = values.find(key);
@@ -102,6 +122,15 @@ Args parse_args(int argc, char** argv, const std::vector<std::string>& allowed) 
         }
         if (arg == "--verbose") {
             args.verbose = true;
+            continue;
+        }
+        if (arg == "--negotiate" || arg == "--insecure") {
+            bool known = false;
+            for (const auto& a : allowed)
+                known = known || a == arg.substr(2);
+            if (!known)
+                throw UsageError{"unknown option " + arg + " for '" + args.command + "'"};
+            (arg == "--negotiate" ? args.negotiate : args.insecure) = true;
             continue;
         }
         if (arg.rfind("--", 0) != 0)
@@ -215,6 +244,139 @@ std::unique_ptr<mimcm::card::CardProfile> checked_profile(const Args& args) {
     }
 }
 
+void require_readable(const std::string& option, const std::string& path) {
+    if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
+        std::fclose(f);
+    } else {
+        throw UsageError{"cannot read --" + option + " '" + path + "'"};
+    }
+}
+
+/// A secret from the environment variable `name`, else typed at the terminal without echo.
+mimcm::SecretString secret_from_env_or_prompt(const char* name, const std::string& prompt) {
+    if (const char* value = std::getenv(name))
+        return mimcm::SecretString(value);
+    std::FILE* tty = std::fopen("/dev/tty", "r+");
+    if (!tty)
+        throw UsageError{std::string("no terminal to ask for the password: set ") + name};
+    termios saved{};
+    const bool has_termios = tcgetattr(fileno(tty), &saved) == 0;
+    if (has_termios) {
+        termios quiet = saved;
+        quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+        tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+    }
+    std::fputs(prompt.c_str(), tty);
+    std::fflush(tty);
+    mimcm::SecretString secret;
+    for (int c = std::fgetc(tty); c != EOF && c != '\n'; c = std::fgetc(tty)) {
+        const char ch = static_cast<char>(c);
+        secret.append(std::string_view(&ch, 1));
+    }
+    if (has_termios)
+        tcsetattr(fileno(tty), TCSAFLUSH, &saved);
+    std::fputc('\n', tty);
+    std::fclose(tty);
+    return secret;
+}
+
+/// Reads a bearer token from a file each time it is asked, so a token the application renews
+/// on disk is picked up after a 401.
+mimcm::TokenProvider token_file_provider(std::string path) {
+    return [path = std::move(path)](mimcm::TokenRequest) {
+        mimcm::SecretString token;
+        if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
+            char buffer[512];
+            std::size_t n = 0;
+            while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) {
+                token.append(std::string_view(buffer, n));
+            }
+            mimcm::secure_wipe(buffer, sizeof buffer);
+            std::fclose(f);
+        }
+        std::string_view text = token.reveal();
+        while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
+            text.remove_suffix(1);
+        }
+        while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
+            text.remove_prefix(1);
+        }
+        return mimcm::SecretString(text);
+    };
+}
+
+/// The HTTP side of the command line: trust, timeouts, proxy, and how to log in.
+mimcm::CurlOptions http_options(const Args& args, mimcm::ClientOptions& client) {
+    mimcm::CurlOptions curl;
+    curl.timeout = seconds_option(args, "timeout", std::chrono::seconds(30));
+    curl.connect_timeout = (std::min)(curl.timeout, std::chrono::milliseconds(10000));
+    if (curl.timeout.count() == 0)
+        curl.connect_timeout = std::chrono::seconds(10);
+    if (auto ca = args.get("ca-file")) {
+        require_readable("ca-file", *ca);
+        curl.ca_file = *ca;
+    }
+    if (auto pin = args.get("pin-pubkey")) {
+        if (pin->rfind("sha256//", 0) != 0) {
+            throw UsageError{"--pin-pubkey needs sha256//<base64 of the key's SHA-256>"};
+        }
+        curl.pinned_public_key = *pin;
+    }
+    if (auto proxy = args.get("proxy"))
+        curl.proxy = *proxy;
+    if (args.insecure) {
+        curl.insecure_skip_tls_verification = true;
+        std::cerr << "mimcm-cli: WARNING: --insecure turns off TLS verification: anyone on the "
+                     "network path can read the PIN and your credentials. Use it only with a "
+                     "throwaway test server.\n";
+    }
+    if (auto cert = args.get("client-cert")) {
+        require_readable("client-cert", *cert);
+        mimcm::ClientCertificate certificate;
+        certificate.certificate_file = *cert;
+        const auto dot = cert->rfind('.');
+        const std::string ext = dot == std::string::npos ? "" : cert->substr(dot);
+        if (ext == ".p12" || ext == ".pfx") {
+            certificate.format = mimcm::ClientCertificate::Format::pkcs12;
+        }
+        if (auto key = args.get("client-key")) {
+            require_readable("client-key", *key);
+            certificate.key_file = *key;
+        }
+        if (const char* password = std::getenv("MIMCM_CLIENT_CERT_PASSWORD")) {
+            certificate.password = mimcm::SecretString(password);
+        }
+        curl.client_certificate = std::move(certificate);
+    } else if (args.get("client-key")) {
+        throw UsageError{"--client-key needs --client-cert"};
+    }
+
+    const auto ntlm_user = args.get("ntlm-user");
+    const auto token_file = args.get("token-file");
+    if (int(args.negotiate) + int(ntlm_user.has_value()) + int(token_file.has_value()) > 1) {
+        throw UsageError{"choose one of --negotiate, --ntlm-user and --token-file"};
+    }
+    if (args.negotiate)
+        curl.auth = mimcm::NegotiateAuth{};
+    if (ntlm_user) {
+        const auto slash = ntlm_user->find('\\');
+        if (slash == std::string::npos || slash == 0 || slash + 1 == ntlm_user->size()) {
+            throw UsageError{"--ntlm-user needs DOMAIN\\USER"};
+        }
+        mimcm::NtlmAuth ntlm;
+        ntlm.domain = ntlm_user->substr(0, slash);
+        ntlm.user = ntlm_user->substr(slash + 1);
+        ntlm.password =
+            secret_from_env_or_prompt("MIMCM_PASSWORD", "Password for " + *ntlm_user + ": ");
+        curl.auth = std::move(ntlm);
+    }
+    if (token_file) {
+        require_readable("token-file", *token_file);
+        client.token_provider = token_file_provider(*token_file);
+    }
+    return curl;
+}
+
 int cmd_readers(const Args& args) {
     mimcm::pcsc::Context context;
     const auto readers = mimcm::pcsc::list_readers(context);
@@ -285,26 +447,14 @@ int cmd_proposed_pin(const Args& args) {
             throw UsageError{e.what()};
         }
     }();
-    mimcm::CurlOptions curl;
-    curl.timeout = seconds_option(args, "timeout", std::chrono::seconds(30));
-    curl.connect_timeout = (std::min)(curl.timeout, std::chrono::milliseconds(10000));
-    if (curl.timeout.count() == 0)
-        curl.connect_timeout = std::chrono::seconds(10);
-    if (auto ca = args.get("ca-file")) {
-        if (std::FILE* f = std::fopen(ca->c_str(), "r")) {
-            std::fclose(f);
-        } else {
-            throw UsageError{"cannot read --ca-file '" + *ca + "'"};
-        }
-        curl.ca_file = *ca;
-    }
+    mimcm::ClientOptions options;
+    mimcm::CurlOptions curl = http_options(args, options);
     const auto profile = checked_profile(args);
 
     const auto reading = read_card(args, *profile);
     const mimcm::CardData card{mimcm::Atr(reading.atr), mimcm::CardId(reading.identity.card_id),
                                mimcm::Challenge(reading.identity.challenge)};
 
-    mimcm::ClientOptions options;
     if (args.verbose) {
         options.logger = [](mimcm::LogLevel, std::string_view line) {
             std::cerr << "mimcm: " << line << "\n";
@@ -402,7 +552,9 @@ int main(int argc, char** argv) {
             {"readers", {}},
             {"read-card", {"reader", "profile", "wait-card"}},
             {"proposed-pin",
-             {"server", "smartcard-id", "reader", "profile", "ca-file", "timeout", "wait-card"}},
+             {"server", "smartcard-id", "reader", "profile", "ca-file", "timeout", "wait-card",
+              "negotiate", "ntlm-user", "token-file", "client-cert", "client-key", "pin-pubkey",
+              "proxy", "insecure"}},
         };
         const auto known = options.find(first);
         if (known == options.end())

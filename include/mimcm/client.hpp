@@ -22,8 +22,25 @@ enum class LogLevel { debug, info, warning, error };
 /// ATR) are shown as REDACTED, bodies are never logged, only their sizes.
 using Logger = std::function<void(LogLevel, std::string_view)>;
 
+/// Why the client asks for a bearer token.
+enum class TokenRequest {
+    initial,             ///< before a request
+    after_unauthorized,  ///< the server answered 401 to the last token: give a fresh one
+};
+
+/// Supplies OAuth bearer tokens (ADFS). Called before each request and, when the server answers
+/// 401, once more with TokenRequest::after_unauthorized; the request is retried once if that gives
+/// a different token. An empty token sends the request without one.
+using TokenProvider = std::function<SecretString(TokenRequest)>;
+
+/// A provider that always gives the same token.
+inline TokenProvider static_token(SecretString token) {
+    return [token = std::move(token)](TokenRequest) { return token; };
+}
+
 struct ClientOptions {
-    Logger logger;  ///< empty: no logging
+    Logger logger;                 ///< empty: no logging
+    TokenProvider token_provider;  ///< empty: no bearer token (e.g. Negotiate or NTLM instead)
     std::string user_agent = std::string("mimcm/") + std::string(version_string);
 };
 
@@ -131,6 +148,23 @@ class BasicClient {
         request.url = std::move(url);
         request.headers.push_back({"Accept", "application/json"});
         request.headers.push_back({"User-Agent", options_.user_agent});
+        if (options_.token_provider) {
+            request.bearer_token = options_.token_provider(TokenRequest::initial);
+        }
+        TransportResult result = send_logged(request);
+        const auto* response = std::get_if<HttpResponse>(&result);
+        if (options_.token_provider && response && response->status == 401) {
+            SecretString fresh = options_.token_provider(TokenRequest::after_unauthorized);
+            if (!fresh.empty() && fresh != request.bearer_token) {
+                log(LogLevel::info, "401 with the current token: retrying once with a fresh one");
+                request.bearer_token = std::move(fresh);
+                result = send_logged(request);
+            }
+        }
+        return result;
+    }
+
+    TransportResult send_logged(const HttpRequest& request) {
         log(LogLevel::debug, request.method + " " + detail::redact_query(request.url));
         const auto started = std::chrono::steady_clock::now();
         TransportResult result = transport_.send(request);

@@ -43,6 +43,9 @@ struct HttpRequest {
     std::string url;  ///< absolute, already percent-encoded
     std::vector<Header> headers;
     SecretString body;
+    /// An OAuth bearer token (ADFS) for this request, or empty. A transport sends it as
+    /// "Authorization: Bearer ..." to the request's host only, never to a host it is redirected to.
+    SecretString bearer_token;
 };
 
 /// One response. The body is wiped when the response dies: it may hold a PIN or a key.

@@ -63,6 +63,8 @@ class SecretString {
     /// The secret itself. Valid until this object changes or dies; do not copy it into plain
     /// strings.
     [[nodiscard]] std::string_view reveal() const noexcept { return value_; }
+    /// The same, NUL-terminated, for C APIs (libcurl copies what it is given).
+    [[nodiscard]] const char* c_str() const noexcept { return value_.c_str(); }
     [[nodiscard]] std::size_t size() const noexcept { return value_.size(); }
     [[nodiscard]] bool empty() const noexcept { return value_.empty(); }
 

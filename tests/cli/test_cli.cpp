@@ -11,10 +11,16 @@
 
 #include <rapidjson/document.h>
 
+#include "cli.hpp"
 #include "emulator.hpp"
 #include "rig.hpp"
+#include "test_data.hpp"
 
+using mimcm_test::cli;
 using mimcm_test::Emulator;
+using mimcm_test::json_of;
+using mimcm_test::Run;
+using mimcm_test::slurp;
 namespace rig = mimcm_test::rig;
 
 namespace {
@@ -28,42 +34,6 @@ const char* const kChallengeHex = "d61143f9ccffd2ca";
 const char* const kChallengeQuery = "1hFD%2Bcz%2F0so%3D";
 const char* const kGidsAtr = "3b8d0180fba000000397425446590301c8";
 const char* const kReader0 = "Virtual PCD 00 00";
-
-struct Run {
-    int code = -1;
-    std::string out;
-    std::string err;
-};
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-/// Runs mimcm-cli with args (and optional environment assignments), capturing both streams.
-Run cli(const std::vector<std::string>& args, const std::string& env = {}) {
-    const std::string out = mimcm_test::rig_path("cli.out");
-    const std::string err = mimcm_test::rig_path("cli.err");
-    std::string command = env + " " + rig::shell_quote(rig::cli_path());
-    for (const auto& a : args)
-        command += " " + rig::shell_quote(a);
-    command += " >" + rig::shell_quote(out) + " 2>" + rig::shell_quote(err) + " </dev/null";
-    const int status = std::system(command.c_str());
-    Run run;
-    run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    run.out = slurp(out);
-    run.err = slurp(err);
-    return run;
-}
-
-std::string fresh_id(int n) {
-    char text[37];
-    std::snprintf(text, sizeof text, "0c1a%04x-0000-4000-8000-%012x", n,
-                  static_cast<unsigned>(std::rand()));
-    return text;
-}
 
 /// proposed-pin against the emulator over HTTPS for the card in slot 0.
 Run proposed_pin(Emulator& emulator, const std::string& smartcard,
@@ -80,15 +50,6 @@ void insert_gids_card() {
         0, std::string("--profile gids --card-id ") + kCardIdHex + " --challenge " + kChallengeHex);
 }
 
-rapidjson::Document json_of(const std::string& text) {
-    rapidjson::Document doc;
-    doc.Parse(text.c_str());
-    REQUIRE_FALSE(doc.HasParseError());
-    REQUIRE(doc.IsObject());
-    REQUIRE(doc.HasMember("outcome"));
-    return doc;
-}
-
 }  // namespace
 
 TEST_CASE("help and version", "[cli]") {
@@ -103,9 +64,8 @@ TEST_CASE("help and version", "[cli]") {
 TEST_CASE("exit 0 prints only the PIN, from card to server", "[cli]") {
     insert_gids_card();
     Emulator emulator;
-    const auto id = fresh_id(1);
+    const auto id = mimcm_test::fresh_smartcard_id();
     emulator.set_outcome(id, R"({"outcome":"pin","pin":"00123456"})");
-    emulator.clear_requests();
 
     const auto run = proposed_pin(emulator, id);
     INFO(run.err);
@@ -113,7 +73,7 @@ TEST_CASE("exit 0 prints only the PIN, from card to server", "[cli]") {
     CHECK(run.out == "00123456\n");
     CHECK(run.err.find("00123456") == std::string::npos);
 
-    const auto requests = emulator.requests();
+    const auto requests = emulator.requests_for(id);
     REQUIRE(requests.size() == 1);
     CHECK(requests[0].tls);
     CHECK(requests[0].query_value("atr") == kGidsAtr);
@@ -124,7 +84,7 @@ TEST_CASE("exit 0 prints only the PIN, from card to server", "[cli]") {
 TEST_CASE("json and verbose output never leak the PIN to stderr", "[cli][secrets]") {
     insert_gids_card();
     Emulator emulator;
-    const auto id = fresh_id(2);
+    const auto id = mimcm_test::fresh_smartcard_id();
     emulator.set_outcome(id, R"({"outcome":"pin","pin":"24681357"})");
     const auto run = proposed_pin(emulator, id, {"--json", "--verbose"});
     INFO(run.err);
@@ -142,15 +102,14 @@ TEST_CASE("a PIV card in the other reader", "[cli]") {
     rig::insert_card(
         1, std::string("--profile piv --card-id ") + kCardIdHex + " --challenge " + kChallengeHex);
     Emulator emulator;
-    const auto id = fresh_id(3);
+    const auto id = mimcm_test::fresh_smartcard_id();
     emulator.set_outcome(id, R"({"outcome":"pin","pin":"86420"})");
-    emulator.clear_requests();
     const auto run = cli({"proposed-pin", "--server", emulator.http_url(), "--smartcard-id", id,
                           "--reader", "Virtual PCD 00 01", "--profile", "piv"});
     INFO(run.err);
     CHECK(run.code == 0);
     CHECK(run.out == "86420\n");
-    const auto requests = emulator.requests();
+    const auto requests = emulator.requests_for(id);
     REQUIRE(requests.size() == 1);
     CHECK(requests[0].query_value("cardid") == kCardGuid);
     CHECK(requests[0].query_value("challenge") == kChallengeQuery);
@@ -160,7 +119,7 @@ TEST_CASE("a PIV card in the other reader", "[cli]") {
 TEST_CASE("exit 3 when the server proposes no PIN", "[cli]") {
     insert_gids_card();
     Emulator emulator;
-    const auto id = fresh_id(4);
+    const auto id = mimcm_test::fresh_smartcard_id();
     emulator.set_outcome(id, R"({"outcome":"none"})");
     const auto run = proposed_pin(emulator, id, {"--json"});
     CHECK(run.code == 3);
@@ -171,7 +130,7 @@ TEST_CASE("exit 3 when the server proposes no PIN", "[cli]") {
 TEST_CASE("exit 4 for forbidden and unauthorized", "[cli]") {
     insert_gids_card();
     Emulator emulator;
-    const auto id = fresh_id(5);
+    const auto id = mimcm_test::fresh_smartcard_id();
     emulator.set_outcome(id, R"({"outcome":"forbidden","message":"Access is denied."})");
     auto run = proposed_pin(emulator, id);
     CHECK(run.code == 4);
@@ -186,7 +145,7 @@ TEST_CASE("exit 4 for forbidden and unauthorized", "[cli]") {
 TEST_CASE("exit 5 for a server error, with its correlation id", "[cli]") {
     insert_gids_card();
     Emulator emulator;
-    const auto id = fresh_id(6);
+    const auto id = mimcm_test::fresh_smartcard_id();
     emulator.set_outcome(
         id, R"({"outcome":"error","correlation_id":"9d3e2c1b-0a4f-4e5d-8c6b-7a8f9e0d1c2b"})");
     const auto run = proposed_pin(emulator, id, {"--json"});
@@ -201,7 +160,7 @@ TEST_CASE("exit 5 for a server error, with its correlation id", "[cli]") {
 TEST_CASE("exit 6 for another status, a protocol error, or an API that is not there", "[cli]") {
     insert_gids_card();
     Emulator emulator;
-    const auto id = fresh_id(7);
+    const auto id = mimcm_test::fresh_smartcard_id();
     emulator.set_outcome(id, R"({"outcome":"status","status":418,"body":""})");
     auto run = proposed_pin(emulator, id, {"--json"});
     CHECK(run.code == 6);
@@ -224,7 +183,7 @@ TEST_CASE("exit 6 for another status, a protocol error, or an API that is not th
 TEST_CASE("exit 7 for timeouts and TLS failures", "[cli]") {
     insert_gids_card();
     Emulator emulator;
-    const auto id = fresh_id(8);
+    const auto id = mimcm_test::fresh_smartcard_id();
     emulator.set_outcome(id, R"({"outcome":"slow","delay":3,"then":{"outcome":"pin","pin":"1"}})");
     auto run = proposed_pin(emulator, id, {"--timeout", "0.5", "--json"});
     CHECK(run.code == 7);
@@ -241,8 +200,7 @@ TEST_CASE("exit 7 for timeouts and TLS failures", "[cli]") {
 
 TEST_CASE("exit 8 for card and PC/SC failures", "[cli]") {
     Emulator emulator;
-    const auto id = fresh_id(9);
-    emulator.clear_requests();
+    const auto id = mimcm_test::fresh_smartcard_id();
     SECTION("empty reader") {
         rig::remove_card(1);
         const auto run = cli({"proposed-pin", "--server", emulator.http_url(), "--smartcard-id", id,
@@ -270,7 +228,7 @@ TEST_CASE("exit 8 for card and PC/SC failures", "[cli]") {
                               "--reader", "No Such Reader"});
         CHECK(run.code == 8);
     }
-    CHECK(emulator.requests().empty());  // a card failure sends nothing
+    CHECK(emulator.requests_for(id).empty());  // a card failure sends nothing
 }
 
 TEST_CASE("exit 2 for bad input, before the card or the server is touched", "[cli]") {
@@ -278,20 +236,24 @@ TEST_CASE("exit 2 for bad input, before the card or the server is touched", "[cl
     std::remove(log.c_str());
     rig::insert_card(0, "--profile gids --log " + rig::shell_quote(log));
     Emulator emulator;
-    emulator.clear_requests();
     const auto url = emulator.http_url();
     const std::vector<std::vector<std::string>> bad = {
         {"proposed-pin", "--server", url, "--smartcard-id", "not-a-guid"},
         {"proposed-pin", "--server", url, "--smartcard-id", "17cf063d-e337-4aa9-a822-346554ddd3c"},
-        {"proposed-pin", "--server", "ftp://127.0.0.1/", "--smartcard-id", fresh_id(10)},
-        {"proposed-pin", "--server", "127.0.0.1", "--smartcard-id", fresh_id(10)},
-        {"proposed-pin", "--smartcard-id", fresh_id(10)},
+        {"proposed-pin", "--server", "ftp://127.0.0.1/", "--smartcard-id",
+         mimcm_test::fresh_smartcard_id()},
+        {"proposed-pin", "--server", "127.0.0.1", "--smartcard-id",
+         mimcm_test::fresh_smartcard_id()},
+        {"proposed-pin", "--smartcard-id", mimcm_test::fresh_smartcard_id()},
         {"proposed-pin", "--server", url},
-        {"proposed-pin", "--server", url, "--smartcard-id", fresh_id(10), "--profile", "cac"},
-        {"proposed-pin", "--server", url, "--smartcard-id", fresh_id(10), "--timeout", "soon"},
-        {"proposed-pin", "--server", url, "--smartcard-id", fresh_id(10), "--ca-file",
-         "/nonexistent.pem"},
-        {"proposed-pin", "--server", url, "--smartcard-id", fresh_id(10), "--bogus", "1"},
+        {"proposed-pin", "--server", url, "--smartcard-id", mimcm_test::fresh_smartcard_id(),
+         "--profile", "cac"},
+        {"proposed-pin", "--server", url, "--smartcard-id", mimcm_test::fresh_smartcard_id(),
+         "--timeout", "soon"},
+        {"proposed-pin", "--server", url, "--smartcard-id", mimcm_test::fresh_smartcard_id(),
+         "--ca-file", "/nonexistent.pem"},
+        {"proposed-pin", "--server", url, "--smartcard-id", mimcm_test::fresh_smartcard_id(),
+         "--bogus", "1"},
         {"frobnicate"},
         {},
     };
@@ -306,7 +268,12 @@ TEST_CASE("exit 2 for bad input, before the card or the server is touched", "[cl
     CHECK(json.code == 2);
     CHECK(std::string(json_of(json.out)["outcome"].GetString()) == "invalid_input");
 
-    CHECK(emulator.requests().empty());
+    for (const auto& args : bad) {
+        for (std::size_t i = 0; i + 1 < args.size(); ++i) {
+            if (args[i] == "--smartcard-id")
+                CHECK(emulator.requests_for(args[i + 1]).empty());
+        }
+    }
     CHECK(slurp(log).empty());  // not one APDU reached the card
 }
 

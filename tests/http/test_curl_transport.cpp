@@ -9,31 +9,16 @@
 
 #include "emulator.hpp"
 #include "mimcm/transport/curl.hpp"
+#include "test_data.hpp"
 
 using namespace mimcm;
+using mimcm_test::docs_card;
 using mimcm_test::Emulator;
+using mimcm_test::fresh_smartcard_id;
 
 namespace {
 
 const CurlGlobal curl_global;  // test binary: initialised before main, no threads yet
-
-/// A fresh smart card id per test, so outcomes configured by one test never leak into another.
-std::string fresh_smartcard_id() {
-    static std::mt19937_64 rng(std::random_device{}());
-    char text[37];
-    const auto a = rng(), b = rng();
-    std::snprintf(text, sizeof text, "%08x-%04x-4%03x-8%03x-%012llx",
-                  static_cast<unsigned>(a >> 32), static_cast<unsigned>((a >> 16) & 0xffff),
-                  static_cast<unsigned>(a & 0xfff), static_cast<unsigned>((b >> 48) & 0xfff),
-                  static_cast<unsigned long long>(b & 0xffffffffffffULL));
-    return text;
-}
-
-CardData docs_card() {
-    return CardData{Atr::from_hex("3b8d0180fba000000397425446590301c8"),
-                    CardId::from_guid("bc88f13f-83ba-4037-8262-46eba1291c6e"),
-                    Challenge::from_base64("1hFD+cz/0so=")};
-}
 
 CurlOptions trusting(const std::string& ca_file = Emulator::ca_file()) {
     CurlOptions options;
@@ -55,11 +40,10 @@ ProposedPinResult ask(const std::string& url, const std::string& smartcard, Curl
 
 }  // namespace
 
-TEST_CASE("HTTP: 200 gives the PIN; the request on the wire is the documented one", "[http]") {
+TEST_CASE("HTTP: 200 gives the PIN, and the request on the wire is the documented one", "[http]") {
     Emulator emulator;
     const auto id = fresh_smartcard_id();
     emulator.set_outcome(id, R"({"outcome":"pin","pin":"00123456"})");
-    emulator.clear_requests();
 
     const auto result = ask(emulator.http_url(), id, trusting());
     INFO(describe(result));
@@ -67,7 +51,7 @@ TEST_CASE("HTTP: 200 gives the PIN; the request on the wire is the documented on
     REQUIRE(pin != nullptr);
     CHECK(pin->pin.reveal() == "00123456");
 
-    const auto requests = emulator.requests();
+    const auto requests = emulator.requests_for(id);
     REQUIRE(requests.size() == 1);
     const auto& r = requests[0];
     CHECK(r.method == "GET");
@@ -224,18 +208,17 @@ TEST_CASE("connection refused", "[http]") {
 
 TEST_CASE("one client keeps one connection alive across calls", "[http][tls]") {
     Emulator emulator;
-    const auto id = fresh_smartcard_id();
-    emulator.set_outcome(id, R"({"outcome":"pin","pin":"2468"})");
     for (const bool tls : {false, true}) {
         CAPTURE(tls);
-        emulator.clear_requests();
+        const auto id = fresh_smartcard_id();
+        emulator.set_outcome(id, R"({"outcome":"pin","pin":"2468"})");
         Client client(CmUrl::parse(tls ? emulator.https_url() : emulator.http_url()),
                       CurlTransport(trusting()));
         for (int i = 0; i < 5; ++i) {
             const auto result = client.server_proposed_pin(SmartcardId::parse(id), docs_card());
             REQUIRE(std::holds_alternative<PinProposed>(result));
         }
-        const auto requests = emulator.requests();
+        const auto requests = emulator.requests_for(id);
         REQUIRE(requests.size() == 5);
         for (const auto& r : requests) {
             CHECK(r.connection == requests[0].connection);
@@ -273,11 +256,10 @@ TEST_CASE("extra curl options through the configure hook", "[http]") {
     Emulator emulator;
     const auto id = fresh_smartcard_id();
     emulator.set_outcome(id, R"({"outcome":"none"})");
-    emulator.clear_requests();
     CurlOptions options = trusting();
     options.configure = [](CURL* curl) { curl_easy_setopt(curl, CURLOPT_REFERER, "kiosk/7"); };
     CHECK(std::holds_alternative<NoPinProposed>(ask(emulator.http_url(), id, options)));
-    const auto requests = emulator.requests();
+    const auto requests = emulator.requests_for(id);
     REQUIRE(requests.size() == 1);
     CHECK(requests[0].headers.at("referer") == "kiosk/7");
 }

@@ -17,6 +17,7 @@ import ipaddress
 import json
 import os
 import re
+import secrets
 import signal
 import socket
 import ssl
@@ -28,6 +29,7 @@ import time
 import traceback
 import urllib.parse
 import uuid
+from html import escape as html_escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CM_PREFIX = "/certificatemanagement"  # compared case-insensitively, like IIS
@@ -42,6 +44,17 @@ ATR_RE = re.compile(r"^(?:[0-9a-f]{2}){2,33}\Z")  # lowercase hex, even length, 
 BASE64_RE = re.compile(r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?\Z")
 
 DEFAULT_OUTCOME = {"outcome": "pin", "pin": "12345678"}
+
+# Authentication and sessions (see "Bearer tokens" and "Session cookie" in emulator.md)
+BEARER_DENIED = "Authorization has been denied for this request."  # ASP.NET Web API's [Authorize] text
+TOKEN_RE = re.compile(r"^[\x21-\x7e]+\Z")  # visible ASCII, no spaces: what can travel after "Bearer "
+COOKIE_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")  # an RFC 6265 cookie-name (an HTTP token)
+SESSION_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz012345"  # ASP.NET session ids: 24 characters of these
+COOKIE_PATH = "/CertificateManagement"
+
+# --tls-variant NAME: extra HTTPS listeners with a special certificate setup
+TLS_VARIANTS = ("expired", "wrong-host", "client-cert")
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -63,6 +76,7 @@ OUTCOME_KEYS = {
     "raw": ({"body"}, {"content_type"}),
     "slow": ({"delay", "then"}, set()),
     "close": (set(), {"reset"}),
+    "redirect": ({"location"}, {"status"}),
 }
 
 
@@ -117,7 +131,26 @@ def validate_outcome(outcome, where="outcome"):
         if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay <= 3600:
             raise OutcomeError(f"{where}: \"delay\" must be a number of seconds from 0 to 3600")
         validate_outcome(outcome["then"], where + ".then")
+    if kind == "redirect":
+        status = outcome.get("status", 302)
+        if isinstance(status, bool) or status not in REDIRECT_STATUSES:
+            raise OutcomeError(f"{where}: \"status\" must be one of {', '.join(map(str, REDIRECT_STATUSES))}")
+        location = outcome["location"]
+        if not isinstance(location, str) or not is_absolute_url(location):
+            raise OutcomeError(f"{where}: \"location\" must be an absolute http:// or https:// URL "
+                               "without spaces or control characters")
     return outcome
+
+
+def is_absolute_url(text):
+    if not re.fullmatch(r"[\x21-\x7e\x80-\U0010ffff]+", text):
+        return False
+    try:
+        split = urllib.parse.urlsplit(text)
+        split.port  # raises ValueError on a bad port
+    except ValueError:
+        return False
+    return split.scheme.lower() in ("http", "https") and bool(split.hostname)
 
 
 class Response:
@@ -203,7 +236,35 @@ def outcome_response(outcome):
         return response
     if kind == "close":
         return Response(0, close=True, reset=outcome.get("reset", False))
+    if kind == "redirect":
+        # What ASP.NET's Response.Redirect sends along: a small "Object moved" page.
+        location = outcome["location"]
+        body = ('<html><head><title>Object moved</title></head><body>\r\n'
+                f'<h2>Object moved to <a href="{html_escape(location)}">here</a>.</h2>\r\n</body></html>\r\n')
+        return Response(outcome.get("status", 302), body, "text/html; charset=utf-8", [("Location", location)])
     raise AssertionError(kind)
+
+
+def bearer_denied():
+    """401 of an [Authorize]d ASP.NET Web API action behind OWIN bearer authentication."""
+    return message_response(401, BEARER_DENIED), [("WWW-Authenticate", "Bearer")]
+
+
+def validate_bearer(tokens, where):
+    """None (open) or a list of tokens; raise OutcomeError otherwise."""
+    if tokens is None:
+        return None
+    if not isinstance(tokens, list) or not all(isinstance(t, str) and TOKEN_RE.match(t) for t in tokens):
+        raise OutcomeError(f"{where}: must be null or an array of tokens (visible ASCII, no spaces)")
+    return list(tokens)
+
+
+def validate_cookie_name(name, where):
+    if name is None:
+        return None
+    if not isinstance(name, str) or not COOKIE_NAME_RE.match(name):
+        raise OutcomeError(f"{where}: must be null or a cookie name (an HTTP token, e.g. ASP.NET_SessionId)")
+    return name
 
 
 # --------------------------------------------------------------------------------------------------
@@ -211,9 +272,11 @@ def outcome_response(outcome):
 # --------------------------------------------------------------------------------------------------
 
 class EmulatorState:
-    def __init__(self, config=None, api_disabled=False, record_path=None):
+    def __init__(self, config=None, api_disabled=False, record_path=None, bearer=None, cookie_name=None):
         self._lock = threading.Lock()
         self._initial = config or {}
+        self._initial_bearer = validate_bearer(bearer, "--bearer-token")
+        self._initial_cookie = validate_cookie_name(cookie_name, "--session-cookie")
         self.api_disabled = api_disabled
         self._records = []
         self._seq = 0
@@ -244,11 +307,70 @@ class EmulatorState:
                 "smartcards": {k.lower(): v for k, v in cards.items()}}
 
     def reset(self):
-        """Back to the startup configuration, with an empty record."""
+        """Back to the startup configuration (outcomes, bearer tokens, session cookie name), with an empty
+        record and no issued sessions."""
         with self._lock:
             self._default = self._initial.get("default", DEFAULT_OUTCOME)
             self._smartcards = dict(self._initial.get("smartcards", {}))
             self._records = []
+            self._bearer = None if self._initial_bearer is None else list(self._initial_bearer)
+            self._cookie_name = self._initial_cookie
+            self._sessions = set()
+
+    # bearer tokens
+    def bearer(self):
+        with self._lock:
+            return None if self._bearer is None else list(self._bearer)
+
+    def set_bearer(self, tokens):
+        with self._lock:
+            self._bearer = None if tokens is None else list(tokens)
+
+    def authorized(self, authorization):
+        """Whether a request with this Authorization header value (None: absent) may call the CM API.
+        Like OWIN's bearer middleware: scheme "Bearer" in any case, the token trimmed."""
+        with self._lock:
+            tokens = self._bearer
+        if tokens is None:
+            return True
+        if not authorization:
+            return False
+        scheme, _, token = authorization.strip().partition(" ")
+        return scheme.lower() == "bearer" and token.strip() in tokens
+
+    # session cookie
+    def cookie_name(self):
+        with self._lock:
+            return self._cookie_name
+
+    def set_cookie_name(self, name):
+        with self._lock:
+            self._cookie_name = name
+
+    def in_session(self, cookies):
+        """cookies: [(name, value)] from the request. True if one is a session cookie we issued."""
+        with self._lock:
+            name = self._cookie_name
+            return name is not None and any(n == name and v in self._sessions for n, v in cookies)
+
+    def new_session(self):
+        """Issue a session id; returns (cookie name, value), or None when the session cookie is off."""
+        value = "".join(secrets.choice(SESSION_ID_ALPHABET) for _ in range(24))
+        with self._lock:
+            if self._cookie_name is None:
+                return None
+            self._sessions.add(value)
+            return self._cookie_name, value
+
+    def session_count(self):
+        with self._lock:
+            return len(self._sessions)
+
+    def forget_sessions(self):
+        with self._lock:
+            count = len(self._sessions)
+            self._sessions = set()
+            return count
 
     # outcomes
     def outcome_for_smartcard(self, card_id):
@@ -381,6 +503,12 @@ class CmApi:
                                              f"'{request.method}'.")
             response.headers.append(("Allow", ", ".join(allowed)))
             return response
+        if not request.authorized:
+            # Authorization filters run after routing and before model binding: 404/405 first, then 401,
+            # then the 400s of the operation.
+            response, headers = bearer_denied()
+            response.headers.extend(headers)
+            return response
         return handler(request, params)
 
     # #15 GET /CertificateManagement/api/v1.0/smartcards/{id}/serverproposedpin?atr=&cardid=&challenge=
@@ -431,6 +559,11 @@ class ControlApi:
         r.add("GET", "/_emulator/default", lambda req, p: json_response(200, self.state.default()))
         r.add("PUT", "/_emulator/default", self.put_default)
         r.add("POST", "/_emulator/reset", self.reset)
+        r.add("GET", "/_emulator/auth", lambda req, p: json_response(200, {"bearer": self.state.bearer()}))
+        r.add("PUT", "/_emulator/auth", self.put_auth)
+        r.add("GET", "/_emulator/cookie", self.get_cookie)
+        r.add("PUT", "/_emulator/cookie", self.put_cookie)
+        r.add("DELETE", "/_emulator/sessions", self.delete_sessions)
 
     def dispatch(self, request):
         handler, params, allowed = self.router.match(request.method, request.path)
@@ -508,6 +641,43 @@ class ControlApi:
         self.state.reset()
         return json_response(200, {"ok": True})
 
+    @staticmethod
+    def _object_body(request, key):
+        """Parse a body that must be {key: value}; returns (value, None) or (None, error response)."""
+        try:
+            value = json.loads(request.body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            return None, json_response(400, {"error": f"body is not JSON: {e}"})
+        if not isinstance(value, dict) or set(value) != {key}:
+            return None, json_response(400, {"error": f"body must be an object with exactly the key \"{key}\""})
+        return value[key], None
+
+    def put_auth(self, request, params):
+        tokens, error = self._object_body(request, "bearer")
+        if error:
+            return error
+        try:
+            self.state.set_bearer(validate_bearer(tokens, "bearer"))
+        except OutcomeError as e:
+            return json_response(400, {"error": str(e)})
+        return json_response(200, {"ok": True})
+
+    def get_cookie(self, request, params):
+        return json_response(200, {"name": self.state.cookie_name(), "sessions": self.state.session_count()})
+
+    def put_cookie(self, request, params):
+        name, error = self._object_body(request, "name")
+        if error:
+            return error
+        try:
+            self.state.set_cookie_name(validate_cookie_name(name, "name"))
+        except OutcomeError as e:
+            return json_response(400, {"error": str(e)})
+        return json_response(200, {"ok": True})
+
+    def delete_sessions(self, request, params):
+        return json_response(200, {"ok": True, "forgotten": self.state.forget_sessions()})
+
 
 # --------------------------------------------------------------------------------------------------
 # HTTP plumbing
@@ -526,9 +696,17 @@ class CmRequest:
         for name, value in handler.headers.items():
             name = name.lower()
             self.headers[name] = self.headers[name] + ", " + value if name in self.headers else value
+        self.cookies = []  # [(name, value)] from every Cookie header, in order
+        for header in handler.headers.get_all("Cookie") or []:
+            for pair in header.split(";"):
+                name, eq, value = pair.strip().partition("=")
+                if eq and name:
+                    self.cookies.append((name.strip(), value.strip().strip('"')))
         self.body = body
         self.tls = handler.server.scheme == "https"
-        self.host = handler.headers.get("Host") or "%s:%d" % handler.server.server_address[:2]
+        self.host_header = handler.headers.get("Host")
+        self.host = self.host_header or "%s:%d" % handler.server.server_address[:2]
+        self.authorized = True  # set by Handler._dispatch
 
     def url(self):
         query = "?" + self.raw_query if self.raw_query else ""
@@ -557,9 +735,31 @@ class Handler(BaseHTTPRequestHandler):
 
     def setup(self):
         super().setup()
-        self.connection_id = self.state.next_connection(self.server.scheme)
+        self.connection_id = self.state.next_connection(self.server.name)
+        self.local_addr = format_address(self.connection.getsockname())
+        self.client_cert_subject = None
         if isinstance(self.connection, ssl.SSLSocket):
-            self.connection.do_handshake()  # in this connection's thread, not the accept loop
+            try:
+                self.connection.do_handshake()  # in this connection's thread, not the accept loop
+            except (ssl.SSLError, OSError):
+                self._close_gently()
+                raise
+            if self.server.client_cert:
+                self.client_cert_subject = rfc4514_name(self.connection.getpeercert().get("subject", ()))
+
+    def _close_gently(self):
+        """After a failed handshake: send FIN after our alert and read what the client still sends, so the
+        kernel does not answer that data with an RST that would overtake the alert. With TLS 1.3 a client
+        sends its request before the server has checked its certificate, and must still get to read
+        "certificate required" / "unknown ca" (curl: 56) rather than a reset (curl: 55 or 56 "reset")."""
+        try:
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(1.0)
+            deadline = time.monotonic() + 1.0
+            while time.monotonic() < deadline and self.connection.recv(65536):
+                pass
+        except OSError:
+            pass
 
     def handle(self):
         try:
@@ -577,7 +777,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):
         if self.verbose:
-            sys.stderr.write(f"{self.address_string()} {self.server.scheme}#{getattr(self, 'connection_id', '?')} "
+            sys.stderr.write(f"{self.address_string()} {self.server.name}#{getattr(self, 'connection_id', '?')} "
                              f"{format % args}\n")
 
     # every method goes through _dispatch
@@ -626,25 +826,38 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the framing is lost: we cannot find the next request
         request = CmRequest(self, body)
         control = request.path.startswith(CONTROL_PREFIX)
+        in_cm = request.path.lower() == CM_PREFIX or request.path.lower().startswith(CM_PREFIX + "/")
+        session = False
+        if not control:
+            request.authorized = self.state.authorized(request.headers.get("authorization"))
+            session = self.state.in_session(request.cookies)
         try:
             if body_error:
                 response = message_response(400, body_error)
             elif control:
                 response = self.control_api.dispatch(request)
-            elif request.path.lower() == CM_PREFIX or request.path.lower().startswith(CM_PREFIX + "/"):
+            elif in_cm:
                 response = self.cm_api.dispatch(request, request.path[len(CM_PREFIX):])
             else:
                 response = iis_not_found()
         except Exception:  # a bug in the emulator: say so instead of dropping the connection
             traceback.print_exc()
             response = message_response(500, "emulator internal error:\n" + traceback.format_exc())
+        if in_cm and not control and not session and not response.close:
+            issued = self.state.new_session()
+            if issued:
+                response.headers.append(("Set-Cookie", f"{issued[0]}={issued[1]}; path={COOKIE_PATH}; HttpOnly"
+                                                       + ("; secure" if request.tls else "")))
         if not control:
             # Recorded before any delay, so a test sees a request whose answer is still pending.
             self.state.add_record({
-                "seq": 0, "connection": self.connection_id, "tls": request.tls,
+                "seq": 0, "connection": self.connection_id, "tls": request.tls, "listener": self.server.name,
+                "local_addr": self.local_addr, "host": request.host_header,
                 "method": request.method, "path": request.path, "raw_query": request.raw_query,
                 "query": request.query, "headers": request.headers,
                 "body": body.decode("utf-8", errors="replace"),
+                "authorized": request.authorized, "session": session,
+                "client_cert_subject": self.client_cert_subject,
                 "status": None if response.close else response.status,
                 "time": time.time(),
             })
@@ -690,13 +903,39 @@ class Handler(BaseHTTPRequestHandler):
         auth = f" auth={auth.split(' ')[0]} {mask(auth.partition(' ')[2], 0)}" if auth else ""
         status = "closed" if response.close else str(response.status)
         sys.stderr.write(
-            f"{time.strftime('%H:%M:%S')} {self.server.scheme}#{self.connection_id} {request.method} "
+            f"{time.strftime('%H:%M:%S')} {self.server.name}#{self.connection_id} {request.method} "
             f"{request.path}{'?' + query if query else ''} -> {status} "
             f"{(time.monotonic() - started) * 1000:.1f}ms{auth}{' [control]' if control else ''}\n")
 
 
 def mask(value, keep=4):
     return value[:keep] + f"…({len(value)})" if len(value) > keep else value
+
+
+def format_address(sockname):
+    """'127.0.0.1:8443' or '[::1]:8443'."""
+    host, port = sockname[:2]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+RDN_SHORT_NAMES = {
+    "commonName": "CN", "organizationName": "O", "organizationalUnitName": "OU", "countryName": "C",
+    "localityName": "L", "stateOrProvinceName": "ST", "streetAddress": "STREET", "domainComponent": "DC",
+    "userId": "UID", "emailAddress": "emailAddress", "serialNumber": "serialNumber",
+}
+
+
+def rfc4514_name(subject):
+    """ssl's getpeercert() subject (RDNs in certificate order) as an RFC 4514 string, most specific RDN
+    first: 'CN=kiosk01,O=Example'."""
+    def esc(value):
+        value = re.sub(r'([,+"\\<>;=])', r"\\\1", value)
+        if value[:1] in ("#", " "):
+            value = "\\" + value
+        if value.endswith(" "):
+            value = value[:-1] + "\\ "
+        return value
+    return ",".join("+".join(f"{RDN_SHORT_NAMES.get(k, k)}={esc(v)}" for k, v in rdn) for rdn in reversed(subject))
 
 
 def make_handler_class(state, verbose, idle_timeout):
@@ -711,10 +950,12 @@ class Listener(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 64
 
-    def __init__(self, address, handler_class, scheme, ssl_context=None):
+    def __init__(self, address, handler_class, scheme, ssl_context=None, name=None, client_cert=False):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self.scheme = scheme
+        self.scheme = scheme  # "http" or "https"
+        self.name = name or scheme  # "http", "https", or "https_<variant>": port-file key, record "listener"
         self.ssl_context = ssl_context
+        self.client_cert = client_cert  # the TLS handshake requires a client certificate
         super().__init__(address, handler_class)
 
     def server_bind(self):
@@ -758,24 +999,39 @@ def check_bind(addresses, allow_remote):
                              "(use --allow-remote)")
 
 
-def make_ssl_context(cert, key, tls_max):
+def make_ssl_context(cert, key, tls_max, client_ca=None):
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     if tls_max == "1.2":
         context.maximum_version = ssl.TLSVersion.TLSv1_2
     context.set_alpn_protocols(["http/1.1"])
     context.load_cert_chain(cert, key)
+    if client_ca:
+        # No certificate, or one that does not chain to client_ca (or lacks clientAuth): handshake failure.
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(cafile=client_ca)
     return context
 
 
-def start_listeners(binds, port, handler_class, scheme, ssl_context=None):
+def variant_files(variant, cert_dir, cert, key):
+    """(certificate, key, client CA or None) of a --tls-variant listener."""
+    if variant == "expired":
+        return os.path.join(cert_dir, "expired.pem"), os.path.join(cert_dir, "expired.key"), None
+    if variant == "wrong-host":
+        return os.path.join(cert_dir, "wronghost.pem"), os.path.join(cert_dir, "wronghost.key"), None
+    if variant == "client-cert":
+        return cert, key, os.path.join(cert_dir, "client-ca.pem")
+    raise AssertionError(variant)
+
+
+def start_listeners(binds, port, handler_class, scheme, ssl_context=None, name=None, client_cert=False):
     """Listen on every bind address with one port number (port 0: the first bind picks it)."""
     for attempt in range(20):
         listeners = []
         try:
             chosen = port
             for address in binds:
-                listener = Listener((address, chosen), handler_class, scheme, ssl_context)
+                listener = Listener((address, chosen), handler_class, scheme, ssl_context, name, client_cert)
                 listeners.append(listener)
                 chosen = listener.server_address[1]
             return listeners
@@ -831,6 +1087,11 @@ example:
                      help="highest TLS version offered (default: 1.3; the minimum is always 1.2)")
     net.add_argument("--idle-timeout", type=float, default=120.0, metavar="SEC",
                      help="close keep-alive connections idle this long (default: 120, as IIS)")
+    net.add_argument("--tls-variant", action="append", choices=TLS_VARIANTS, default=[], metavar="NAME",
+                     help="add an HTTPS listener on a free port with a special setup: expired (an expired "
+                          "certificate from the test CA), wrong-host (a certificate for wrong.example only), "
+                          "client-cert (requires a client certificate from CERT_DIR/client-ca.pem); its port "
+                          "is https_<name> in the port file (- as _). Repeatable")
     net.add_argument("--port-file", metavar="FILE",
                      help='once listening, write {"http":PORT,"https":PORT,"pid":PID} to FILE atomically '
                           "(removed again at a clean shutdown)")
@@ -841,12 +1102,24 @@ example:
                            help="answer 404 to every /CertificateManagement/api/... URL, like a CM with "
                                 "Clm.WebApi.Enabled=false")
     behaviour.add_argument("--record", metavar="FILE", help="also append every CM request as a JSON line to FILE")
+    behaviour.add_argument("--bearer-token", action="append", metavar="TOKEN",
+                           help="require Authorization: Bearer TOKEN on CM API calls (repeat to accept several); "
+                                "otherwise 401 with WWW-Authenticate: Bearer")
+    behaviour.add_argument("--session-cookie", metavar="NAME",
+                           help="issue a session cookie NAME (e.g. ASP.NET_SessionId) on CM responses to "
+                                "requests without a valid one")
     behaviour.add_argument("-v", "--verbose", action="store_true",
                            help="log one line per request to stderr (Authorization values masked)")
     behaviour.add_argument("-q", "--quiet", action="store_true", help="do not print the listening addresses")
     args = parser.parse_args(argv)
-    if args.http_port is None and args.https_port is None:
-        parser.error("give --http-port and/or --https-port")
+    if args.http_port is None and args.https_port is None and not args.tls_variant:
+        parser.error("give --http-port, --https-port and/or --tls-variant")
+    for token in args.bearer_token or []:
+        if not TOKEN_RE.match(token):
+            parser.error(f"--bearer-token {token!r}: a token is visible ASCII without spaces")
+    if args.session_cookie is not None and not COOKIE_NAME_RE.match(args.session_cookie):
+        parser.error(f"--session-cookie {args.session_cookie!r}: not a cookie name")
+    args.tls_variant = list(dict.fromkeys(args.tls_variant))  # once each, in the order given
     for port in (args.http_port, args.https_port):
         if port is not None and not 0 <= port <= 65535:
             parser.error(f"bad port {port}")
@@ -867,7 +1140,7 @@ def main(argv=None):
         except (OSError, ValueError) as e:  # json.JSONDecodeError and OutcomeError are ValueErrors
             fail(f"--config {args.config}: {e}")
     try:
-        state = EmulatorState(config, args.api_disabled, args.record)
+        state = EmulatorState(config, args.api_disabled, args.record, args.bearer_token, args.session_cookie)
     except OSError as e:
         fail(f"--record: {e}")
     handler_class = make_handler_class(state, args.verbose, args.idle_timeout)
@@ -888,6 +1161,19 @@ def main(argv=None):
                                  "(make them with tests/rig/make-certs.sh DIR, then --cert-dir DIR)")
             listeners += start_listeners(args.bind, args.https_port, handler_class, "https", context)
             ports["https"] = listeners[-1].server_address[1]
+        for variant in args.tls_variant:
+            name = "https_" + variant.replace("-", "_")
+            cert, key, client_ca = variant_files(
+                variant, args.cert_dir, args.cert or os.path.join(args.cert_dir, "server.pem"),
+                args.key or os.path.join(args.cert_dir, "server.key"))
+            try:
+                context = make_ssl_context(cert, key, args.tls_max, client_ca)
+            except (OSError, ssl.SSLError) as e:
+                fail(f"--tls-variant {variant}: cannot load {cert} / {key}"
+                     f"{' / ' + client_ca if client_ca else ''}: {e} "
+                     "(make them with tests/rig/make-certs.sh DIR, then --cert-dir DIR)")
+            listeners += start_listeners(args.bind, 0, handler_class, "https", context, name, bool(client_ca))
+            ports[name] = listeners[-1].server_address[1]
     except OSError as e:
         for listener in listeners:
             listener.server_close()
@@ -898,7 +1184,7 @@ def main(argv=None):
         signal.signal(sig, lambda signum, frame: stop.set())
 
     threads = [threading.Thread(target=lst.serve_forever, kwargs={"poll_interval": 0.2},
-                                name=f"{lst.scheme} {lst.server_address[0]}", daemon=True)
+                                name=f"{lst.name} {lst.server_address[0]}", daemon=True)
                for lst in listeners]
     for thread in threads:
         thread.start()
@@ -911,15 +1197,21 @@ def main(argv=None):
         for lst in listeners:
             host = lst.server_address[0]
             host = f"[{host}]" if ":" in host else host
+            variant = f" ({lst.name})" if lst.name != lst.scheme else ""
             sys.stderr.write(f"cm_emulator: listening on {lst.scheme}://{host}:{lst.server_address[1]}"
-                             "/CertificateManagement/\n")
+                             f"/CertificateManagement/{variant}\n")
         sys.stderr.flush()
 
-    while not stop.wait(1.0):
+    while not stop.wait(0.2):  # a signal handler only runs between waits
         pass
 
+    # shutdown() waits for the listener's next poll (up to 0.2 s): stop them all at once, not one by one.
+    stoppers = [threading.Thread(target=lst.shutdown, daemon=True) for lst in listeners]
+    for stopper in stoppers:
+        stopper.start()
+    for stopper in stoppers:
+        stopper.join()
     for lst in listeners:
-        lst.shutdown()
         lst.server_close()
     if args.port_file:
         try:

@@ -16,6 +16,14 @@
 
 namespace mimcm_test {
 
+/// The whole content of a file (empty if it cannot be read).
+inline std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
 /// A file in the rig's state directory.
 inline std::string rig_path(const std::string& relative) {
     return rig::rig_dir() + "/" + relative;
@@ -27,8 +35,11 @@ struct Recorded {
     std::string path;
     std::string raw_query;
     std::map<std::string, std::string> headers;  ///< names in lower case
+    std::string local_addr;
     int connection = 0;
     bool tls = false;
+    bool authorized = true;
+    bool session = false;
     int status = 0;
     std::string query_value(const std::string& name) const {
         // raw_query is kept as sent; this decodes nothing, so tests compare the wire form.
@@ -49,15 +60,19 @@ struct Recorded {
 
 class Emulator {
   public:
-    Emulator() {
-        std::ifstream in(rig_path("emulator.json"));
-        std::stringstream text;
-        text << in.rdbuf();
+    /// port_file: "emulator.json" (the open emulator) or "auth-emulator.json" (the one that
+    /// requires a bearer token, sets a session cookie and has the TLS variant listeners).
+    explicit Emulator(const std::string& port_file = "emulator.json") {
         rapidjson::Document doc;
-        doc.Parse(text.str().c_str());
+        doc.Parse(slurp(rig_path(port_file)).c_str());
         if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("http") ||
             !doc.HasMember("https")) {
-            throw std::runtime_error("cannot read " + rig_path("emulator.json"));
+            throw std::runtime_error("cannot read " + rig_path(port_file));
+        }
+        for (rapidjson::SizeType i = 0; i < doc.MemberCount(); ++i) {
+            const auto m = doc.MemberBegin() + i;
+            if (m->value.IsInt())
+                ports_[m->name.GetString()] = m->value.GetInt();
         }
         http_port_ = doc["http"].GetInt();
         https_port_ = doc["https"].GetInt();
@@ -75,6 +90,13 @@ class Emulator {
     }
     [[nodiscard]] int http_port() const { return http_port_; }
     [[nodiscard]] int https_port() const { return https_port_; }
+    /// Any port of the port file, e.g. port("https_expired").
+    [[nodiscard]] int port(const std::string& name) const {
+        const auto it = ports_.find(name);
+        if (it == ports_.end())
+            throw std::runtime_error("the emulator has no port " + name);
+        return it->second;
+    }
     [[nodiscard]] static std::string ca_file() { return rig_path("certs/ca.pem"); }
     [[nodiscard]] static std::string other_ca_file() { return rig_path("certs/other-ca.pem"); }
 
@@ -83,22 +105,35 @@ class Emulator {
         control("PUT", "/_emulator/smartcards/" + smartcard_id, outcome_json);
     }
 
-    void clear_requests() { control("DELETE", "/_emulator/requests", ""); }
-
-    [[nodiscard]] std::vector<Recorded> requests() {
+    /// The recorded requests whose path contains `needle` (a smart card id), oldest first.
+    /// Tests share the emulator and run in parallel: they look only at their own requests, by
+    /// the fresh smart card ids they use, and never clear the record.
+    [[nodiscard]] std::vector<Recorded> requests_for(const std::string& needle) {
         const std::string body = control("GET", "/_emulator/requests", "");
         rapidjson::Document doc;
         doc.Parse(body.c_str());
         if (doc.HasParseError() || !doc.IsArray())
             throw std::runtime_error("bad /_emulator/requests");
         std::vector<Recorded> out;
+        auto text = [](const rapidjson::Value& v, const char* key) {
+            return v.HasMember(key) && v[key].IsString() ? std::string(v[key].GetString())
+                                                         : std::string();
+        };
+        auto flag = [](const rapidjson::Value& v, const char* key, bool fallback) {
+            return v.HasMember(key) && v[key].IsBool() ? v[key].GetBool() : fallback;
+        };
         for (const auto& r : doc.GetArray()) {
             Recorded rec;
-            rec.method = r["method"].GetString();
-            rec.path = r["path"].GetString();
-            rec.raw_query = r["raw_query"].GetString();
+            rec.path = text(r, "path");
+            if (rec.path.find(needle) == std::string::npos)
+                continue;
+            rec.method = text(r, "method");
+            rec.raw_query = text(r, "raw_query");
+            rec.local_addr = text(r, "local_addr");
             rec.connection = r["connection"].GetInt();
-            rec.tls = r["tls"].GetBool();
+            rec.tls = flag(r, "tls", false);
+            rec.authorized = flag(r, "authorized", true);
+            rec.session = flag(r, "session", false);
             if (r.HasMember("status") && r["status"].IsInt())
                 rec.status = r["status"].GetInt();
             const auto& headers = r["headers"];
@@ -128,9 +163,28 @@ class Emulator {
         return std::string(response->body.reveal());
     }
 
+    std::map<std::string, int> ports_;
     int http_port_ = 0;
     int https_port_ = 0;
     std::unique_ptr<mimcm::CurlTransport> control_;
 };
+
+}  // namespace mimcm_test
+
+namespace mimcm_test {
+
+/// NAME=value lines of a file the rig wrote (kerberos.env, ntlm.env).
+inline std::map<std::string, std::string> read_env_file(const std::string& relative) {
+    std::ifstream in(rig_path(relative));
+    if (!in)
+        throw std::runtime_error("cannot read " + rig_path(relative));
+    std::map<std::string, std::string> values;
+    for (std::string line; std::getline(in, line);) {
+        const auto eq = line.find('=');
+        if (eq != std::string::npos && line[0] != '#')
+            values[line.substr(0, eq)] = line.substr(eq + 1);
+    }
+    return values;
+}
 
 }  // namespace mimcm_test

@@ -15,6 +15,7 @@ struct RecordedRequest {
     std::string method;
     std::string url;
     std::vector<mimcm::Header> headers;
+    std::string bearer_token;  ///< a plain copy: fine in a test
 };
 
 class FakeTransport {
@@ -25,7 +26,8 @@ class FakeTransport {
         : state_(std::make_shared<State>(State{std::move(handler), {}})) {}
 
     mimcm::TransportResult send(const mimcm::HttpRequest& request) {
-        state_->requests.push_back({request.method, request.url, request.headers});
+        state_->requests.push_back({request.method, request.url, request.headers,
+                                    std::string(request.bearer_token.reveal())});
         return state_->handler(request);
     }
 

@@ -34,8 +34,10 @@ CardData docs_card() {
 
 const char* const kSmartcard = "17cf063d-e337-4aa9-a822-346554ddd3c9";
 
-ProposedPinResult call(FakeTransport& transport, std::vector<std::string>* log = nullptr) {
+ProposedPinResult call(FakeTransport& transport, std::vector<std::string>* log = nullptr,
+                       TokenProvider tokens = {}) {
     ClientOptions options;
+    options.token_provider = std::move(tokens);
     if (log)
         options.logger = [log](LogLevel, std::string_view line) { log->emplace_back(line); };
     BasicClient<FakeTransport> client(CmUrl::parse("https://cm.contoso.com"), transport, options);
@@ -197,4 +199,59 @@ TEST_CASE("logs redact the query and never carry the PIN", "[client][secrets]") 
         CHECK(line.find("3b8d0180") == std::string::npos);
     }
     CHECK_THAT(log[1], Catch::Contains("atr=REDACTED&cardid=REDACTED&challenge=REDACTED -> 200"));
+}
+
+namespace {
+/// Answers 401 unless the request carries the token "fresh".
+FakeTransport bearer_server() {
+    return FakeTransport([](const HttpRequest& request) -> TransportResult {
+        HttpResponse r;
+        r.status = request.bearer_token.reveal() == "fresh" ? 200 : 401;
+        r.body.append(r.status == 200 ? "\"2222\"" : "");
+        if (r.status == 401)
+            r.headers.push_back({"WWW-Authenticate", "Bearer"});
+        return r;
+    });
+}
+}  // namespace
+
+TEST_CASE("a token provider is asked again after a 401 and the call retried once",
+          "[client][auth]") {
+    std::vector<TokenRequest> asked;
+    FakeTransport transport = bearer_server();
+    const auto result = call(transport, nullptr, [&asked](TokenRequest why) {
+        asked.push_back(why);
+        return SecretString(why == TokenRequest::initial ? "expired" : "fresh");
+    });
+    REQUIRE(std::holds_alternative<PinProposed>(result));
+    CHECK(asked ==
+          std::vector<TokenRequest>{TokenRequest::initial, TokenRequest::after_unauthorized});
+    REQUIRE(transport.requests().size() == 2);
+    CHECK(transport.requests()[0].bearer_token == "expired");
+    CHECK(transport.requests()[1].bearer_token == "fresh");
+}
+
+TEST_CASE("no retry when the provider has nothing new", "[client][auth]") {
+    FakeTransport transport = bearer_server();
+    const auto result = call(transport, nullptr, static_token(SecretString("stale")));
+    REQUIRE(std::holds_alternative<Unauthorized>(result));
+    CHECK(transport.requests().size() == 1);
+    CHECK(std::get<Unauthorized>(result).authenticate == std::vector<std::string>{"Bearer"});
+}
+
+TEST_CASE("a valid token is sent once, and never logged", "[client][auth][secrets]") {
+    std::vector<std::string> log;
+    FakeTransport transport = bearer_server();
+    const auto result = call(transport, &log, static_token(SecretString("fresh")));
+    REQUIRE(std::holds_alternative<PinProposed>(result));
+    CHECK(transport.requests().size() == 1);
+    for (const auto& line : log)
+        CHECK(line.find("fresh") == std::string::npos);
+}
+
+TEST_CASE("without a provider no token is sent", "[client][auth]") {
+    FakeTransport transport = bearer_server();
+    CHECK(std::holds_alternative<Unauthorized>(call(transport)));
+    REQUIRE(transport.requests().size() == 1);
+    CHECK(transport.requests()[0].bearer_token.empty());
 }

@@ -13,11 +13,13 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <variant>
 
 #include <curl/curl.h>
 
 #include "mimcm/client.hpp"
 #include "mimcm/http.hpp"
+#include "mimcm/secret.hpp"
 
 namespace mimcm {
 
@@ -35,11 +37,57 @@ class CurlGlobal {
     CurlGlobal& operator=(const CurlGlobal&) = delete;
 };
 
+/// Windows Integrated Authentication with the user's Kerberos ticket (SPNEGO): the ticket cache
+/// on Linux and macOS (kinit; KRB5CCNAME), the logged-on user on Windows. The service principal is
+/// <service_name>/<host of the URL>, as curl derives it.
+struct NegotiateAuth {
+    std::string service_name =
+        "HTTP";  ///< the service part of the principal (CURLOPT_SERVICE_NAME)
+};
+
+/// NTLM with explicit credentials, for machines outside the domain.
+struct NtlmAuth {
+    std::string domain;
+    std::string user;
+    SecretString password;
+};
+
+/// How the transport authenticates at the HTTP level. Bearer tokens (ADFS) are the client's
+/// business: see ClientOptions::token_provider.
+using HttpAuth = std::variant<std::monostate, NegotiateAuth, NtlmAuth>;
+
+/// A TLS client certificate, for deployments that require one.
+struct ClientCertificate {
+    enum class Format { pem, pkcs12 };
+    std::string certificate_file;  ///< PEM certificate, or a PKCS#12 (.p12/.pfx) bundle
+    std::string key_file;          ///< PEM private key (PEM only; empty if in certificate_file)
+    Format format = Format::pem;
+    SecretString password;  ///< of the key or of the PKCS#12 bundle; empty if none
+};
+
 struct CurlOptions {
-    /// Verify the server's certificate chain and host name. Keep this on outside of tests.
-    bool verify_peer = true;
+    // Server trust. Peer and host name verification are always on unless you set the flag whose
+    // name says what it does.
     std::string ca_file;  ///< PEM bundle of trusted CAs (CURLOPT_CAINFO); empty: system store
     std::string ca_path;  ///< directory of trusted CAs (CURLOPT_CAPATH)
+    std::string ca_pem;   ///< trusted CAs as in-memory PEM text (CURLOPT_CAINFO_BLOB)
+    /// Public key pinning: "sha256//<base64>[;sha256//...]" (CURLOPT_PINNEDPUBLICKEY). The chain
+    /// must still verify.
+    std::string pinned_public_key;
+    /// Turns off TLS peer and host name verification. Anyone on the path can then read the PINs
+    /// and credentials. Only for throwaway test servers.
+    bool insecure_skip_tls_verification = false;
+
+    std::optional<ClientCertificate> client_certificate;
+    HttpAuth auth;
+
+    /// Keep cookies the server sets (a session cookie) and send them back on later calls of the
+    /// same transport. In memory only.
+    bool cookies = true;
+    /// Follow redirects (off by default). Credentials and tokens are never sent to another host.
+    bool follow_redirects = false;
+    long max_redirects = 5;
+
     /// Time allowed to connect (TCP and TLS handshake).
     std::chrono::milliseconds connect_timeout{10000};
     /// Time allowed for the whole call; 0 means no limit.
@@ -47,6 +95,8 @@ struct CurlOptions {
     /// Proxy: nullopt follows curl's environment rules (https_proxy, no_proxy...), "" means no
     /// proxy, anything else is the proxy URL.
     std::optional<std::string> proxy;
+    std::string proxy_user;       ///< proxy credentials (any scheme the proxy offers)
+    SecretString proxy_password;  ///< never logged
     /// Called on the easy handle after mimcm has set its options, for anything else curl offers.
     std::function<void(CURL*)> configure;
 };
@@ -57,6 +107,9 @@ class CurlTransport {
         : options_(std::move(options)), handle_(curl_easy_init()) {
         if (!handle_)
             throw std::runtime_error("curl_easy_init failed");
+        // The cookie engine lives as long as the handle: enabled once, not per request.
+        if (options_.cookies)
+            curl_easy_setopt(handle_.get(), CURLOPT_COOKIEFILE, "");
     }
 
     [[nodiscard]] TransportResult send(const HttpRequest& request) {
@@ -84,10 +137,17 @@ class CurlTransport {
         const CURLcode rc = curl_easy_perform(curl);
         // The request body may be a secret: make sure curl keeps no pointer to it.
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, nullptr);
-        if (rc != CURLE_OK)
-            return error_from(rc);
         long status = 0;
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        // libcurl counts HTTP authentication rounds as redirects: a server that keeps answering
+        // 401 to valid Negotiate tokens (an application behind an authenticating proxy refusing
+        // the user) ends in CURLE_TOO_MANY_REDIRECTS. That is an answer: 401.
+        if (rc == CURLE_TOO_MANY_REDIRECTS && status == 401) {
+            response.status = 401;
+            return response;
+        }
+        if (rc != CURLE_OK)
+            return error_from(rc);
         response.status = static_cast<int>(status);
         return response;
     }
@@ -109,19 +169,46 @@ class CurlTransport {
         set(CURLOPT_HTTPHEADER, headers);
         set(CURLOPT_ERRORBUFFER, error_buffer_);
         set(CURLOPT_NOSIGNAL, 1L);
-        set(CURLOPT_FOLLOWLOCATION, 0L);
+        set(CURLOPT_FOLLOWLOCATION, options_.follow_redirects ? 1L : 0L);
+        set(CURLOPT_MAXREDIRS, options_.max_redirects);
+        set(CURLOPT_UNRESTRICTED_AUTH, 0L);  // credentials only ever go to the first host
         set(CURLOPT_PROTOCOLS_STR, "http,https");
+        set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
         set(CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
-        set(CURLOPT_SSL_VERIFYPEER, options_.verify_peer ? 1L : 0L);
-        set(CURLOPT_SSL_VERIFYHOST, options_.verify_peer ? 2L : 0L);
+        const bool verify = !options_.insecure_skip_tls_verification;
+        set(CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
+        set(CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
         if (!options_.ca_file.empty())
             set(CURLOPT_CAINFO, options_.ca_file.c_str());
         if (!options_.ca_path.empty())
             set(CURLOPT_CAPATH, options_.ca_path.c_str());
+        if (!options_.ca_pem.empty()) {
+            curl_blob blob{const_cast<char*>(options_.ca_pem.data()), options_.ca_pem.size(),
+                           CURL_BLOB_COPY};
+            set(CURLOPT_CAINFO_BLOB, &blob);
+        }
+        if (!options_.pinned_public_key.empty()) {
+            set(CURLOPT_PINNEDPUBLICKEY, options_.pinned_public_key.c_str());
+        }
+        if (const auto& cert = options_.client_certificate) {
+            set(CURLOPT_SSLCERT, cert->certificate_file.c_str());
+            set(CURLOPT_SSLCERTTYPE,
+                cert->format == ClientCertificate::Format::pkcs12 ? "P12" : "PEM");
+            if (!cert->key_file.empty())
+                set(CURLOPT_SSLKEY, cert->key_file.c_str());
+            if (!cert->password.empty())
+                set(CURLOPT_KEYPASSWD, cert->password.c_str());
+        }
         set(CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
         set(CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
         if (options_.proxy)
             set(CURLOPT_PROXY, options_.proxy->c_str());
+        if (!options_.proxy_user.empty()) {
+            set(CURLOPT_PROXYAUTH, static_cast<long>(CURLAUTH_ANY));
+            set(CURLOPT_PROXYUSERNAME, options_.proxy_user.c_str());
+            set(CURLOPT_PROXYPASSWORD, options_.proxy_password.c_str());
+        }
+        apply_auth(request, set);
         set(CURLOPT_WRITEFUNCTION, &CurlTransport::on_body);
         set(CURLOPT_WRITEDATA, &response);
         set(CURLOPT_HEADERFUNCTION, &CurlTransport::on_header);
@@ -131,12 +218,40 @@ class CurlTransport {
             set(CURLOPT_CUSTOMREQUEST, static_cast<const char*>(nullptr));
         } else {
             set(CURLOPT_POSTFIELDSIZE, static_cast<long>(request.body.size()));
-            set(CURLOPT_POSTFIELDS, request.body.reveal().data());
+            set(CURLOPT_POSTFIELDS, request.body.c_str());
             set(CURLOPT_CUSTOMREQUEST, request.method == "POST" ? nullptr : request.method.c_str());
         }
         if (rc == CURLE_OK && options_.configure)
             options_.configure(curl);
         return rc;
+    }
+
+    /// HTTP authentication: the transport's scheme (Negotiate, NTLM) or the request's bearer
+    /// token. Set on every request, so nothing of an earlier request's credentials lingers.
+    template <class Set>
+    void apply_auth(const HttpRequest& request, Set& set) {
+        if (!request.bearer_token.empty()) {
+            set(CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BEARER));
+            set(CURLOPT_XOAUTH2_BEARER, request.bearer_token.c_str());
+            return;
+        }
+        set(CURLOPT_XOAUTH2_BEARER, static_cast<const char*>(nullptr));
+        if (std::holds_alternative<NegotiateAuth>(options_.auth)) {
+            const auto& negotiate = std::get<NegotiateAuth>(options_.auth);
+            set(CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_NEGOTIATE));
+            set(CURLOPT_USERPWD, ":");  // curl sends no token without (empty) credentials
+            set(CURLOPT_SERVICE_NAME, negotiate.service_name.c_str());
+        } else if (std::holds_alternative<NtlmAuth>(options_.auth)) {
+            const auto& ntlm = std::get<NtlmAuth>(options_.auth);
+            const std::string user =
+                ntlm.domain.empty() ? ntlm.user : ntlm.domain + "\\" + ntlm.user;
+            set(CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_NTLM));
+            set(CURLOPT_USERNAME, user.c_str());
+            set(CURLOPT_PASSWORD, ntlm.password.c_str());
+        } else {
+            set(CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
+            set(CURLOPT_USERPWD, static_cast<const char*>(nullptr));
+        }
     }
 
     static std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
@@ -151,7 +266,10 @@ class CurlTransport {
         while (!line.empty() && (line.back() == '\r' || line.back() == '\n'))
             line.remove_suffix(1);
         if (line.rfind("HTTP/", 0) == 0) {
-            response->headers.clear();  // a new response (after 100-continue or auth rounds)
+            // A new response (after 100-continue, authentication rounds or redirects): only the
+            // last one counts.
+            response->headers.clear();
+            response->body.wipe();
         } else if (const auto colon = line.find(':'); colon != std::string_view::npos) {
             std::string_view value = line.substr(colon + 1);
             while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
@@ -195,6 +313,12 @@ class CurlTransport {
                 break;
             default:
                 break;
+        }
+        // A TLS alert read after the handshake (TLS 1.3 sends "certificate required" that way)
+        // surfaces as a receive error: it is still a TLS failure.
+        if (kind == TransportError::Kind::send_receive &&
+            std::string_view(error_buffer_).find("SSL") != std::string_view::npos) {
+            kind = TransportError::Kind::tls;
         }
         std::string message = curl_easy_strerror(rc);
         if (error_buffer_[0] != '\0')
