@@ -3,14 +3,20 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <variant>
+#include <vector>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include "mimcm/detail/json.hpp"
 #include "mimcm/http.hpp"
 #include "mimcm/identifiers.hpp"
+#include "mimcm/models.hpp"
 #include "mimcm/outcome.hpp"
 #include "mimcm/version.hpp"
 
@@ -95,6 +101,74 @@ Result failure_outcome(const HttpResponse& response) {
 }
 }  // namespace detail
 
+/// Body of POST requests (create a request).
+struct NewRequest {
+    RequestType type = RequestType::enroll;
+    std::optional<Guid> profile_template;  ///< required except for requests on a card (Unblock)
+    std::optional<Guid> smartcard;         ///< the card an Unblock request is for (D15)
+    /// Name/value items the workflow policy asks for; sent as the docs' examples send them:
+    /// a JSON string holding an array of {"name":"value"} objects.
+    std::vector<std::pair<std::string, std::string>> data_collection;
+    std::string comment;
+    std::optional<Guid> target_user;  ///< default: the caller
+    std::optional<int> priority;      ///< default: the template's; sent as a string like the docs
+};
+
+/// Body of POST requests/{id}/certificatedata.
+struct CertificateData {
+    SecretString pfx_password;                      ///< protects server-generated PFX results
+    std::vector<std::string> certificate_requests;  ///< base64 DER PKCS#10 requests
+    std::optional<std::string> comments;
+};
+
+/// A base64 JSON-string result decoded to bytes: an admin challenge response or a diversified
+/// admin key. Both are secrets.
+struct SecretBlob {
+    SecretBytes bytes;
+};
+
+namespace detail {
+/// Writes a JSON body into a SecretString (bodies may hold passwords); the writer's buffer is
+/// reserved up front and wiped.
+template <class Build>
+SecretString json_body(Build build) {
+    rapidjson::StringBuffer buffer;
+    buffer.Reserve(4096);
+    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+    build(writer);
+    SecretString body(std::string_view(buffer.GetString(), buffer.GetSize()));
+    secure_wipe(const_cast<char*>(buffer.GetString()), buffer.GetSize());
+    return body;
+}
+
+inline void write_string(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view text) {
+    w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+}
+
+/// "?a=1&b=2" with percent-encoded values; empty values are left out.
+inline std::string query(std::initializer_list<std::pair<const char*, std::string>> params) {
+    std::string out;
+    for (const auto& [name, value] : params) {
+        if (value.empty())
+            continue;
+        out += out.empty() ? '?' : '&';
+        out += name;
+        out += '=';
+        out += percent_encode(value);
+    }
+    return out;
+}
+
+/// The id at the end of a returned URI: "api/v1.0/requests/{id}" or
+/// "/CertificateManagement/api/v1.0/requests/{id}" (D3), possibly absolute.
+inline std::optional<Guid> id_from_uri(std::string_view uri) {
+    while (!uri.empty() && (uri.back() == '/' || uri.back() == ' '))
+        uri.remove_suffix(1);
+    const auto slash = uri.rfind('/');
+    return Guid::try_parse(slash == std::string_view::npos ? uri : uri.substr(slash + 1));
+}
+}  // namespace detail
+
 template <class Transport>
 class BasicClient {
     static_assert(is_transport_v<Transport>,
@@ -141,11 +215,379 @@ class BasicClient {
         }
     }
 
+    // ------------------------------------------------------------------------------------
+    // Profile templates and policies
+
+    /// 1. GET profiletemplates[?targetuser=]: the templates the user may enroll for.
+    [[nodiscard]] ApiResult<std::vector<ProfileTemplateView>> list_profile_templates(
+        const std::string& target_user = {}) {
+        return list("profiletemplates" + detail::query({{"targetuser", target_user}}),
+                    parse_profile_template_view);
+    }
+
+    /// 2. GET profiletemplates/{id}/policies/{type} (the docs' examples' path; D7).
+    [[nodiscard]] ApiResult<WorkflowPolicy, NoContent> get_workflow_policy(
+        const Guid& profile_template, WorkflowType type) {
+        return object("GET",
+                      "profiletemplates/" + profile_template.str() + "/policies/" +
+                          std::string(to_string(type)),
+                      {}, parse_workflow_policy);
+    }
+
+    /// 3. GET profiletemplates/{id}/configuration/smartcards (walkthrough step 12; D11).
+    [[nodiscard]] ApiResult<SmartcardPolicy, NoContent> get_smartcard_policy(
+        const Guid& profile_template) {
+        return object("GET",
+                      "profiletemplates/" + profile_template.str() + "/configuration/smartcards",
+                      {}, parse_smartcard_policy);
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Requests
+
+    /// 4. POST requests: 201 with the new request's URI.
+    [[nodiscard]] ApiResult<Created, NoContent> create_request(const NewRequest& request) {
+        if (!request.profile_template && !request.smartcard) {
+            throw InvalidArgument(
+                "a new request needs a profile template (or a smart card for Unblock)");
+        }
+        SecretString body = detail::json_body([&](auto& w) {
+            // The data collection travels as a JSON string holding an array, as in the docs.
+            const SecretString items = detail::json_body([&](auto& a) {
+                a.StartArray();
+                for (const auto& [name, value] : request.data_collection) {
+                    a.StartObject();
+                    detail::write_string(a, name);
+                    detail::write_string(a, value);
+                    a.EndObject();
+                }
+                a.EndArray();
+            });
+            w.StartObject();
+            w.Key("datacollection");
+            detail::write_string(w, items.reveal());
+            w.Key("type");
+            detail::write_string(w, to_string(request.type));
+            if (request.profile_template) {
+                w.Key("profiletemplateuuid");
+                detail::write_string(w, request.profile_template->str());
+            }
+            if (request.smartcard) {
+                w.Key("smartcard");
+                detail::write_string(w, request.smartcard->str());
+            }
+            if (request.target_user) {
+                w.Key("target");
+                detail::write_string(w, request.target_user->str());
+            }
+            w.Key("comment");
+            detail::write_string(w, request.comment);
+            if (request.priority) {
+                w.Key("priority");
+                detail::write_string(w, std::to_string(*request.priority));
+            }
+            w.EndObject();
+        });
+        return created("requests", std::move(body));
+    }
+
+    /// 5. GET requests[?status=&targetuser=].
+    [[nodiscard]] ApiResult<std::vector<Request>> list_requests(
+        std::optional<RequestStatus> status = std::nullopt, const std::string& target_user = {}) {
+        return list("requests" + detail::query({{"targetuser", target_user},
+                                                {"status", status ? std::string(to_string(*status))
+                                                                  : std::string()}}),
+                    parse_request);
+    }
+
+    /// 6. GET requests/{id}.
+    [[nodiscard]] ApiResult<Request, NoContent> get_request(const Guid& request) {
+        return object("GET", "requests/" + request.str(), {}, parse_request);
+    }
+
+    /// 7. PUT requests/{id} {"status": Completed|Canceled|Abandoned}.
+    [[nodiscard]] ApiResult<Request, NoContent> set_request_status(const Guid& request,
+                                                                   RequestStatus status) {
+        if (status != RequestStatus::completed && status != RequestStatus::canceled &&
+            status != RequestStatus::abandoned) {
+            throw InvalidArgument("a request can only be set to Completed, Canceled or Abandoned");
+        }
+        return object("PUT", "requests/" + request.str(), status_body(to_string(status)),
+                      parse_request);
+    }
+
+    /// 8. GET requests/{id}/certificaterequestgenerationoptions: one entry per PKCS#10 to make.
+    [[nodiscard]] ApiResult<std::vector<CertificateRequestGenerationOptions>>
+    get_certificate_request_generation_options(const Guid& request) {
+        return list("requests/" + request.str() + "/certificaterequestgenerationoptions",
+                    parse_certificate_request_generation_options);
+    }
+
+    /// 9. POST requests/{id}/certificatedata: submit PKCS#10 requests, get the certificates.
+    [[nodiscard]] ApiResult<std::vector<Certificate>> submit_certificate_requests(
+        const Guid& request, const CertificateData& data) {
+        SecretString body = detail::json_body([&](auto& w) {
+            w.StartObject();
+            w.Key("pfxpassword");
+            detail::write_string(w, data.pfx_password.reveal());
+            w.Key("certificaterequests");
+            w.StartArray();
+            for (const auto& csr : data.certificate_requests)
+                detail::write_string(w, csr);
+            w.EndArray();
+            if (data.comments) {
+                w.Key("comments");
+                detail::write_string(w, *data.comments);
+            }
+            w.EndObject();
+        });
+        return list("requests/" + request.str() + "/certificatedata", parse_certificate, "POST",
+                    std::move(body));
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Smart cards
+
+    /// 10. POST smartcards {requestid, cardid, atr}: bind the card to the request.
+    [[nodiscard]] ApiResult<Created, NoContent> assign_smartcard(
+        const Guid& request, const CardId& card, const std::optional<Atr>& atr = std::nullopt) {
+        SecretString body = detail::json_body([&](auto& w) {
+            w.StartObject();
+            w.Key("requestid");
+            detail::write_string(w, request.str());
+            w.Key("cardid");
+            detail::write_string(w, card.guid());
+            if (atr) {
+                w.Key("atr");
+                detail::write_string(w, atr->hex());
+            }
+            w.EndObject();
+        });
+        return created("smartcards", std::move(body));
+    }
+
+    /// 11. GET smartcards[?cardid=]: the docs return one object; a list is accepted too (D31).
+    [[nodiscard]] ApiResult<std::vector<Smartcard>> find_smartcards(
+        const std::optional<CardId>& card = std::nullopt) {
+        return list("smartcards" + detail::query({{"cardid", card ? card->guid() : std::string()}}),
+                    parse_smartcard);
+    }
+
+    /// 12. GET smartcards/{id}.
+    [[nodiscard]] ApiResult<Smartcard, NoContent> get_smartcard(const SmartcardId& smartcard) {
+        return object("GET", "smartcards/" + smartcard.str(), {}, parse_smartcard);
+    }
+
+    /// 13. GET requests/{r}/smartcards/{s}/authenticationresponse: the server's answer to the
+    /// card's admin challenge, computed with the default (diversified=false) or the diversified
+    /// admin key. The challenge travels as base64 (D32).
+    [[nodiscard]] ApiResult<SecretBlob, NoContent> get_authentication_response(
+        const Guid& request, const SmartcardId& smartcard, const CardId& card,
+        const Challenge& challenge, bool diversified,
+        const std::optional<Atr>& atr = std::nullopt) {
+        return blob("requests/" + request.str() + "/smartcards/" + smartcard.str() +
+                    "/authenticationresponse" +
+                    detail::query({{"cardid", card.guid()},
+                                   {"challenge", challenge.base64()},
+                                   {"diversified", diversified ? "true" : "false"},
+                                   {"atr", atr ? atr->hex() : std::string()}}));
+    }
+
+    /// 14. GET requests/{r}/smartcards/{s}/diversifiedkey: the card's new admin key.
+    [[nodiscard]] ApiResult<SecretBlob, NoContent> get_diversified_admin_key(
+        const Guid& request, const SmartcardId& smartcard, const CardId& card,
+        const std::optional<Atr>& atr = std::nullopt) {
+        return blob(
+            "requests/" + request.str() + "/smartcards/" + smartcard.str() + "/diversifiedkey" +
+            detail::query({{"cardid", card.guid()}, {"atr", atr ? atr->hex() : std::string()}}));
+    }
+
+    /// 16. PUT requests/{r}/smartcards/{s} {"status": ...} (the table says GET; D36).
+    [[nodiscard]] ApiResult<Smartcard, NoContent> update_smartcard_status(
+        const Guid& request, const SmartcardId& smartcard, SmartcardStatus status) {
+        return object("PUT", "requests/" + request.str() + "/smartcards/" + smartcard.str(),
+                      status_body(to_string(status)), parse_smartcard);
+    }
+
+    /// 21. GET smartcards/{id}/operations: what the user may request for the card (lower case).
+    [[nodiscard]] ApiResult<std::vector<std::string>> get_smartcard_operations(
+        const SmartcardId& smartcard) {
+        return list("smartcards/" + smartcard.str() + "/operations", string_item);
+    }
+
+    /// 23. GET smartcards/{id}/certificates.
+    [[nodiscard]] ApiResult<std::vector<ClmCertificate>> get_smartcard_certificates(
+        const SmartcardId& smartcard) {
+        return list("smartcards/" + smartcard.str() + "/certificates", parse_clm_certificate);
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Software profiles and certificates
+
+    /// 17. GET profiles[?status=].
+    [[nodiscard]] ApiResult<std::vector<Profile>> list_profiles(const std::string& status = {}) {
+        return list("profiles" + detail::query({{"status", status}}), parse_profile);
+    }
+
+    /// 18. GET profiles/{id}: documented as a list (one profile).
+    [[nodiscard]] ApiResult<std::vector<Profile>> get_profile(const Guid& profile) {
+        return list("profiles/" + profile.str(), parse_profile);
+    }
+
+    /// 19. GET requests/{id}/profiles[?status=].
+    [[nodiscard]] ApiResult<std::vector<Profile>> list_request_profiles(
+        const Guid& request, const std::string& status = {}) {
+        return list("requests/" + request.str() + "/profiles" + detail::query({{"status", status}}),
+                    parse_profile);
+    }
+
+    /// 20. GET profiles/{id}/operations.
+    [[nodiscard]] ApiResult<std::vector<std::string>> get_profile_operations(const Guid& profile) {
+        return list("profiles/" + profile.str() + "/operations", string_item);
+    }
+
+    /// 22. GET profiles/{id}/certificates (6-field view).
+    [[nodiscard]] ApiResult<std::vector<ClmCertificate>> get_profile_certificates(
+        const Guid& profile) {
+        return list("profiles/" + profile.str() + "/certificates", parse_clm_certificate);
+    }
+
+    /// 24. GET certificates: the caller's certificates (11-field view).
+    [[nodiscard]] ApiResult<std::vector<ClmCertificate>> get_user_certificates() {
+        return list("certificates", parse_clm_certificate);
+    }
+
   private:
-    TransportResult send(std::string method, std::string url) {
+    static std::string string_item(const rapidjson::Value& v) { return detail::as_string(v); }
+
+    static SecretString status_body(std::string_view status) {
+        return detail::json_body([&](auto& w) {
+            w.StartObject();
+            w.Key("status");
+            detail::write_string(w, status);
+            w.EndObject();
+        });
+    }
+
+    /// Parses a JSON body; a ProtocolError result when it is not JSON (the body is not quoted).
+    template <class Result>
+    static std::optional<Result> parse_body(const HttpResponse& response,
+                                            rapidjson::Document& doc) {
+        doc.Parse(response.body.reveal().data(), response.body.size());
+        if (!doc.HasParseError())
+            return std::nullopt;
+        return Result{ProtocolError{response.status,
+                                    std::string("the body is not JSON (") +
+                                        rapidjson::GetParseError_En(doc.GetParseError()) + ")"}};
+    }
+
+    /// GET (or POST) of a list: 200 with an array (or one object: the docs show single objects
+    /// where lists are described), 204 as an empty list. Items are parsed in one pass.
+    template <class Parse>
+    auto list(const std::string& relative, Parse parse, std::string method = "GET",
+              SecretString body = {})
+        -> ApiResult<
+            std::vector<std::decay_t<decltype(parse(std::declval<const rapidjson::Value&>()))>>> {
+        using Item = std::decay_t<decltype(parse(std::declval<const rapidjson::Value&>()))>;
+        using Result = ApiResult<std::vector<Item>>;
+        auto sent = send(std::move(method), server_.api(relative), std::move(body));
+        if (auto* failure = std::get_if<TransportError>(&sent))
+            return TransportFailure{std::move(*failure)};
+        const HttpResponse& response = std::get<HttpResponse>(sent);
+        if (response.status == 204)
+            return std::vector<Item>{};
+        if (response.status != 200)
+            return detail::failure_outcome<Result>(response);
+        rapidjson::Document doc;
+        if (auto bad = parse_body<Result>(response, doc))
+            return std::move(*bad);
+        std::vector<Item> items;
+        if (doc.IsArray()) {
+            items.reserve(doc.Size());
+            for (const auto& v : doc.GetArray())
+                items.push_back(parse(v));
+        } else if (doc.IsObject() || doc.IsString()) {
+            items.push_back(parse(doc));
+        } else if (!doc.IsNull()) {
+            return ProtocolError{200, "expected a JSON array"};
+        }
+        return items;
+    }
+
+    /// One object: 200 with it, 204 as NoContent.
+    template <class Parse>
+    auto object(std::string method, const std::string& relative, SecretString body, Parse parse)
+        -> ApiResult<std::decay_t<decltype(parse(std::declval<const rapidjson::Value&>()))>,
+                     NoContent> {
+        using Item = std::decay_t<decltype(parse(std::declval<const rapidjson::Value&>()))>;
+        using Result = ApiResult<Item, NoContent>;
+        auto sent = send(std::move(method), server_.api(relative), std::move(body));
+        if (auto* failure = std::get_if<TransportError>(&sent))
+            return TransportFailure{std::move(*failure)};
+        const HttpResponse& response = std::get<HttpResponse>(sent);
+        if (response.status == 204)
+            return NoContent{};
+        if (response.status != 200)
+            return detail::failure_outcome<Result>(response);
+        rapidjson::Document doc;
+        if (auto bad = parse_body<Result>(response, doc))
+            return std::move(*bad);
+        if (doc.IsArray() && doc.Size() == 1)
+            return parse(doc[0]);
+        if (!doc.IsObject())
+            return ProtocolError{200, "expected a JSON object"};
+        return parse(doc);
+    }
+
+    /// POST that creates: 201 (or 200) with the new object's URI as a JSON string.
+    ApiResult<Created, NoContent> created(const std::string& relative, SecretString body) {
+        auto sent = send("POST", server_.api(relative), std::move(body));
+        if (auto* failure = std::get_if<TransportError>(&sent))
+            return TransportFailure{std::move(*failure)};
+        const HttpResponse& response = std::get<HttpResponse>(sent);
+        if (response.status == 204)
+            return NoContent{};
+        if (response.status != 201 && response.status != 200) {
+            return detail::failure_outcome<ApiResult<Created, NoContent>>(response);
+        }
+        std::string why;
+        auto uri = detail::parse_json_string(response.body.reveal(), why);
+        if (!uri)
+            return ProtocolError{response.status, "the new object's URI " + why};
+        auto id = detail::id_from_uri(uri->reveal());
+        if (!id)
+            return ProtocolError{response.status, "the returned URI does not end with an id"};
+        return Created{std::string(uri->reveal()), *std::move(id)};
+    }
+
+    /// GET of a secret base64 JSON string (challenge response, admin key).
+    ApiResult<SecretBlob, NoContent> blob(const std::string& relative) {
+        auto sent = send("GET", server_.api(relative));
+        if (auto* failure = std::get_if<TransportError>(&sent))
+            return TransportFailure{std::move(*failure)};
+        const HttpResponse& response = std::get<HttpResponse>(sent);
+        if (response.status == 204)
+            return NoContent{};
+        if (response.status != 200)
+            return detail::failure_outcome<ApiResult<SecretBlob, NoContent>>(response);
+        std::string why;
+        auto text = detail::parse_json_string(response.body.reveal(), why);
+        if (!text)
+            return ProtocolError{200, "the value " + why};
+        auto bytes = base64_decode(text->reveal());
+        if (!bytes || bytes->empty())
+            return ProtocolError{200, "the value is not base64"};
+        return SecretBlob{SecretBytes(*std::move(bytes))};
+    }
+
+    TransportResult send(std::string method, std::string url, SecretString body = {}) {
         HttpRequest request;
         request.method = std::move(method);
         request.url = std::move(url);
+        if (!body.empty()) {
+            request.headers.push_back({"Content-Type", "application/json"});
+            request.body = std::move(body);
+        }
         request.headers.push_back({"Accept", "application/json"});
         request.headers.push_back({"User-Agent", options_.user_agent});
         if (options_.token_provider) {

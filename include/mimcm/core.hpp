@@ -5,6 +5,7 @@
 #include "mimcm/encoding.hpp"
 #include "mimcm/http.hpp"
 #include "mimcm/identifiers.hpp"
+#include "mimcm/models.hpp"
 #include "mimcm/outcome.hpp"
 #include "mimcm/secret.hpp"
 #include "mimcm/version.hpp"

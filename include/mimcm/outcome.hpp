@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -29,6 +30,11 @@ struct PinProposed {
 /// 204: the server proposes no PIN; the user chooses one.
 struct NoPinProposed {
     static constexpr std::string_view name = "no_pin_proposed";
+};
+
+/// 204 on an operation that returns one object: the server has nothing to return.
+struct NoContent {
+    static constexpr std::string_view name = "no_content";
 };
 
 /// 401: authentication is required or failed.
@@ -85,10 +91,27 @@ using ApiResult = std::variant<Success..., Unauthorized, Forbidden, NotFound, Se
 /// Result of BasicClient::server_proposed_pin.
 using ProposedPinResult = ApiResult<PinProposed, NoPinProposed>;
 
-/// The outcome's name ("pin_proposed", "forbidden", ...), stable for logs and JSON.
+namespace detail {
+template <class T, class = void>
+struct has_outcome_name : std::false_type {};
+template <class T>
+struct has_outcome_name<T, std::void_t<decltype(T::name)>> : std::true_type {};
+}  // namespace detail
+
+/// The outcome's name ("pin_proposed", "forbidden", ...; "ok" for a plain success value such as a
+/// list), stable for logs and JSON.
 template <class... Cases>
 [[nodiscard]] std::string_view outcome_name(const std::variant<Cases...>& result) noexcept {
-    return std::visit([](const auto& outcome) { return outcome.name; }, result);
+    return std::visit(
+        [](const auto& outcome) -> std::string_view {
+            using T = std::decay_t<decltype(outcome)>;
+            if constexpr (detail::has_outcome_name<T>::value) {
+                return T::name;
+            } else {
+                return "ok";
+            }
+        },
+        result);
 }
 
 namespace detail {
@@ -106,6 +129,13 @@ inline std::string describe_one(const PinProposed&) {
 }
 inline std::string describe_one(const NoPinProposed&) {
     return "the server proposes no PIN for this card: the user chooses one";
+}
+template <class Success>
+std::string describe_one(const Success&) {
+    return "success";
+}
+inline std::string describe_one(const NoContent&) {
+    return "the server answered 204: nothing to return";
 }
 inline std::string describe_one(const Unauthorized& o) {
     std::string text = describe_details("not authenticated", o.details);

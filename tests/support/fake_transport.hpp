@@ -16,6 +16,7 @@ struct RecordedRequest {
     std::string url;
     std::vector<mimcm::Header> headers;
     std::string bearer_token;  ///< a plain copy: fine in a test
+    std::string body;          ///< likewise
 };
 
 class FakeTransport {
@@ -27,7 +28,8 @@ class FakeTransport {
 
     mimcm::TransportResult send(const mimcm::HttpRequest& request) {
         state_->requests.push_back({request.method, request.url, request.headers,
-                                    std::string(request.bearer_token.reveal())});
+                                    std::string(request.bearer_token.reveal()),
+                                    std::string(request.body.reveal())});
         return state_->handler(request);
     }
 

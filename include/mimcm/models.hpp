@@ -1,0 +1,750 @@
+// Typed models of the objects the CM REST API returns, parsed leniently: field names match
+// whatever their casing (the docs' pages disagree), numbers and strings are accepted where the
+// docs contradict themselves, and fields the model does not know are kept in unknown_fields as
+// raw JSON text.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "mimcm/identifiers.hpp"
+#include "mimcm/secret.hpp"
+
+namespace mimcm {
+
+/// A field the model does not know, as the server sent it (raw JSON text of the value).
+struct UnknownField {
+    std::string name;
+    std::string json;
+};
+using UnknownFields = std::vector<UnknownField>;
+
+/// Request types (create request "type"; workflow policy types use TemporaryEnroll, D18).
+enum class RequestType {
+    enroll,
+    duplicate,
+    offline_unblock,
+    online_update,
+    renew,
+    recover,
+    recover_on_behalf,
+    reinstate,
+    retire,
+    revoke,
+    temporary_cards,
+    unblock,
+};
+
+/// The names the API uses for request types, as the docs' examples send them.
+[[nodiscard]] inline std::string_view to_string(RequestType t) noexcept {
+    switch (t) {
+        case RequestType::enroll:
+            return "Enroll";
+        case RequestType::duplicate:
+            return "Duplicate";
+        case RequestType::offline_unblock:
+            return "OfflineUnblock";
+        case RequestType::online_update:
+            return "OnlineUpdate";
+        case RequestType::renew:
+            return "Renew";
+        case RequestType::recover:
+            return "Recover";
+        case RequestType::recover_on_behalf:
+            return "RecoverOnBehalf";
+        case RequestType::reinstate:
+            return "Reinstate";
+        case RequestType::retire:
+            return "Retire";
+        case RequestType::revoke:
+            return "Revoke";
+        case RequestType::temporary_cards:
+            return "TemporaryCards";
+        case RequestType::unblock:
+            return "Unblock";
+    }
+    return "Enroll";
+}
+
+/// Workflow policy types for GET profiletemplates/{id}/policies/{type}. The docs' examples
+/// send them in lower case ("enroll").
+enum class WorkflowType {
+    enroll,
+    duplicate,
+    offline_unblock,
+    online_update,
+    renew,
+    recover,
+    recover_on_behalf,
+    reinstate,
+    retire,
+    revoke,
+    temporary_enroll,
+    unblock,
+};
+
+[[nodiscard]] inline std::string_view to_string(WorkflowType t) noexcept {
+    switch (t) {
+        case WorkflowType::enroll:
+            return "enroll";
+        case WorkflowType::duplicate:
+            return "duplicate";
+        case WorkflowType::offline_unblock:
+            return "offlineunblock";
+        case WorkflowType::online_update:
+            return "onlineupdate";
+        case WorkflowType::renew:
+            return "renew";
+        case WorkflowType::recover:
+            return "recover";
+        case WorkflowType::recover_on_behalf:
+            return "recoveronbehalf";
+        case WorkflowType::reinstate:
+            return "reinstate";
+        case WorkflowType::retire:
+            return "retire";
+        case WorkflowType::revoke:
+            return "revoke";
+        case WorkflowType::temporary_enroll:
+            return "temporaryenroll";
+        case WorkflowType::unblock:
+            return "unblock";
+    }
+    return "enroll";
+}
+
+/// Request status names (filters and PUT bodies). The numbers the server returns in
+/// Request::status are not documented; request_status_name() gives the inferred name.
+enum class RequestStatus {
+    none,
+    pending,
+    approved,
+    executing,
+    completed,
+    canceled,
+    denied,
+    failed,
+    abandoned
+};
+
+[[nodiscard]] inline std::string_view to_string(RequestStatus s) noexcept {
+    switch (s) {
+        case RequestStatus::none:
+            return "None";
+        case RequestStatus::pending:
+            return "Pending";
+        case RequestStatus::approved:
+            return "Approved";
+        case RequestStatus::executing:
+            return "Executing";
+        case RequestStatus::completed:
+            return "Completed";
+        case RequestStatus::canceled:
+            return "Canceled";
+        case RequestStatus::denied:
+            return "Denied";
+        case RequestStatus::failed:
+            return "Failed";
+        case RequestStatus::abandoned:
+            return "Abandoned";
+    }
+    return "None";
+}
+
+/// Smart card statuses for PUT requests/{r}/smartcards/{s} ("Retired"...).
+enum class SmartcardStatus { none, new_, assigned, active, suspended, disabled, retired };
+
+[[nodiscard]] inline std::string_view to_string(SmartcardStatus s) noexcept {
+    switch (s) {
+        case SmartcardStatus::none:
+            return "None";
+        case SmartcardStatus::new_:
+            return "New";
+        case SmartcardStatus::assigned:
+            return "Assigned";
+        case SmartcardStatus::active:
+            return "Active";
+        case SmartcardStatus::suspended:
+            return "Suspended";
+        case SmartcardStatus::disabled:
+            return "Disabled";
+        case SmartcardStatus::retired:
+            return "Retired";
+    }
+    return "None";
+}
+
+/// The inferred meaning of Smartcard::status numbers (docs §6.6: 2 Assigned, 3 Active, 6 Retired
+/// fit None=0...Retired=6); nullopt outside that range.
+[[nodiscard]] inline std::optional<SmartcardStatus> smartcard_status_from_number(
+    std::int64_t n) noexcept {
+    if (n < 0 || n > 6)
+        return std::nullopt;
+    return static_cast<SmartcardStatus>(n);
+}
+
+/// Whether the user or the server chooses the PIN (smart card configuration UserPinOption).
+enum class UserPinOption { unknown, user_provided, server_proposed };
+
+/// GET profiletemplates: the view of a template a user may enroll for.
+struct ProfileTemplateView {
+    std::string name;
+    std::string description;
+    std::string uuid;
+    bool is_smartcard = false;
+    bool is_virtual_smartcard = false;
+    UnknownFields unknown_fields;
+};
+
+/// One data item a workflow policy asks for (its shape is undocumented: a name, maybe more).
+struct DataCollectionItem {
+    std::string name;
+    std::optional<std::string> value;
+    bool required = false;
+};
+
+/// GET profiletemplates/{id}/policies/{type} (ProfileTemplatePolicy; JSON casing unconfirmed).
+struct WorkflowPolicy {
+    std::optional<bool> enabled;
+    std::optional<bool> self_service_enabled;
+    std::optional<bool> collect_comments;
+    std::optional<bool> collect_request_priority;
+    std::optional<std::int64_t> default_request_priority;
+    std::optional<std::int64_t> approvals_needed;
+    std::optional<bool> enroll_agent_required;
+    std::vector<DataCollectionItem> data_collection;  ///< PolicyDataCollection / DataCollection
+    UnknownFields unknown_fields;
+};
+
+/// GET profiletemplates/{id}/configuration/smartcards. Holds the template's default admin key.
+struct SmartcardPolicy {
+    SecretString default_admin_key_hex;  ///< an admin key: wiped, never printed
+    bool diversify_admin_key = false;
+    UserPinOption user_pin_option = UserPinOption::unknown;
+    std::string user_pin_option_text;  ///< as the server sent it
+    UnknownFields unknown_fields;
+};
+
+/// Request (Microsoft.Clm.Shared.Requests.Request).
+struct Request {
+    std::string uuid;
+    std::int64_t request_type = 0;
+    std::int64_t status = 0;
+    std::int64_t flags = 0;
+    std::vector<DataCollectionItem> data_collection;
+    std::int64_t data_collection_flags = 0;
+    std::string originator_user_uuid;
+    std::string target_user_uuid;
+    std::string submitted;
+    std::string completed;
+    std::string new_profile_uuid;
+    std::string old_profile_uuid;
+    std::string new_smartcard_uuid;
+    std::string old_smartcard_uuid;
+    std::int64_t priority = 0;
+    std::string comment;
+    std::string profile_template_uuid;
+    std::string security_descriptor;  ///< trailing NUL padding removed
+    bool is_smartcard = false;
+    bool is_enrollment_agent = false;
+    bool is_data_collection_complete = false;
+    UnknownFields unknown_fields;
+};
+
+/// Smartcard (Microsoft.Clm.Shared.Smartcards.Smartcard).
+struct Smartcard {
+    std::string uuid;
+    std::int64_t status = 0;
+    std::int64_t flags = 0;
+    std::string parent_smartcard_uuid;
+    std::string primary_smartcard_uuid;
+    std::string permanent_smartcard_uuid;
+    std::string assigned_user_uuid;
+    std::string profile_template_uuid;
+    std::int64_t profile_template_version = 0;
+    std::string comment;
+    std::string serial_number;  ///< as sent, e.g. "{bc88f13f-...}"
+    std::string middleware;
+    std::string atr;
+    UnknownFields unknown_fields;
+
+    /// The card id in SerialNumber, when it is a GUID (braces removed).
+    [[nodiscard]] std::optional<Guid> card_id() const { return Guid::try_parse(serial_number); }
+};
+
+/// CertificateRequestGenerationOptions: how to build one PKCS#10 request.
+struct CertificateRequestGenerationOptions {
+    std::string subject;
+    std::string key_algorithm_name;
+    std::int64_t key_size = 0;
+    std::string friendly_name;
+    std::string hash_algorithm_name;
+    std::vector<std::string> key_storage_provider_names;
+    std::int64_t exportable = 0;
+    std::int64_t key_protection_level = 0;
+    std::int64_t key_usages = 0;
+    UnknownFields unknown_fields;
+};
+
+/// Certificate (Microsoft.Clm.Shared.Certificates.Certificate), answer to certificatedata.
+struct Certificate {
+    std::string template_common_name;
+    std::int64_t certificate_id = 0;
+    std::int64_t flags = 0;
+    bool use_local_machine_store = false;
+    std::optional<std::string> error;
+    std::optional<std::string> pkcs7;  ///< base64 (line breaks removed)
+    std::optional<SecretString> pfx;   ///< base64 PFX holding a private key: secret
+    bool is_external = false;
+    bool is_server_generated = false;
+    bool is_pfx = false;
+    bool is_pkcs7 = false;
+    bool is_key_history = false;
+    UnknownFields unknown_fields;
+};
+
+/// Profile (Microsoft.Clm.Shared.Profiles.Profile), a software certificate profile.
+struct Profile {
+    std::string uuid;
+    std::int64_t status = 0;
+    std::int64_t flags = 0;
+    std::string parent_profile_uuid;
+    std::string primary_profile_uuid;
+    std::string assigned_user_uuid;
+    std::string profile_template_uuid;
+    std::int64_t profile_template_version = 0;
+    std::string comment;
+    std::vector<std::string> profile_operations;
+    UnknownFields unknown_fields;
+};
+
+/// X509ClmCertificate: 6 fields for profiles and smart cards, 11 for the user's certificates.
+struct ClmCertificate {
+    bool is_key_history = false;
+    bool archived_on_ca = false;
+    std::int64_t certificate_type = 0;
+    std::string template_common_name;
+    std::string serial_number;
+    std::string thumbprint;
+    std::optional<std::string> not_after;
+    std::optional<std::string> not_before;
+    std::optional<std::string> issuer;
+    std::optional<std::string> requester_name;
+    std::optional<std::int64_t> status;
+    UnknownFields unknown_fields;
+};
+
+/// What a 201 returns: the new object's URI (with or without the /CertificateManagement prefix,
+/// D3) and the id in it.
+struct Created {
+    std::string uri;
+    Guid id;
+};
+
+namespace detail {
+
+using JsonValue = rapidjson::Value;
+
+inline std::string lower(std::string_view text) {
+    std::string out(text);
+    for (char& c : out)
+        c = ascii_lower(c);
+    return out;
+}
+
+inline std::string raw_json(const JsonValue& v) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+    v.Accept(writer);
+    return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+inline std::string as_string(const JsonValue& v) {
+    if (v.IsString())
+        return std::string(v.GetString(), v.GetStringLength());
+    if (v.IsNull())
+        return {};
+    return raw_json(v);
+}
+
+inline std::optional<std::string> as_optional_string(const JsonValue& v) {
+    if (v.IsNull())
+        return std::nullopt;
+    return as_string(v);
+}
+
+/// GUID text canonical when it is one (braces and case removed), as sent otherwise.
+inline std::string as_guid_text(const JsonValue& v) {
+    const std::string text = as_string(v);
+    if (auto g = normalize_guid(text))
+        return *g;
+    return text;
+}
+
+inline std::int64_t as_int(const JsonValue& v) {
+    if (v.IsInt64())
+        return v.GetInt64();
+    if (v.IsUint64())
+        return static_cast<std::int64_t>(v.GetUint64());
+    if (v.IsDouble())
+        return static_cast<std::int64_t>(v.GetDouble());
+    if (v.IsString()) {  // "4" (the docs send priority as a string)
+        try {
+            return std::stoll(std::string(v.GetString(), v.GetStringLength()));
+        } catch (const std::exception&) {
+            return 0;
+        }
+    }
+    if (v.IsBool())
+        return v.GetBool() ? 1 : 0;
+    return 0;
+}
+
+inline bool as_bool(const JsonValue& v) {
+    if (v.IsBool())
+        return v.GetBool();
+    if (v.IsString())
+        return lower(std::string_view(v.GetString(), v.GetStringLength())) == "true";
+    return as_int(v) != 0;
+}
+
+/// Text without the base64 line breaks the server inserts every 64 characters.
+inline std::string without_line_breaks(std::string text) {
+    std::string out;
+    out.reserve(text.size());
+    for (const char c : text) {
+        if (c != '\r' && c != '\n')
+            out.push_back(c);
+    }
+    secure_wipe(text);
+    return out;
+}
+
+inline std::vector<std::string> as_string_list(const JsonValue& v) {
+    std::vector<std::string> out;
+    if (!v.IsArray())
+        return out;
+    out.reserve(v.Size());
+    for (const auto& item : v.GetArray())
+        out.push_back(as_string(item));
+    return out;
+}
+
+/// One member handler: the field's name in lower case and what to do with its value.
+struct Field {
+    const char* name;
+    std::function<void(const JsonValue&)> read;
+};
+
+/// Reads an object's members, matching names case-insensitively; the rest go to unknown.
+inline void read_object(const JsonValue& object, UnknownFields& unknown,
+                        std::initializer_list<Field> fields) {
+    if (!object.IsObject())
+        return;
+    for (rapidjson::SizeType i = 0; i < object.MemberCount(); ++i) {
+        const auto member = object.MemberBegin() + i;
+        const std::string key =
+            lower(std::string_view(member->name.GetString(), member->name.GetStringLength()));
+        bool known = false;
+        for (const auto& field : fields) {
+            if (key == field.name) {
+                field.read(member->value);
+                known = true;
+                break;
+            }
+        }
+        if (!known)
+            unknown.push_back({std::string(member->name.GetString()), raw_json(member->value)});
+    }
+}
+
+inline DataCollectionItem parse_data_item(const JsonValue& v) {
+    DataCollectionItem item;
+    if (v.IsString()) {
+        item.name = as_string(v);
+        return item;
+    }
+    if (!v.IsObject())
+        return item;
+    UnknownFields other;
+    read_object(v, other,
+                {{"name", [&](const JsonValue& x) { item.name = as_string(x); }},
+                 {"value", [&](const JsonValue& x) { item.value = as_optional_string(x); }},
+                 {"required", [&](const JsonValue& x) { item.required = as_bool(x); }},
+                 {"isrequired", [&](const JsonValue& x) { item.required = as_bool(x); }}});
+    // Create-request style single-key objects {"Request Reason":"..."} (D19).
+    if (item.name.empty() && other.size() == 1) {
+        item.name = other[0].name;
+        rapidjson::Document value;
+        value.Parse(other[0].json.c_str());
+        item.value = value.HasParseError() ? other[0].json : as_optional_string(value);
+    }
+    return item;
+}
+
+/// A data collection given as an array, or as a JSON string holding an array (D16).
+inline std::vector<DataCollectionItem> parse_data_collection(const JsonValue& v) {
+    std::vector<DataCollectionItem> items;
+    rapidjson::Document inner;
+    const JsonValue* array = &v;
+    if (v.IsString()) {
+        inner.Parse(v.GetString(), v.GetStringLength());
+        if (inner.HasParseError())
+            return items;
+        array = &inner;
+    }
+    if (!array->IsArray())
+        return items;
+    items.reserve(array->Size());
+    for (const auto& item : array->GetArray())
+        items.push_back(parse_data_item(item));
+    return items;
+}
+
+}  // namespace detail
+
+/// Parsers from RapidJSON values. Public so that applications can parse stored responses too.
+inline ProfileTemplateView parse_profile_template_view(const rapidjson::Value& v) {
+    using detail::JsonValue;
+    ProfileTemplateView t;
+    detail::read_object(
+        v, t.unknown_fields,
+        {{"name", [&](const JsonValue& x) { t.name = detail::as_string(x); }},
+         {"description", [&](const JsonValue& x) { t.description = detail::as_string(x); }},
+         {"uuid", [&](const JsonValue& x) { t.uuid = detail::as_guid_text(x); }},
+         {"issmartcardprofiletemplate",
+          [&](const JsonValue& x) { t.is_smartcard = detail::as_bool(x); }},
+         {"isvirtualsmartcardprofiletemplate",
+          [&](const JsonValue& x) { t.is_virtual_smartcard = detail::as_bool(x); }}});
+    return t;
+}
+
+inline WorkflowPolicy parse_workflow_policy(const rapidjson::Value& v) {
+    using detail::JsonValue;
+    WorkflowPolicy p;
+    auto data = [&](const JsonValue& x) { p.data_collection = detail::parse_data_collection(x); };
+    detail::read_object(
+        v, p.unknown_fields,
+        {{"enabled", [&](const JsonValue& x) { p.enabled = detail::as_bool(x); }},
+         {"selfserviceenabled",
+          [&](const JsonValue& x) { p.self_service_enabled = detail::as_bool(x); }},
+         {"collectcomments", [&](const JsonValue& x) { p.collect_comments = detail::as_bool(x); }},
+         {"collectrequestpriority",
+          [&](const JsonValue& x) { p.collect_request_priority = detail::as_bool(x); }},
+         {"defaultrequestpriority",
+          [&](const JsonValue& x) { p.default_request_priority = detail::as_int(x); }},
+         {"approvalsneeded", [&](const JsonValue& x) { p.approvals_needed = detail::as_int(x); }},
+         {"enrollagentrequired",
+          [&](const JsonValue& x) { p.enroll_agent_required = detail::as_bool(x); }},
+         {"policydatacollection", data},
+         {"datacollection", data}});
+    return p;
+}
+
+inline SmartcardPolicy parse_smartcard_policy(const rapidjson::Value& v) {
+    using detail::JsonValue;
+    SmartcardPolicy p;
+    detail::read_object(v, p.unknown_fields,
+                        {{"defaultadminkeyhex",
+                          [&](const JsonValue& x) {
+                              if (x.IsString())
+                                  p.default_admin_key_hex = SecretString(
+                                      std::string_view(x.GetString(), x.GetStringLength()));
+                          }},
+                         {"diversifyadminkey",
+                          [&](const JsonValue& x) { p.diversify_admin_key = detail::as_bool(x); }},
+                         {"userpinoption", [&](const JsonValue& x) {
+                              p.user_pin_option_text = detail::as_string(x);
+                              const std::string t = detail::lower(p.user_pin_option_text);
+                              if (t.find("server") != std::string::npos ||
+                                  t.find("proposed") != std::string::npos || t == "1") {
+                                  p.user_pin_option = UserPinOption::server_proposed;
+                              } else if (t.find("user") != std::string::npos || t == "0") {
+                                  p.user_pin_option = UserPinOption::user_provided;
+                              }
+                          }}});
+    return p;
+}
+
+inline Request parse_request(const rapidjson::Value& v) {
+    using detail::JsonValue;
+    Request r;
+    detail::read_object(
+        v, r.unknown_fields,
+        {{"uuid", [&](const JsonValue& x) { r.uuid = detail::as_guid_text(x); }},
+         {"requesttype", [&](const JsonValue& x) { r.request_type = detail::as_int(x); }},
+         {"status", [&](const JsonValue& x) { r.status = detail::as_int(x); }},
+         {"flags", [&](const JsonValue& x) { r.flags = detail::as_int(x); }},
+         {"datacollection",
+          [&](const JsonValue& x) { r.data_collection = detail::parse_data_collection(x); }},
+         {"datacollectionflags",
+          [&](const JsonValue& x) { r.data_collection_flags = detail::as_int(x); }},
+         {"originatoruseruuid",
+          [&](const JsonValue& x) { r.originator_user_uuid = detail::as_guid_text(x); }},
+         {"targetuseruuid",
+          [&](const JsonValue& x) { r.target_user_uuid = detail::as_guid_text(x); }},
+         {"submitted", [&](const JsonValue& x) { r.submitted = detail::as_string(x); }},
+         {"completed", [&](const JsonValue& x) { r.completed = detail::as_string(x); }},
+         {"newprofileuuid",
+          [&](const JsonValue& x) { r.new_profile_uuid = detail::as_guid_text(x); }},
+         {"oldprofileuuid",
+          [&](const JsonValue& x) { r.old_profile_uuid = detail::as_guid_text(x); }},
+         {"newsmartcarduuid",
+          [&](const JsonValue& x) { r.new_smartcard_uuid = detail::as_guid_text(x); }},
+         {"oldsmartcarduuid",
+          [&](const JsonValue& x) { r.old_smartcard_uuid = detail::as_guid_text(x); }},
+         {"priority", [&](const JsonValue& x) { r.priority = detail::as_int(x); }},
+         {"comment", [&](const JsonValue& x) { r.comment = detail::as_string(x); }},
+         {"profiletemplateuuid",
+          [&](const JsonValue& x) { r.profile_template_uuid = detail::as_guid_text(x); }},
+         {"securitydescriptor",
+          [&](const JsonValue& x) {
+              r.security_descriptor = detail::as_string(x);
+              while (!r.security_descriptor.empty() && r.security_descriptor.back() == '\0') {
+                  r.security_descriptor.pop_back();
+              }
+          }},
+         {"issmartcard", [&](const JsonValue& x) { r.is_smartcard = detail::as_bool(x); }},
+         {"isenrollmentagent",
+          [&](const JsonValue& x) { r.is_enrollment_agent = detail::as_bool(x); }},
+         {"isdatacollectioncomplete",
+          [&](const JsonValue& x) { r.is_data_collection_complete = detail::as_bool(x); }}});
+    return r;
+}
+
+inline Smartcard parse_smartcard(const rapidjson::Value& v) {
+    using detail::JsonValue;
+    Smartcard s;
+    detail::read_object(
+        v, s.unknown_fields,
+        {{"uuid", [&](const JsonValue& x) { s.uuid = detail::as_guid_text(x); }},
+         {"status", [&](const JsonValue& x) { s.status = detail::as_int(x); }},
+         {"flags", [&](const JsonValue& x) { s.flags = detail::as_int(x); }},
+         {"parentsmartcarduuid",
+          [&](const JsonValue& x) { s.parent_smartcard_uuid = detail::as_guid_text(x); }},
+         {"primarysmartcarduuid",
+          [&](const JsonValue& x) { s.primary_smartcard_uuid = detail::as_guid_text(x); }},
+         {"permanentsmartcarduuid",
+          [&](const JsonValue& x) { s.permanent_smartcard_uuid = detail::as_guid_text(x); }},
+         {"assigneduseruuid",
+          [&](const JsonValue& x) { s.assigned_user_uuid = detail::as_guid_text(x); }},
+         {"profiletemplateuuid",
+          [&](const JsonValue& x) { s.profile_template_uuid = detail::as_guid_text(x); }},
+         {"profiletemplateversion",
+          [&](const JsonValue& x) { s.profile_template_version = detail::as_int(x); }},
+         {"comment", [&](const JsonValue& x) { s.comment = detail::as_string(x); }},
+         {"serialnumber", [&](const JsonValue& x) { s.serial_number = detail::as_string(x); }},
+         {"middleware", [&](const JsonValue& x) { s.middleware = detail::as_string(x); }},
+         {"atr", [&](const JsonValue& x) { s.atr = detail::lower(detail::as_string(x)); }}});
+    return s;
+}
+
+inline CertificateRequestGenerationOptions parse_certificate_request_generation_options(
+    const rapidjson::Value& v) {
+    using detail::JsonValue;
+    CertificateRequestGenerationOptions o;
+    detail::read_object(
+        v, o.unknown_fields,
+        {{"subject", [&](const JsonValue& x) { o.subject = detail::as_string(x); }},
+         {"keyalgorithmname",
+          [&](const JsonValue& x) { o.key_algorithm_name = detail::as_string(x); }},
+         {"keysize", [&](const JsonValue& x) { o.key_size = detail::as_int(x); }},
+         {"friendlyname", [&](const JsonValue& x) { o.friendly_name = detail::as_string(x); }},
+         {"hashalgorithmname",
+          [&](const JsonValue& x) { o.hash_algorithm_name = detail::as_string(x); }},
+         {"keystorageprovidernames",
+          [&](const JsonValue& x) { o.key_storage_provider_names = detail::as_string_list(x); }},
+         {"exportable", [&](const JsonValue& x) { o.exportable = detail::as_int(x); }},
+         {"keyprotectionlevel",
+          [&](const JsonValue& x) { o.key_protection_level = detail::as_int(x); }},
+         {"keyusages", [&](const JsonValue& x) { o.key_usages = detail::as_int(x); }}});
+    return o;
+}
+
+inline Certificate parse_certificate(const rapidjson::Value& v) {
+    using detail::JsonValue;
+    Certificate c;
+    detail::read_object(
+        v, c.unknown_fields,
+        {{"templatecommonname",
+          [&](const JsonValue& x) { c.template_common_name = detail::as_string(x); }},
+         {"certificateid", [&](const JsonValue& x) { c.certificate_id = detail::as_int(x); }},
+         {"flags", [&](const JsonValue& x) { c.flags = detail::as_int(x); }},
+         {"uselocalmachinestore",
+          [&](const JsonValue& x) { c.use_local_machine_store = detail::as_bool(x); }},
+         {"error", [&](const JsonValue& x) { c.error = detail::as_optional_string(x); }},
+         {"pkcs7",
+          [&](const JsonValue& x) {
+              if (!x.IsNull())
+                  c.pkcs7 = detail::without_line_breaks(detail::as_string(x));
+          }},
+         {"pfx",
+          [&](const JsonValue& x) {
+              if (!x.IsNull())
+                  c.pfx = SecretString(detail::without_line_breaks(detail::as_string(x)));
+          }},
+         {"isexternal", [&](const JsonValue& x) { c.is_external = detail::as_bool(x); }},
+         {"isservergenerated",
+          [&](const JsonValue& x) { c.is_server_generated = detail::as_bool(x); }},
+         {"ispfx", [&](const JsonValue& x) { c.is_pfx = detail::as_bool(x); }},
+         {"ispkcs7", [&](const JsonValue& x) { c.is_pkcs7 = detail::as_bool(x); }},
+         {"iskeyhistory", [&](const JsonValue& x) { c.is_key_history = detail::as_bool(x); }}});
+    return c;
+}
+
+inline Profile parse_profile(const rapidjson::Value& v) {
+    using detail::JsonValue;
+    Profile p;
+    detail::read_object(
+        v, p.unknown_fields,
+        {{"uuid", [&](const JsonValue& x) { p.uuid = detail::as_guid_text(x); }},
+         {"status", [&](const JsonValue& x) { p.status = detail::as_int(x); }},
+         {"flags", [&](const JsonValue& x) { p.flags = detail::as_int(x); }},
+         {"parentprofileuuid",
+          [&](const JsonValue& x) { p.parent_profile_uuid = detail::as_guid_text(x); }},
+         {"primaryprofileuuid",
+          [&](const JsonValue& x) { p.primary_profile_uuid = detail::as_guid_text(x); }},
+         {"assigneduseruuid",
+          [&](const JsonValue& x) { p.assigned_user_uuid = detail::as_guid_text(x); }},
+         {"profiletemplateuuid",
+          [&](const JsonValue& x) { p.profile_template_uuid = detail::as_guid_text(x); }},
+         {"profiletemplateversion",
+          [&](const JsonValue& x) { p.profile_template_version = detail::as_int(x); }},
+         {"comment", [&](const JsonValue& x) { p.comment = detail::as_string(x); }},
+         {"profileoperations",
+          [&](const JsonValue& x) { p.profile_operations = detail::as_string_list(x); }}});
+    return p;
+}
+
+inline ClmCertificate parse_clm_certificate(const rapidjson::Value& v) {
+    using detail::JsonValue;
+    ClmCertificate c;
+    detail::read_object(
+        v, c.unknown_fields,
+        {{"iskeyhistory", [&](const JsonValue& x) { c.is_key_history = detail::as_bool(x); }},
+         {"archivedonca", [&](const JsonValue& x) { c.archived_on_ca = detail::as_bool(x); }},
+         {"certificatetype", [&](const JsonValue& x) { c.certificate_type = detail::as_int(x); }},
+         {"templatecommonname",
+          [&](const JsonValue& x) { c.template_common_name = detail::as_string(x); }},
+         {"serialnumber", [&](const JsonValue& x) { c.serial_number = detail::as_string(x); }},
+         {"thumbprint", [&](const JsonValue& x) { c.thumbprint = detail::as_string(x); }},
+         {"notafter", [&](const JsonValue& x) { c.not_after = detail::as_optional_string(x); }},
+         {"notbefore", [&](const JsonValue& x) { c.not_before = detail::as_optional_string(x); }},
+         {"issuer", [&](const JsonValue& x) { c.issuer = detail::as_optional_string(x); }},
+         {"requestername",
+          [&](const JsonValue& x) { c.requester_name = detail::as_optional_string(x); }},
+         {"status", [&](const JsonValue& x) { c.status = detail::as_int(x); }}});
+    return c;
+}
+
+}  // namespace mimcm
