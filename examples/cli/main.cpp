@@ -25,18 +25,10 @@
 
 #include "mimcm/mimcm.hpp"
 
-namespace {
+#include "cli.hpp"
 
-enum Exit : int {
-    exit_pin = 0,
-    exit_usage = 2,
-    exit_no_pin = 3,
-    exit_denied = 4,
-    exit_server_error = 5,
-    exit_other_http = 6,
-    exit_transport = 7,
-    exit_card = 8,
-};
+namespace mimcm_cli {
+namespace {
 
 constexpr const char* kUsage = R"(mimcm-cli: MIM Certificate Management client for smart cards
 
@@ -49,7 +41,19 @@ Usage:
                          [--negotiate | --ntlm-user DOMAIN\USER | --token-file PATH]
                          [--client-cert PATH [--client-key PATH]] [--pin-pubkey sha256//...]
                          [--proxy URL] [--insecure]
+  mimcm-cli templates --server URL [login/TLS options] [--json]
+  mimcm-cli request create --server URL --template GUID [--comment TEXT]
+  mimcm-cli request show|complete|cancel --server URL --request GUID
+  mimcm-cli smartcard show --server URL --smartcard-id GUID
+  mimcm-cli smartcard find --server URL [--card-id GUID | --reader NAME]
+  mimcm-cli enroll --server URL --template NAME|GUID [--reader NAME] [--profile auto|gids|piv]
+                   [--csr PATH] [--comment TEXT] [--wait-card SECONDS]
   mimcm-cli --help | --version
+
+Every command that talks to the server takes --ca-file, --timeout, --json, --verbose and the
+login and TLS options below. enroll runs the documented enrollment of the card in the reader
+(request, card binding, admin key diversification, PIN, certificates) with progress on stderr;
+the PIN comes from the server's proposal, or from MIMCM_PIN or a prompt when the user chooses it.
 
 proposed-pin reads the card's ATR, card id and a fresh challenge, then asks the CM server
 (e.g. https://cm.contoso.com/CertificateManagement) for the PIN it proposes for the smart card
@@ -84,298 +88,6 @@ Exit codes:
   6 other HTTP status or protocol error   7 transport or TLS failure, timeout included
   8 card or PC/SC failure   2 usage error or invalid input (nothing was sent)
 )";
-
-struct UsageError {
-    std::string message;
-};
-
-/// Parsed command line: the command, flags, and --key value options.
-struct Args {
-    std::string command;
-    std::map<std::string, std::string> values;
-    bool json = false;
-    bool verbose = false;
-    bool negotiate = false;
-    bool insecure = false;
-
-    [[nodiscard]] std::optional<std::string> get(const std::string& key) const {
-        const auto it = values.find(key);
-        if (it == values.end())
-            return std::nullopt;
-        return it->second;
-    }
-    [[nodiscard]] std::string require(const std::string& key) const {
-        if (auto v = get(key))
-            return *v;
-        throw UsageError{"missing --" + key};
-    }
-};
-
-Args parse_args(int argc, char** argv, const std::vector<std::string>& allowed) {
-    Args args;
-    args.command = argv[1];
-    for (int i = 2; i < argc; ++i) {
-        const std::string arg = argv[i];
-        if (arg == "--json") {
-            args.json = true;
-            continue;
-        }
-        if (arg == "--verbose") {
-            args.verbose = true;
-            continue;
-        }
-        if (arg == "--negotiate" || arg == "--insecure") {
-            bool known = false;
-            for (const auto& a : allowed)
-                known = known || a == arg.substr(2);
-            if (!known)
-                throw UsageError{"unknown option " + arg + " for '" + args.command + "'"};
-            (arg == "--negotiate" ? args.negotiate : args.insecure) = true;
-            continue;
-        }
-        if (arg.rfind("--", 0) != 0)
-            throw UsageError{"unexpected argument '" + arg + "'"};
-        std::string key = arg.substr(2);
-        std::string value;
-        if (const auto eq = key.find('='); eq != std::string::npos) {
-            value = key.substr(eq + 1);
-            key.resize(eq);
-        } else {
-            if (i + 1 >= argc)
-                throw UsageError{"--" + key + " needs a value"};
-            value = argv[++i];
-        }
-        bool known = false;
-        for (const auto& a : allowed)
-            known = known || a == key;
-        if (!known)
-            throw UsageError{"unknown option --" + key + " for '" + args.command + "'"};
-        if (args.values.count(key))
-            throw UsageError{"--" + key + " given twice"};
-        args.values[key] = value;
-    }
-    return args;
-}
-
-std::chrono::milliseconds seconds_option(const Args& args, const std::string& key,
-                                         std::chrono::milliseconds fallback) {
-    const auto text = args.get(key);
-    if (!text)
-        return fallback;
-    char* end = nullptr;
-    const double seconds = std::strtod(text->c_str(), &end);
-    if (text->empty() || *end != '\0' || !(seconds >= 0) || seconds > 86400) {
-        throw UsageError{"--" + key + " needs a number of seconds between 0 and 86400, got '" +
-                         *text + "'"};
-    }
-    return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
-}
-
-/// One JSON object on stdout. The writer's buffer may hold the PIN: it is wiped after printing.
-class JsonOut {
-  public:
-    JsonOut() : writer_(buffer_) {
-        buffer_.Reserve(4096);  // no regrowth that would leave copies of the PIN behind
-        writer_.StartObject();
-    }
-    JsonOut& field(const char* key, std::string_view value) {
-        writer_.Key(key);
-        writer_.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-        return *this;
-    }
-    JsonOut& field(const char* key, int value) {
-        writer_.Key(key);
-        writer_.Int(value);
-        return *this;
-    }
-    JsonOut& field(const char* key, bool value) {
-        writer_.Key(key);
-        writer_.Bool(value);
-        return *this;
-    }
-    rapidjson::Writer<rapidjson::StringBuffer>& writer() { return writer_; }
-    void print() {
-        writer_.EndObject();
-        std::fwrite(buffer_.GetString(), 1, buffer_.GetSize(), stdout);
-        std::fputc('\n', stdout);
-        std::fflush(stdout);
-        mimcm::secure_wipe(const_cast<char*>(buffer_.GetString()), buffer_.GetSize());
-    }
-
-  private:
-    rapidjson::StringBuffer buffer_;
-    rapidjson::Writer<rapidjson::StringBuffer> writer_;
-};
-
-int fail(const Args& args, int code, std::string_view outcome, const std::string& message,
-         const std::string& advice = {}) {
-    std::cerr << "mimcm-cli: " << message << "\n";
-    if (!advice.empty())
-        std::cerr << "  " << advice << "\n";
-    if (args.json)
-        JsonOut().field("outcome", outcome).field("message", message).print();
-    return code;
-}
-
-int card_failure(const Args& args, const mimcm::pcsc::Error& e) {
-    return fail(args, exit_card, "card_error", e.what(),
-                std::string(mimcm::pcsc::describe(e.code())));
-}
-
-int card_failure(const Args& args, const mimcm::card::CardError& e) {
-    return fail(args, exit_card, "card_error", e.what(),
-                "Check that the card is a GIDS or PIV card, or choose the profile with --profile.");
-}
-
-mimcm::pcsc::CardReading read_card(const Args& args, mimcm::card::CardProfile& profile) {
-    mimcm::pcsc::Context context;
-    mimcm::pcsc::ReadOptions options;
-    options.reader = args.get("reader");
-    options.profile = &profile;
-    options.wait_for_card = seconds_option(args, "wait-card", std::chrono::milliseconds(0));
-    return mimcm::pcsc::read_card(context, options);
-}
-
-std::unique_ptr<mimcm::card::CardProfile> checked_profile(const Args& args) {
-    try {
-        return mimcm::card::make_profile(args.get("profile").value_or("auto"));
-    } catch (const std::invalid_argument& e) {
-        throw UsageError{e.what()};
-    }
-}
-
-void require_readable(const std::string& option, const std::string& path) {
-    if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
-        std::fclose(f);
-    } else {
-        throw UsageError{"cannot read --" + option + " '" + path + "'"};
-    }
-}
-
-/// A secret from the environment variable `name`, else typed at the terminal without echo.
-mimcm::SecretString secret_from_env_or_prompt(const char* name, const std::string& prompt) {
-    if (const char* value = std::getenv(name))
-        return mimcm::SecretString(value);
-    std::FILE* tty = std::fopen("/dev/tty", "r+");
-    if (!tty)
-        throw UsageError{std::string("no terminal to ask for the password: set ") + name};
-    termios saved{};
-    const bool has_termios = tcgetattr(fileno(tty), &saved) == 0;
-    if (has_termios) {
-        termios quiet = saved;
-        quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-        tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
-    }
-    std::fputs(prompt.c_str(), tty);
-    std::fflush(tty);
-    mimcm::SecretString secret;
-    for (int c = std::fgetc(tty); c != EOF && c != '\n'; c = std::fgetc(tty)) {
-        const char ch = static_cast<char>(c);
-        secret.append(std::string_view(&ch, 1));
-    }
-    if (has_termios)
-        tcsetattr(fileno(tty), TCSAFLUSH, &saved);
-    std::fputc('\n', tty);
-    std::fclose(tty);
-    return secret;
-}
-
-/// Reads a bearer token from a file each time it is asked, so a token the application renews
-/// on disk is picked up after a 401.
-mimcm::TokenProvider token_file_provider(std::string path) {
-    return [path = std::move(path)](mimcm::TokenRequest) {
-        mimcm::SecretString token;
-        if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
-            char buffer[512];
-            std::size_t n = 0;
-            while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) {
-                token.append(std::string_view(buffer, n));
-            }
-            mimcm::secure_wipe(buffer, sizeof buffer);
-            std::fclose(f);
-        }
-        std::string_view text = token.reveal();
-        while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
-            text.remove_suffix(1);
-        }
-        while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
-            text.remove_prefix(1);
-        }
-        return mimcm::SecretString(text);
-    };
-}
-
-/// The HTTP side of the command line: trust, timeouts, proxy, and how to log in.
-mimcm::CurlOptions http_options(const Args& args, mimcm::ClientOptions& client) {
-    mimcm::CurlOptions curl;
-    curl.timeout = seconds_option(args, "timeout", std::chrono::seconds(30));
-    curl.connect_timeout = (std::min)(curl.timeout, std::chrono::milliseconds(10000));
-    if (curl.timeout.count() == 0)
-        curl.connect_timeout = std::chrono::seconds(10);
-    if (auto ca = args.get("ca-file")) {
-        require_readable("ca-file", *ca);
-        curl.ca_file = *ca;
-    }
-    if (auto pin = args.get("pin-pubkey")) {
-        if (pin->rfind("sha256//", 0) != 0) {
-            throw UsageError{"--pin-pubkey needs sha256//<base64 of the key's SHA-256>"};
-        }
-        curl.pinned_public_key = *pin;
-    }
-    if (auto proxy = args.get("proxy"))
-        curl.proxy = *proxy;
-    if (args.insecure) {
-        curl.insecure_skip_tls_verification = true;
-        std::cerr << "mimcm-cli: WARNING: --insecure turns off TLS verification: anyone on the "
-                     "network path can read the PIN and your credentials. Use it only with a "
-                     "throwaway test server.\n";
-    }
-    if (auto cert = args.get("client-cert")) {
-        require_readable("client-cert", *cert);
-        mimcm::ClientCertificate certificate;
-        certificate.certificate_file = *cert;
-        const auto dot = cert->rfind('.');
-        const std::string ext = dot == std::string::npos ? "" : cert->substr(dot);
-        if (ext == ".p12" || ext == ".pfx") {
-            certificate.format = mimcm::ClientCertificate::Format::pkcs12;
-        }
-        if (auto key = args.get("client-key")) {
-            require_readable("client-key", *key);
-            certificate.key_file = *key;
-        }
-        if (const char* password = std::getenv("MIMCM_CLIENT_CERT_PASSWORD")) {
-            certificate.password = mimcm::SecretString(password);
-        }
-        curl.client_certificate = std::move(certificate);
-    } else if (args.get("client-key")) {
-        throw UsageError{"--client-key needs --client-cert"};
-    }
-
-    const auto ntlm_user = args.get("ntlm-user");
-    const auto token_file = args.get("token-file");
-    if (int(args.negotiate) + int(ntlm_user.has_value()) + int(token_file.has_value()) > 1) {
-        throw UsageError{"choose one of --negotiate, --ntlm-user and --token-file"};
-    }
-    if (args.negotiate)
-        curl.auth = mimcm::NegotiateAuth{};
-    if (ntlm_user) {
-        const auto slash = ntlm_user->find('\\');
-        if (slash == std::string::npos || slash == 0 || slash + 1 == ntlm_user->size()) {
-            throw UsageError{"--ntlm-user needs DOMAIN\\USER"};
-        }
-        mimcm::NtlmAuth ntlm;
-        ntlm.domain = ntlm_user->substr(0, slash);
-        ntlm.user = ntlm_user->substr(slash + 1);
-        ntlm.password =
-            secret_from_env_or_prompt("MIMCM_PASSWORD", "Password for " + *ntlm_user + ": ");
-        curl.auth = std::move(ntlm);
-    }
-    if (token_file) {
-        require_readable("token-file", *token_file);
-        client.token_provider = token_file_provider(*token_file);
-    }
-    return curl;
-}
 
 int cmd_readers(const Args& args) {
     mimcm::pcsc::Context context;
@@ -528,8 +240,10 @@ int cmd_proposed_pin(const Args& args) {
 }
 
 }  // namespace
+}  // namespace mimcm_cli
 
 int main(int argc, char** argv) {
+    using namespace mimcm_cli;
     if (argc < 2) {
         std::cerr << kUsage;
         return exit_usage;
@@ -548,31 +262,60 @@ int main(int argc, char** argv) {
     for (int i = 2; i < argc; ++i)
         args.json = args.json || std::string_view(argv[i]) == "--json";
     try {
-        const std::map<std::string_view, std::vector<std::string>> options = {
+        // Options every command that talks to the server takes.
+        const std::vector<std::string> http = {
+            "server",      "ca-file",    "timeout",    "negotiate", "ntlm-user", "token-file",
+            "client-cert", "client-key", "pin-pubkey", "proxy",     "insecure"};
+        auto with_http = [&http](std::vector<std::string> own) {
+            own.insert(own.end(), http.begin(), http.end());
+            return own;
+        };
+        const std::map<std::string, std::vector<std::string>> options = {
             {"readers", {}},
             {"read-card", {"reader", "profile", "wait-card"}},
-            {"proposed-pin",
-             {"server", "smartcard-id", "reader", "profile", "ca-file", "timeout", "wait-card",
-              "negotiate", "ntlm-user", "token-file", "client-cert", "client-key", "pin-pubkey",
-              "proxy", "insecure"}},
+            {"proposed-pin", with_http({"smartcard-id", "reader", "profile", "wait-card"})},
+            {"templates", with_http({})},
+            {"request create", with_http({"template", "comment"})},
+            {"request show", with_http({"request"})},
+            {"request complete", with_http({"request"})},
+            {"request cancel", with_http({"request"})},
+            {"smartcard show", with_http({"smartcard-id"})},
+            {"smartcard find", with_http({"card-id", "reader", "profile", "wait-card"})},
+            {"enroll", with_http({"template", "reader", "profile", "wait-card", "csr", "comment"})},
         };
-        const auto known = options.find(first);
+        // "request" and "smartcard" take a subcommand: "request show --request GUID".
+        std::string command(first);
+        int skip = 0;
+        if ((first == "request" || first == "smartcard") && argc > 2) {
+            command += " " + std::string(argv[2]);
+            skip = 1;
+        }
+        const auto known = options.find(command);
         if (known == options.end())
-            throw UsageError{"unknown command '" + std::string(first) + "'"};
+            throw UsageError{"unknown command '" + command + "'"};
         for (int i = 2; i < argc; ++i) {
             if (std::string_view(argv[i]) == "--help") {
                 std::cout << kUsage;
                 return 0;
             }
         }
-        args = parse_args(argc, argv, known->second);
+        args = parse_args(argc - skip, argv + skip, known->second);
+        args.command = command;
 
         mimcm::CurlGlobal curl_global;
-        if (args.command == "readers")
+        if (command == "readers")
             return cmd_readers(args);
-        if (args.command == "read-card")
+        if (command == "read-card")
             return cmd_read_card(args);
-        return cmd_proposed_pin(args);
+        if (command == "proposed-pin")
+            return cmd_proposed_pin(args);
+        if (command == "templates")
+            return cmd_templates(args);
+        if (command.rfind("request ", 0) == 0)
+            return cmd_request(args);
+        if (command.rfind("smartcard ", 0) == 0)
+            return cmd_smartcard(args);
+        return cmd_enroll(args);
     } catch (const UsageError& e) {
         std::cerr << "mimcm-cli: " << e.message << "\n"
                   << "  Run 'mimcm-cli --help' for usage. Nothing was sent.\n";

@@ -3,6 +3,7 @@
 
 #include "mimcm/client.hpp"
 #include "mimcm/encoding.hpp"
+#include "mimcm/enrollment.hpp"
 #include "mimcm/http.hpp"
 #include "mimcm/identifiers.hpp"
 #include "mimcm/models.hpp"

@@ -13,4 +13,5 @@
 #include "mimcm/card/apdu.hpp"
 #include "mimcm/card/profiles.hpp"
 #include "mimcm/pcsc.hpp"
+#include "mimcm/pcsc_enrollment.hpp"
 #endif

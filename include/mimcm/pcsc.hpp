@@ -1,5 +1,7 @@
 // PC/SC, RAII style: Context, Card (an ApduChannel), Transaction, reader listing and selection,
-// and read_card(), which reads the card id, admin challenge and ATR in one transaction.
+// read_card(), which reads the card id, admin challenge and ATR in one transaction, and
+// with_same_card(), which re-checks that card later and runs the admin steps on it (answer the
+// challenge, set the admin key and PIN) in another transaction.
 //
 // This is the only mimcm header that includes the PC/SC headers:
 //   Linux/BSD: <winscard.h> from pcsc-lite (pkg-config libpcsclite adds -I/usr/include/PCSC)
@@ -37,9 +39,11 @@
 #endif
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -69,6 +73,7 @@ enum class ErrorCode {
     not_transacted,       ///< SCARD_E_NOT_TRANSACTED with the card still present
     communication,        ///< reader/card I/O trouble (F_COMM_ERROR, UNRESPONSIVE, ...)
     no_profile,           ///< the card answers none of the card profiles tried
+    card_changed,         ///< with_same_card(): another card than the one read is in the reader
     other,                ///< anything else; see native()
 };
 
@@ -99,6 +104,8 @@ inline std::string_view to_string(ErrorCode code) noexcept {
             return "communication";
         case ErrorCode::no_profile:
             return "no_profile";
+        case ErrorCode::card_changed:
+            return "card_changed";
         case ErrorCode::other:
             return "other";
     }
@@ -135,6 +142,9 @@ inline std::string_view describe(ErrorCode code) noexcept {
                    "reconnect the reader, then try again";
         case ErrorCode::no_profile:
             return "use a supported card (GIDS or PIV), or choose the card profile that fits it";
+        case ErrorCode::card_changed:
+            return "a different card is in the reader: put the card that was read back in, or "
+                   "start over with this one";
         case ErrorCode::other:
             return "see the PC/SC error code";
     }
@@ -631,11 +641,11 @@ class Card final : public card::ApduChannel {
               reader_);
     }
 
-    /// Disconnects with SCARD_LEAVE_CARD, ignoring errors; never throws.
-    void release() noexcept {
+    /// Disconnects (by default with SCARD_LEAVE_CARD), ignoring errors; never throws.
+    void release(Disposition disposition = Disposition::leave) noexcept {
         if (connected_) {
             connected_ = false;
-            SCardDisconnect(handle_, SCARD_LEAVE_CARD);
+            SCardDisconnect(handle_, detail::native_disposition(disposition));
         }
     }
 
@@ -1065,6 +1075,136 @@ inline CardReading read_card(Context& context, const ReadOptions& options = {}) 
                 throw;
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Acting on the card that was read
+
+/// What with_same_card() runs on the re-checked card, inside its transaction: the card (as an
+/// ApduChannel) and the profile, e.g.
+///   [&](card::ApduChannel& c, card::CardProfile& p) { p.authenticate_admin(c, response); }
+using CardAction = std::function<void(card::ApduChannel&, card::CardProfile&)>;
+
+namespace detail {
+
+inline Error card_changed_error(std::string_view reader, std::string_view why) {
+    return Error(ErrorCode::card_changed, 0, "with_same_card", std::string(reader),
+                 where("with_same_card", reader) + ": a different card is in the reader (" +
+                     std::string(why) + ")");
+}
+
+/// Error{card_reset} with the consequence spelt out: the challenge died with the reset.
+inline Error challenge_lost_error(const Error& e) {
+    return Error(ErrorCode::card_reset, e.native(), std::string(e.operation()),
+                 std::string(e.reader()),
+                 where(e.operation(), e.reader()) +
+                     ": the card was reset since it was read, so its admin challenge is gone: "
+                     "read the card again for a fresh challenge and ask the server for a new "
+                     "response (" +
+                     std::string(error_name(static_cast<LONG>(e.native()))) + " " +
+                     hex32(static_cast<LONG>(e.native())) + ")");
+}
+
+/// The ATR and the card id (read without a new challenge) must be those of `expected`.
+inline void check_same_card(Card& card, const CardReading& expected, card::CardProfile& profile) {
+    if (card.atr() != expected.atr)
+        throw card_changed_error(card.reader(), "its ATR differs from the one read");
+    std::optional<std::array<std::uint8_t, 16>> id;
+    try {
+        id = profile.read_card_id(card);
+    } catch (const card::CardError& e) {
+        if (e.code() == card::CardErrorCode::no_profile)
+            throw card_changed_error(card.reader(), "it answers none of the card profiles");
+        if (e.code() == card::CardErrorCode::missing_card_id)
+            throw card_changed_error(card.reader(), "it has no card id");
+        throw;
+    }
+    if (!id) {
+        throw card_changed_error(
+            card.reader(), "it does not answer the " + std::string(profile.name()) + " profile");
+    }
+    if (*id != expected.identity.card_id)
+        throw card_changed_error(card.reader(), "its card id differs from the one read");
+}
+
+}  // namespace detail
+
+/// Runs `action` on the card that read_card() read, after checking it is still that card.
+/// This is the second half of the MIM CM admin flow: read_card() gives the card id and the
+/// challenge, the caller asks the CM server for the challenge response (no PC/SC transaction
+/// is held across that HTTP call), then calls this to authenticate as admin and, e.g., set a
+/// new admin key and the user PIN:
+///
+///   pcsc::Card card(context, reader);               // keep it connected (see below)
+///   const auto reading = pcsc::read_card(card, &profile);
+///   const SecretBytes response = ...;               // from the CM server
+///   pcsc::with_same_card(card, reading, profile, [&](card::ApduChannel& c,
+///                                                    card::CardProfile& p) {
+///       p.authenticate_admin(c, response);
+///       p.set_admin_key(c, new_key);
+///       p.set_user_pin(c, pin);
+///   });
+///
+/// In ONE transaction it checks that the ATR equals expected.atr and that
+/// profile.read_card_id() (which asks for no challenge, so the pending one stays valid) gives
+/// expected.identity.card_id, then runs `action`. Afterwards the card is disconnected with
+/// SCARD_RESET_CARD once `action` ran (also when it threw), so the admin and PIN state is
+/// dropped; with SCARD_LEAVE_CARD when the checks failed (nothing else was sent). Errors while
+/// ending the transaction or disconnecting are ignored: they cannot undo what the card did.
+///
+/// Errors (nothing is retried: the challenge does not survive a reset or a new card):
+///  - Error{card_changed} (native 0, operation "with_same_card"): another ATR, another card id,
+///    no card id, or the card answers no longer the profile; `action` is not run;
+///  - Error{card_reset}: another application reset the card since this handle was connected;
+///    the message says that a fresh challenge (and a new response) is needed;
+///  - Error{card_removed}, Error{no_card}, ... from PC/SC; card::CardError from the checks
+///    (other than those above) and from `action` (e.g. admin_auth_failed, challenge_expired,
+///    not_supported) pass through; so does anything else `action` throws.
+///
+/// Keep `card` connected between read_card() and this call. pcsc-lite powers a card down about
+/// a second after its last handle disconnected, and a power-off ends the challenge: the admin
+/// authentication then fails with card::CardError{challenge_expired}. A connection without a
+/// transaction keeps the card powered and does not block other applications.
+/// std::invalid_argument when `card` is connected to another reader than expected.reader or
+/// `action` is empty.
+inline void with_same_card(Card& card, const CardReading& expected, card::CardProfile& profile,
+                           const CardAction& action) {
+    if (!action)
+        throw std::invalid_argument("with_same_card: no action given");
+    if (card.reader() != expected.reader) {
+        throw std::invalid_argument("with_same_card: the card is connected to \"" + card.reader() +
+                                    "\", but was read in \"" + expected.reader + "\"");
+    }
+    bool acted = false;
+    try {
+        Transaction transaction(card);
+        detail::check_same_card(card, expected, profile);
+        acted = true;
+        action(card, profile);
+        transaction.release();
+    } catch (const Error& e) {
+        card.release(acted ? Disposition::reset : Disposition::leave);
+        if (e.code() == ErrorCode::card_reset)
+            throw detail::challenge_lost_error(e);
+        throw;
+    } catch (...) {
+        card.release(acted ? Disposition::reset : Disposition::leave);
+        throw;
+    }
+    card.release(Disposition::reset);
+}
+
+/// The same, connecting (SHARED) to expected.reader first. Simpler, but the card may have been
+/// powered down since read_card() disconnected (pcsc-lite does so about a second after the last
+/// handle is gone), which ends its challenge: prefer the Card overload and keep the card
+/// connected. Errors as there, plus those of connecting (Error{no_card} when the reader is
+/// empty, Error{unknown_reader}, Error{sharing_violation}, ...).
+inline void with_same_card(Context& context, const CardReading& expected,
+                           card::CardProfile& profile, const CardAction& action) {
+    if (!action)
+        throw std::invalid_argument("with_same_card: no action given");
+    Card card(context, expected.reader);
+    with_same_card(card, expected, profile, action);
 }
 
 }  // namespace mimcm::pcsc

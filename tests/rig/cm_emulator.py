@@ -18,19 +18,20 @@ import json
 import os
 import re
 import secrets
-import signal
 import socket
 import ssl
 import struct
 import sys
-import tempfile
 import threading
 import time
 import traceback
 import urllib.parse
 import uuid
 from html import escape as html_escape
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # rigserver.py, however this is started
+import rigserver  # noqa: E402
 
 CM_PREFIX = "/certificatemanagement"  # compared case-insensitively, like IIS
 CONTROL_PREFIX = "/_emulator/"
@@ -713,10 +714,6 @@ class CmRequest:
         return f"{'https' if self.tls else 'http'}://{self.host}{self.path}{query}"
 
 
-class BadRequestBody(Exception):
-    pass
-
-
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # see the Nagle trap in test-rig.md
@@ -786,42 +783,12 @@ class Handler(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
 
-    def _read_body(self):
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
-            total = 0
-            while True:
-                line = self.rfile.readline(1024)
-                try:
-                    size = int(line.split(b";")[0].strip(), 16)
-                except ValueError:
-                    raise BadRequestBody("bad chunk size")
-                if size == 0:
-                    while self.rfile.readline(8192) not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    return b"".join(chunks)
-                total += size
-                if total > self.max_body:
-                    raise BadRequestBody("body too large")
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline(8)
-        length = self.headers.get("Content-Length")
-        if length is None:
-            return b""
-        try:
-            length = int(length)
-        except ValueError:
-            raise BadRequestBody("bad Content-Length")
-        if length < 0 or length > self.max_body:
-            raise BadRequestBody("bad Content-Length")
-        return self.rfile.read(length)
-
     def _dispatch(self):
         started = time.monotonic()
         body_error = None
         try:
-            body = self._read_body()
-        except BadRequestBody as e:
+            body = rigserver.read_body(self.rfile, self.headers, self.max_body)
+        except rigserver.BadRequestBody as e:
             body, body_error = b"", str(e)
             self.close_connection = True  # the framing is lost: we cannot find the next request
         request = CmRequest(self, body)
@@ -945,47 +912,21 @@ def make_handler_class(state, verbose, idle_timeout):
     })
 
 
-class Listener(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 64
+class Listener(rigserver.Listener):
+    """A rigserver.Listener with a name, whose TLS handshake (in Handler.setup) may require a client
+    certificate."""
 
     def __init__(self, address, handler_class, scheme, ssl_context=None, name=None, client_cert=False):
-        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self.scheme = scheme  # "http" or "https"
         self.name = name or scheme  # "http", "https", or "https_<variant>": port-file key, record "listener"
-        self.ssl_context = ssl_context
         self.client_cert = client_cert  # the TLS handshake requires a client certificate
-        super().__init__(address, handler_class)
-
-    def server_bind(self):
-        if self.address_family == socket.AF_INET6:
-            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        super().server_bind()
-
-    def get_request(self):
-        sock, address = self.socket.accept()
-        if self.ssl_context:
-            # The handshake happens in the connection's thread (Handler.setup), so a slow or broken
-            # client cannot stall the accept loop.
-            sock = self.ssl_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-        return sock, address
-
-    def handle_error(self, request, client_address):
-        exc = sys.exc_info()[1]
-        if isinstance(exc, (ConnectionError, TimeoutError, ssl.SSLError, OSError)):
-            return  # clients that go away, wrong CAs and pins, port scans: not our problem
-        super().handle_error(request, client_address)
+        super().__init__(address, handler_class, scheme, ssl_context)
 
 
 # --------------------------------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------------------------------
 
-def fail(message):
-    """A startup error: message on stderr, exit status 2 (as for a command-line error)."""
-    sys.stderr.write(f"cm_emulator: {message}\n")
-    sys.exit(2)
+fail = rigserver.make_fail("cm_emulator")  # a startup error: message on stderr, exit status 2
 
 
 def check_bind(addresses, allow_remote):
@@ -997,20 +938,6 @@ def check_bind(addresses, allow_remote):
         if not ip.is_loopback and not allow_remote:
             fail(f"refusing to listen on non-loopback address {address} "
                              "(use --allow-remote)")
-
-
-def make_ssl_context(cert, key, tls_max, client_ca=None):
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    if tls_max == "1.2":
-        context.maximum_version = ssl.TLSVersion.TLSv1_2
-    context.set_alpn_protocols(["http/1.1"])
-    context.load_cert_chain(cert, key)
-    if client_ca:
-        # No certificate, or one that does not chain to client_ca (or lacks clientAuth): handshake failure.
-        context.verify_mode = ssl.CERT_REQUIRED
-        context.load_verify_locations(cafile=client_ca)
-    return context
 
 
 def variant_files(variant, cert_dir, cert, key):
@@ -1041,16 +968,6 @@ def start_listeners(binds, port, handler_class, scheme, ssl_context=None, name=N
             if port != 0 or len(binds) == 1 or attempt == 19:
                 raise
     raise AssertionError
-
-
-def write_port_file(path, ports):
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".ports.", dir=directory)
-    with os.fdopen(fd, "w") as f:
-        json.dump(ports, f)
-        f.write("\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def parse_args(argv):
@@ -1155,7 +1072,7 @@ def main(argv=None):
             cert = args.cert or os.path.join(args.cert_dir, "server.pem")
             key = args.key or os.path.join(args.cert_dir, "server.key")
             try:
-                context = make_ssl_context(cert, key, args.tls_max)
+                context = rigserver.make_ssl_context(cert, key, args.tls_max)
             except (OSError, ssl.SSLError) as e:
                 fail(f"cannot load {cert} / {key}: {e} "
                                  "(make them with tests/rig/make-certs.sh DIR, then --cert-dir DIR)")
@@ -1167,7 +1084,7 @@ def main(argv=None):
                 variant, args.cert_dir, args.cert or os.path.join(args.cert_dir, "server.pem"),
                 args.key or os.path.join(args.cert_dir, "server.key"))
             try:
-                context = make_ssl_context(cert, key, args.tls_max, client_ca)
+                context = rigserver.make_ssl_context(cert, key, args.tls_max, client_ca)
             except (OSError, ssl.SSLError) as e:
                 fail(f"--tls-variant {variant}: cannot load {cert} / {key}"
                      f"{' / ' + client_ca if client_ca else ''}: {e} "
@@ -1179,20 +1096,8 @@ def main(argv=None):
             listener.server_close()
         fail(f"cannot listen: {e}")
 
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda signum, frame: stop.set())
-
-    threads = [threading.Thread(target=lst.serve_forever, kwargs={"poll_interval": 0.2},
-                                name=f"{lst.name} {lst.server_address[0]}", daemon=True)
-               for lst in listeners]
-    for thread in threads:
-        thread.start()
-    if args.port_file:
-        try:
-            write_port_file(args.port_file, ports)
-        except OSError as e:
-            fail(f"--port-file: {e}")
+    stop = rigserver.serve(listeners, fail, args.port_file, ports,
+                           thread_name=lambda lst: f"{lst.name} {lst.server_address[0]}")
     if not args.quiet:
         for lst in listeners:
             host = lst.server_address[0]
@@ -1202,24 +1107,9 @@ def main(argv=None):
                              f"/CertificateManagement/{variant}\n")
         sys.stderr.flush()
 
-    while not stop.wait(0.2):  # a signal handler only runs between waits
-        pass
-
-    # shutdown() waits for the listener's next poll (up to 0.2 s): stop them all at once, not one by one.
-    stoppers = [threading.Thread(target=lst.shutdown, daemon=True) for lst in listeners]
-    for stopper in stoppers:
-        stopper.start()
-    for stopper in stoppers:
-        stopper.join()
-    for lst in listeners:
-        lst.server_close()
-    if args.port_file:
-        try:
-            with open(args.port_file, encoding="utf-8") as f:
-                if json.load(f).get("pid") == os.getpid():
-                    os.unlink(args.port_file)
-        except (OSError, ValueError):
-            pass
+    rigserver.wait_until_set(stop, 0.2)
+    rigserver.shutdown(listeners)
+    rigserver.remove_port_file(args.port_file)
     return 0
 
 

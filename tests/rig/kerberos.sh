@@ -9,6 +9,7 @@
 # See tests/rig/README.md, section "Kerberos". Set KERBEROS_RIG_TRACE=1 for KRB5_TRACE logs.
 set -Eeuo pipefail
 export PATH=$PATH:/usr/sbin:/sbin   # krb5kdc, kdb5_util, kadmin.local, apache2
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # pid_is, stop_pidfile, STOP_GRACE
 
 usage() {
     echo "usage: kerberos.sh start|stop STATE" >&2
@@ -28,7 +29,6 @@ USER_PW='alice-Passw0rd!'
 MASTER_PW='rig-master-Passw0rd!'
 SERVICES=("HTTP/localhost@$REALM" "HTTP/127.0.0.1@$REALM")
 APACHE_MODULES=/usr/lib/apache2/modules
-STOP_GRACE=3     # seconds between TERM and KILL
 WAIT_KDC=5       # seconds for the KDC to answer
 WAIT_APACHE=10   # seconds for Apache to answer
 SMOKE_PATH=/_rig/ok
@@ -38,49 +38,13 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
 
 # ---------------------------------------------------------------------------
-# processes: by recorded PID only
+# processes: by recorded PID only (lib.sh); a SIGKILL also gets the direct children (Apache's workers)
 # ---------------------------------------------------------------------------
-
-# pid_is PID WORD: PID is alive (not a zombie) and its command line contains WORD.
-pid_is() {
-    local pid=$1 word=$2 stat cmdline
-    [[ $pid =~ ^[0-9]+$ ]] || return 1
-    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    [[ ${stat%% *} != Z ]] || return 1
-    cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
-    [[ $cmdline == *"$word"* ]]
-}
-
-# stop_pidfile FILE WORD: TERM, then KILL (the process and its direct children) after STOP_GRACE.
-stop_pidfile() {
-    local file=$1 word=$2 pid i kids
-    [[ -f $file ]] || return 0
-    pid=$(head -n1 "$file")
-    if pid_is "$pid" "$word"; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for ((i = 0; i < STOP_GRACE * 50; i++)); do
-            pid_is "$pid" "$word" || break
-            sleep 0.02
-        done
-        if pid_is "$pid" "$word"; then
-            note "PID $pid ($word) ignored SIGTERM for ${STOP_GRACE}s: sending SIGKILL"
-            kids=$(ps -o pid= --ppid "$pid" 2>/dev/null || true)
-            # shellcheck disable=SC2086 # $kids is a list of PIDs
-            kill -KILL "$pid" $kids 2>/dev/null || true
-            for ((i = 0; i < 50; i++)); do
-                pid_is "$pid" "$word" || break
-                sleep 0.02
-            done
-        fi
-    fi
-    rm -f "$file"
-}
 
 do_stop() {
     rm -f "$state/kerberos.env"
-    stop_pidfile "$krb/apache.pid" apache2
-    stop_pidfile "$krb/kdc.pid" krb5kdc
+    stop_pidfile "$krb/apache.pid" apache2 kids
+    stop_pidfile "$krb/kdc.pid" krb5kdc kids
 }
 
 # ---------------------------------------------------------------------------
@@ -370,7 +334,7 @@ EOF
         start_kdc
         if kinit_to "$krb/alice.ccache"; then ok=1; break; fi
         grep -qi 'in use' "$krb/kdc.stderr" "$krb/kdc.log" 2>/dev/null || fail "the KDC does not answer"
-        stop_pidfile "$krb/kdc.pid" krb5kdc
+        stop_pidfile "$krb/kdc.pid" krb5kdc kids
         note "KDC port $kdc_port taken, retrying"
         read -r kdc_port port < <(free_ports)
         write_krb5_conf "$kdc_port"

@@ -8,6 +8,7 @@
 # Debian package: winbind (for /usr/bin/ntlm_auth; winbindd is not started). See README.md, "NTLM".
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"  # stop_pidfile, wait_for_file
 cmd=${1:?usage: ntlm.sh start|stop STATE}
 state=${2:?usage: ntlm.sh start|stop STATE}
 python=${NTLM_RIG_PYTHON:-/usr/bin/python3}
@@ -15,29 +16,13 @@ domain=CONTOSO
 user=kiosk
 password='Kiosk-Passw0rd!'
 
-stop_pid() {  # TERM, then KILL after 3 s; a zombie counts as stopped
-    local pidfile=$1 pid
-    [ -f "$pidfile" ] || return 0
-    pid=$(cat "$pidfile")
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 30); do
-            kill -0 "$pid" 2>/dev/null || break
-            [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" = Z ] && break
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    rm -f "$pidfile"
-}
-
 case $cmd in
 start)
     [ -s "$state/emulator.json" ] || { echo "ntlm: $state/emulator.json missing (run rig.sh start $state first)" >&2; exit 1; }
     [ -x /usr/bin/ntlm_auth ] || { echo "ntlm: /usr/bin/ntlm_auth missing (apt-get install winbind)" >&2; exit 1; }
     state=$(cd "$state" && pwd)
     dir=$state/ntlm
-    stop_pid "$dir/front.pid"
+    stop_pidfile "$dir/front.pid"
     http_port=$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["http"])' "$state/emulator.json")
     mkdir -p "$dir"
     chmod 700 "$dir"
@@ -69,12 +54,10 @@ CONF
         --smb-conf "$dir/smb.conf" --port-file "$dir/ports.json" ${NTLM_FRONT_VERBOSE:+-v} \
         >"$dir/front.log" 2>&1 &
     echo $! >"$dir/front.pid"
-    for _ in $(seq 100); do
-        [ -s "$dir/ports.json" ] && break
-        kill -0 "$(cat "$dir/front.pid")" 2>/dev/null || { cat "$dir/front.log" >&2; rm -f "$dir/front.pid"; exit 1; }
-        sleep 0.1
-    done
-    [ -s "$dir/ports.json" ] || { echo "ntlm: the front did not start within 10 s" >&2; cat "$dir/front.log" >&2; stop_pid "$dir/front.pid"; exit 1; }
+    rc=0
+    wait_for_file "$dir/ports.json" "$(cat "$dir/front.pid")" || rc=$?
+    [ $rc -ne 1 ] || { cat "$dir/front.log" >&2; rm -f "$dir/front.pid"; exit 1; }  # it exited
+    [ $rc -eq 0 ] || { echo "ntlm: the front did not start within 10 s" >&2; cat "$dir/front.log" >&2; stop_pidfile "$dir/front.pid"; exit 1; }
     read -r p_http p_https < <("$python" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["http"], d["https"])' "$dir/ports.json")
     cat >"$state/ntlm.env.tmp" <<ENV
 NTLM_HTTP_URL=http://127.0.0.1:$p_http/CertificateManagement
@@ -87,7 +70,7 @@ ENV
     echo "ntlm: front up: http $p_http, https $p_https (pid $(cat "$dir/front.pid")); $state/ntlm.env"
     ;;
 stop)
-    stop_pid "$state/ntlm/front.pid"
+    stop_pidfile "$state/ntlm/front.pid"
     rm -f "$state/ntlm.env"
     ;;
 *)

@@ -20,23 +20,23 @@ import base64
 import binascii
 import ctypes
 import http.client
-import ipaddress
 import itertools
 import json
 import os
 import queue
 import select
-import signal
 import socket
 import ssl
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # rigserver.py, however this is started
+import rigserver  # noqa: E402
 
 SERVER_HEADER = "Microsoft-IIS/10.0"
 EMULATOR_PREFIX = "/_emulator/"
@@ -381,10 +381,6 @@ class Stats:
             return {"handshakes": self.handshakes, "failures": self.failures}
 
 
-class BadRequestBody(Exception):
-    pass
-
-
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # the Nagle trap of test-rig.md
@@ -452,39 +448,10 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---------------------------------------------------------------------------------------------
 
-    def _read_body(self):
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks, total = [], 0
-            while True:
-                line = self.rfile.readline(1024)
-                try:
-                    size = int(line.split(b";")[0].strip(), 16)
-                except ValueError:
-                    raise BadRequestBody("bad chunk size")
-                if size == 0:
-                    while self.rfile.readline(8192) not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    return b"".join(chunks)
-                total += size
-                if total > self.max_body:
-                    raise BadRequestBody("body too large")
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline(8)
-        length = self.headers.get("Content-Length")
-        if length is None:
-            return b""
-        try:
-            length = int(length)
-        except ValueError:
-            raise BadRequestBody("bad Content-Length")
-        if length < 0 or length > self.max_body:
-            raise BadRequestBody("bad Content-Length")
-        return self.rfile.read(length)
-
     def _dispatch(self):
         try:
-            body = self._read_body()
-        except BadRequestBody as e:
+            body = rigserver.read_body(self.rfile, self.headers, self.max_body)
+        except rigserver.BadRequestBody as e:
             self.close_connection = True
             self._send(400, [("Content-Type", "text/plain; charset=utf-8")], f"{e}\n".encode())
             return
@@ -687,59 +654,11 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-class Listener(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 64
-
-    def __init__(self, address, handler_class, scheme, ssl_context=None):
-        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self.scheme = scheme
-        self.ssl_context = ssl_context
-        super().__init__(address, handler_class)
-
-    def server_bind(self):
-        if self.address_family == socket.AF_INET6:
-            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        super().server_bind()
-
-    def get_request(self):
-        sock, address = self.socket.accept()
-        if self.ssl_context:
-            sock = self.ssl_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-        return sock, address
-
-    def handle_error(self, request, client_address):
-        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError, ssl.SSLError, OSError)):
-            return
-        super().handle_error(request, client_address)
-
-
-def make_ssl_context(cert, key):
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.set_alpn_protocols(["http/1.1"])
-    context.load_cert_chain(cert, key)
-    return context
-
-
-def write_port_file(path, ports):
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".ports.", dir=directory)
-    with os.fdopen(fd, "w") as f:
-        json.dump(ports, f)
-        f.write("\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-
-
 # --------------------------------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------------------------------
 
-def fail(message):
-    sys.stderr.write(f"ntlm_front: {message}\n")
-    sys.exit(2)
+fail = rigserver.make_fail("ntlm_front")  # a startup error: message on stderr, exit status 2
 
 
 def parse_args(argv):
@@ -771,11 +690,7 @@ def parse_args(argv):
         parser.error("give --http-port and/or --https-port")
     if args.https_port is not None and not (args.cert and args.key):
         parser.error("--https-port needs --cert and --key")
-    try:
-        if not ipaddress.ip_address(args.bind).is_loopback:
-            parser.error("--bind must be a loopback address")
-    except ValueError:
-        parser.error("--bind needs an IP address")
+    rigserver.check_loopback_bind(parser, args.bind)
     upstream = urllib.parse.urlsplit(args.upstream)
     if upstream.scheme != "http" or not upstream.hostname or not upstream.port:
         parser.error("--upstream must be http://HOST:PORT")
@@ -785,15 +700,7 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        with open(args.password_file, encoding="utf-8") as f:
-            password = f.read()
-    except OSError as e:
-        fail(f"--password-file: {e.strerror}")
-    if password.endswith("\n"):
-        password = password[:-1]
-    if password.endswith("\r"):
-        password = password[:-1]
+    password = rigserver.read_password_file(args.password_file, fail)
     if not password or "\n" in password or "\0" in password:
         fail("--password-file: needs one non-empty line")
     if not os.access(args.ntlm_auth, os.X_OK):
@@ -817,51 +724,30 @@ def main(argv=None):
     ports = {"http": None, "https": None, "pid": os.getpid()}
     try:
         if args.http_port is not None:
-            listeners.append(Listener((args.bind, args.http_port), handler_class, "http"))
+            listeners.append(rigserver.Listener((args.bind, args.http_port), handler_class, "http"))
             ports["http"] = listeners[-1].server_address[1]
         if args.https_port is not None:
             try:
-                context = make_ssl_context(args.cert, args.key)
+                context = rigserver.make_ssl_context(args.cert, args.key)
             except (OSError, ssl.SSLError) as e:
                 fail(f"cannot load {args.cert} / {args.key}: {e}")
-            listeners.append(Listener((args.bind, args.https_port), handler_class, "https", context))
+            listeners.append(rigserver.Listener((args.bind, args.https_port), handler_class, "https", context))
             ports["https"] = listeners[-1].server_address[1]
     except OSError as e:
         for listener in listeners:
             listener.server_close()
         fail(f"cannot listen: {e}")
 
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda signum, frame: stop.set())
-    threads = [threading.Thread(target=lst.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
-               for lst in listeners]
-    for thread in threads:
-        thread.start()
-    if args.port_file:
-        try:
-            write_port_file(args.port_file, ports)
-        except OSError as e:
-            fail(f"--port-file: {e}")
+    stop = rigserver.serve(listeners, fail, args.port_file, ports)
     for lst in listeners:
         log(f"listening on {lst.scheme}://{args.bind}:{lst.server_address[1]}/ -> {args.upstream} "
             f"(account {args.domain}\\{args.user})")
 
-    while not stop.wait(1.0):
-        pass
-
-    for lst in listeners:
-        lst.shutdown()
-        lst.server_close()
+    rigserver.wait_until_set(stop, 1.0)
+    rigserver.shutdown(listeners)
     pool.close()
     Helper.close_all()
-    if args.port_file:
-        try:
-            with open(args.port_file, encoding="utf-8") as f:
-                if json.load(f).get("pid") == os.getpid():
-                    os.unlink(args.port_file)
-        except (OSError, ValueError):
-            pass
+    rigserver.remove_port_file(args.port_file)
     log("stopped")
     return 0
 

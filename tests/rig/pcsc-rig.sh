@@ -21,13 +21,13 @@
 set -u
 
 RIG_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$RIG_DIR/lib.sh"  # pid_is, stop_pid, STOP_GRACE
 PYTHON=${PCSC_RIG_PYTHON:-/usr/bin/python3}
 CARD_SCRIPT="$RIG_DIR/virtual_card.py"
 PCSCD_BIN=${PCSCD:-$(command -v pcscd || echo /usr/sbin/pcscd)}
 PCSCD_SOCKET=/run/pcscd/pcscd.comm
 READER_PREFIX="Virtual PCD 00 0"
 START_TIMEOUT=5     # seconds: pcscd answering, card present, card removed
-STOP_GRACE=3        # seconds between TERM and KILL
 
 die() {
     echo "pcsc-rig: $*" >&2
@@ -183,39 +183,8 @@ PYEOF
 }
 
 # ---------------------------------------------------------------------------
-# process helpers (PID-based only)
+# process helpers (PID-based only; pid_is and stop_pid are in lib.sh)
 # ---------------------------------------------------------------------------
-
-# pid_is PID WORD: PID is alive (not a zombie) and its command line contains WORD,
-# so a recycled PID is never signalled.
-pid_is() {
-    local pid=$1 word=$2 stat cmdline
-    [[ $pid =~ ^[0-9]+$ ]] || return 1
-    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    [[ ${stat%% *} != Z ]] || return 1
-    cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
-    [[ $cmdline == *"$word"* ]]
-}
-
-# stop_pid PID WORD: TERM, then KILL after $STOP_GRACE seconds.
-stop_pid() {
-    local pid=$1 word=$2 i
-    pid_is "$pid" "$word" || return 0
-    kill -TERM "$pid" 2>/dev/null
-    for ((i = 0; i < STOP_GRACE * 50; i++)); do
-        pid_is "$pid" "$word" || return 0
-        sleep 0.02
-    done
-    note "PID $pid ($word) ignored SIGTERM for ${STOP_GRACE}s: sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null
-    for ((i = 0; i < 50; i++)); do
-        pid_is "$pid" "$word" || return 0
-        sleep 0.02
-    done
-    note "PID $pid ($word) still there after SIGKILL"
-    return 1
-}
 
 read_pid() {
     [[ -f $1 ]] && head -n1 "$1"

@@ -27,14 +27,15 @@ import ipaddress
 import json
 import os
 import select
-import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # rigserver.py, however this is started
+import rigserver  # noqa: E402
 
 REALM = "mimcm-test-proxy"
 STATS_PATH = "/_proxy/stats"
@@ -292,6 +293,17 @@ class Handler(BaseHTTPRequestHandler):
         self._reply(403, f"403 Forbidden: destination {host} is not a loopback address\n",
                     close=self._has_body())
 
+    def _admit(self, host):
+        """The addresses to connect to for HOST if this request may go there; otherwise None, with
+        the 407 (no valid credentials, checked first) or 403 (not a loopback destination) sent."""
+        if not self._authorized():
+            self._reject_auth()
+            return None
+        addresses = resolve_loopback(host)
+        if addresses is None:
+            self._reject_destination(host)
+        return addresses
+
     # --- dispatch ------------------------------------------------------------------------------
 
     def _dispatch(self):
@@ -331,12 +343,8 @@ class Handler(BaseHTTPRequestHandler):
             raise BadRequest("bad port")
         if not host:
             raise BadRequest("no host")
-        if not self._authorized():
-            self._reject_auth()
-            return
-        addresses = resolve_loopback(host)
+        addresses = self._admit(host)
         if addresses is None:
-            self._reject_destination(host)
             return
         self._continue()
         body = self._read_body()
@@ -446,12 +454,8 @@ class Handler(BaseHTTPRequestHandler):
         port = int(port_text)
         if host.startswith("[") and host.endswith("]"):
             host = host[1:-1]
-        if not self._authorized():
-            self._reject_auth()
-            return
-        addresses = resolve_loopback(host)
+        addresses = self._admit(host)
         if addresses is None:
-            self._reject_destination(host)
             return
         try:
             upstream = connect_to(addresses, port)
@@ -532,19 +536,7 @@ class Server(ThreadingHTTPServer):
 # Command line
 # --------------------------------------------------------------------------------------------------
 
-def write_port_file(path, content):
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".proxy-port.", dir=directory)
-    with os.fdopen(fd, "w") as f:
-        json.dump(content, f)
-        f.write("\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-
-
-def fail(message):
-    sys.stderr.write(f"proxy: {message}\n")
-    sys.exit(2)
+fail = rigserver.make_fail("proxy")  # a startup error: message on stderr, exit status 2
 
 
 def parse_args(argv):
@@ -567,11 +559,7 @@ def parse_args(argv):
         parser.error("--user and --password-file go together")
     if args.user is not None and (":" in args.user or not args.user):
         parser.error("--user must be non-empty and must not contain ':'")
-    try:
-        if not ipaddress.ip_address(args.bind).is_loopback:
-            parser.error("--bind must be a loopback address")
-    except ValueError:
-        parser.error("--bind needs an IP address")
+    rigserver.check_loopback_bind(parser, args.bind)
     return args
 
 
@@ -579,15 +567,7 @@ def main(argv=None):
     args = parse_args(argv)
     credentials = None
     if args.user is not None:
-        try:
-            with open(args.password_file, encoding="utf-8") as f:
-                password = f.read()
-        except OSError as e:
-            fail(f"--password-file: {e.strerror}")
-        if password.endswith("\n"):
-            password = password[:-1]
-        if password.endswith("\r"):
-            password = password[:-1]
+        password = rigserver.read_password_file(args.password_file, fail)
         if "\n" in password or "\0" in password:
             fail("--password-file: needs one line")
         credentials = f"{args.user}:{password}".encode("utf-8")
@@ -603,33 +583,14 @@ def main(argv=None):
         fail(f"cannot listen on {args.bind}:{args.port}: {e.strerror}")
     port = server.server_address[1]
 
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda signum, frame: stop.set())
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
-    thread.start()
-    if args.port_file:
-        try:
-            write_port_file(args.port_file, {"port": port, "pid": os.getpid()})
-        except OSError as e:
-            server.shutdown()
-            server.server_close()
-            fail(f"--port-file: {e}")
+    stop = rigserver.serve([server], fail, args.port_file, {"port": port, "pid": os.getpid()},
+                           prefix=".proxy-port.")
     log(f"listening on {args.bind}:{port} "
         f"({'Basic authentication, user ' + args.user if credentials else 'no authentication'})")
 
-    while not stop.wait(1.0):
-        pass
-
-    server.shutdown()
-    server.server_close()
-    if args.port_file:
-        try:
-            with open(args.port_file, encoding="utf-8") as f:
-                if json.load(f).get("pid") == os.getpid():
-                    os.unlink(args.port_file)
-        except (OSError, ValueError):
-            pass
+    rigserver.wait_until_set(stop, 1.0)
+    rigserver.shutdown([server])
+    rigserver.remove_port_file(args.port_file)
     log("stopped")
     return 0
 

@@ -16,6 +16,7 @@
 #     password in STATE/proxy.password).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"  # stop_pidfile, wait_for_file
 cmd=${1:?usage: rig.sh start|stop STATE [--with-auth]}
 state=${2:?usage: rig.sh start|stop STATE [--with-auth]}
 with_auth=${3:-}
@@ -23,31 +24,17 @@ with_auth=${3:-}
 # The token the auth emulator accepts; the tests know it too.
 bearer_token=rig-bearer-token-4c1d
 
-stop_pid() {  # TERM, then KILL after 3 s
-    local pidfile=$1 pid
-    [ -f "$pidfile" ] || return 0
-    pid=$(cat "$pidfile")
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    rm -f "$pidfile"
-}
-
 start_emulator() {  # NAME, then emulator options; waits for STATE/NAME.json
-    local name=$1
+    local name=$1 rc=0
     shift
     rm -f "$state/$name.json"
     /usr/bin/python3 "$here/cm_emulator.py" "$@" --cert-dir "$state/certs" \
         --port-file "$state/$name.json" --record "$state/$name-requests.jsonl" \
         >"$state/$name.log" 2>&1 &
     echo $! >"$state/$name.pid"
-    for _ in $(seq 100); do
-        [ -s "$state/$name.json" ] && return 0
-        kill -0 "$(cat "$state/$name.pid")" 2>/dev/null || { cat "$state/$name.log" >&2; exit 1; }
-        sleep 0.1
-    done
+    wait_for_file "$state/$name.json" "$(cat "$state/$name.pid")" || rc=$?
+    [ $rc -ne 0 ] || return 0
+    [ $rc -ne 1 ] || { cat "$state/$name.log" >&2; exit 1; }  # it exited
     echo "rig: the CM emulator '$name' did not start" >&2
     exit 1
 }
@@ -58,10 +45,7 @@ start_proxy() {  # a forward proxy that wants credentials (user proxy-user); STA
     /usr/bin/python3 "$here/proxy.py" --port 0 --port-file "$state/proxy.json" \
         --user proxy-user --password-file "$state/proxy.password" >"$state/proxy.log" 2>&1 &
     echo $! >"$state/proxy.pid"
-    for _ in $(seq 100); do
-        [ -s "$state/proxy.json" ] && return 0
-        sleep 0.1
-    done
+    wait_for_file "$state/proxy.json" && return 0
     echo "rig: the proxy did not start" >&2
     cat "$state/proxy.log" >&2
     exit 1
@@ -87,9 +71,9 @@ start)
 stop)
     [ -f "$state/kerberos.env" ] && "$here/kerberos.sh" stop "$state" || true
     [ -f "$state/ntlm.env" ] && "$here/ntlm.sh" stop "$state" || true
-    stop_pid "$state/proxy.pid"
-    stop_pid "$state/auth-emulator.pid"
-    stop_pid "$state/emulator.pid"
+    stop_pidfile "$state/proxy.pid"
+    stop_pidfile "$state/auth-emulator.pid"
+    stop_pidfile "$state/emulator.pid"
     "$here/pcsc-rig.sh" stop-all "$state" || true
     ;;
 *)

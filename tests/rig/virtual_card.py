@@ -8,15 +8,26 @@ command line and the behaviour of each profile.
 
 Layout of this file:
   * Apdu / CardError / helpers     parsing and encoding
+  * des3_ede_encrypt                3DES-EDE for the admin challenge-response
   * ChallengeSource                 fixed or random 8-byte challenges
+  * CardSecrets                     admin key, PIN, admin state; the --state-file
   * Applet, GidsApplet, PivApplet   one class per card edge (add commands here)
   * VirtualCardOS                   applet selection plus the transport shaping
                                     (T=0 GET RESPONSE, 6C wrong-Le retry, log)
   * VpcdLink, main()                the vpcd connection and process lifetime
+
+Admin challenge lifetime (a deliberate choice, see tests/rig/README.md): the
+last challenge (GIDS GET CHALLENGE, PIV GENERAL AUTHENTICATE 7C 02 81 00)
+stays valid until it is used once (right or wrong), a new challenge is issued,
+or the card is reset or powered off.  A SELECT of the applet that is already
+selected and reading the card id do NOT clear it: that lets a client re-check
+the card id in a new PC/SC transaction before it sends the response.  Admin
+authentication lasts until reset/power-off or the SELECT of another applet.
 """
 
 import argparse
 import importlib.util
+import json
 import logging
 import os
 import signal
@@ -44,10 +55,18 @@ sys.path.insert(0, VSMARTCARD_PATH)
 alias_pycryptodome()
 from virtualsmartcard.VirtualSmartcard import SmartcardOS, VirtualICC  # noqa: E402
 
+try:
+    from Cryptodome.Cipher import DES, DES3  # Debian's pycryptodome
+except ImportError:                          # a classic install under the name Crypto
+    from Crypto.Cipher import DES, DES3
+
 VPCD_HOST = "localhost"
 VPCD_BASE_PORT = 35963  # slot 0; slot 1 is 35964
 
 DEFAULT_CARD_ID = "3ff188bcba833740826246eba1291c6e"
+DEFAULT_ADMIN_KEY = bytes(24)   # GIDS default admin key / the MIM CM docs' example key
+DEFAULT_PIN = "12345678"
+PIN_TRIES = 3
 
 # Exit codes (2 is argparse's bad command line; SIGTERM/SIGINT exit 0).
 EXIT_VPCD_GONE = 3      # vpcd closed the connection: pcscd stopped
@@ -68,12 +87,16 @@ DEFAULT_ATRS = {
 
 # Status words
 SW_OK = 0x9000
+SW_AUTH_FAILED = 0x6300          # EXTERNAL AUTHENTICATE: wrong response
 SW_WRONG_LENGTH = 0x6700
+SW_SECURITY_NOT_SATISFIED = 0x6982
+SW_AUTH_BLOCKED = 0x6983
 SW_CHAINING_UNSUPPORTED = 0x6884
 SW_CONDITIONS_NOT_SATISFIED = 0x6985
 SW_WRONG_DATA = 0x6A80
 SW_NOT_FOUND = 0x6A82
 SW_WRONG_P1P2 = 0x6A86
+SW_REF_NOT_FOUND = 0x6A88
 SW_INS_NOT_SUPPORTED = 0x6D00
 SW_CLA_NOT_SUPPORTED = 0x6E00
 
@@ -82,9 +105,16 @@ INS_GET_DATA = 0xCB
 INS_GET_CHALLENGE = 0x84
 INS_GENERAL_AUTHENTICATE = 0x87
 INS_GET_RESPONSE = 0xC0
+INS_EXTERNAL_AUTHENTICATE = 0x82
+INS_PUT_DATA = 0xDB
+INS_RESET_RETRY_COUNTER = 0x2C
+INS_VERIFY = 0x20
+INS_SET_MANAGEMENT_KEY = 0xFF     # Yubico PIV extension
 
 # Commands that need a selected applet; before the SELECT they answer 69 85.
-APPLET_COMMANDS = (INS_GET_DATA, INS_GET_CHALLENGE, INS_GENERAL_AUTHENTICATE)
+APPLET_COMMANDS = (INS_GET_DATA, INS_GET_CHALLENGE, INS_GENERAL_AUTHENTICATE,
+                   INS_EXTERNAL_AUTHENTICATE, INS_PUT_DATA, INS_RESET_RETRY_COUNTER, INS_VERIFY,
+                   INS_SET_MANAGEMENT_KEY)
 
 
 # --------------------------------------------------------------------------
@@ -165,6 +195,38 @@ def parse_hex(text, length=None):
     return value
 
 
+def parse_pin(text):
+    """argparse type: a PIN of 4..16 bytes (UTF-8)."""
+    if not 4 <= len(text.encode()) <= 16:
+        raise argparse.ArgumentTypeError("a PIN has 4 to 16 bytes, got %d" % len(text.encode()))
+    return text
+
+
+# --------------------------------------------------------------------------
+# 3DES
+# --------------------------------------------------------------------------
+
+def des3_ede_encrypt(key, block):
+    """3DES-EDE (ECB, no padding) of one 8-byte block with a 24-byte key:
+    E(K3, D(K2, E(K1, block))).  This is what MIM CM computes as the admin
+    challenge response.  pycryptodome's DES3 refuses degenerate keys (K1 == K2
+    or K2 == K3, e.g. the all-zero GIDS default key or the PIV vendor default
+    0102030405060708 x 3), so those are computed from single DES.
+
+    Check: all-zero key, challenge d61143f9ccffd2ca -> 17466e766e303cb6 (the
+    MIM CM docs example, base64 1hFD+cz/0so= -> F0Zudm4wPLY=)."""
+    if len(key) != 24 or len(block) != 8:
+        raise ValueError("3DES-EDE needs a 24-byte key and an 8-byte block")
+    try:
+        return DES3.new(key, DES3.MODE_ECB).encrypt(block)
+    except ValueError:
+        pass
+    k1, k2, k3 = key[:8], key[8:16], key[16:]
+    step = DES.new(k1, DES.MODE_ECB).encrypt(block)
+    step = DES.new(k2, DES.MODE_ECB).decrypt(step)
+    return DES.new(k3, DES.MODE_ECB).encrypt(step)
+
+
 # --------------------------------------------------------------------------
 # Challenges
 # --------------------------------------------------------------------------
@@ -182,6 +244,100 @@ class ChallengeSource:
 
 
 # --------------------------------------------------------------------------
+# Card secrets and the state file
+# --------------------------------------------------------------------------
+
+class CardSecrets:
+    """The admin key, the user PIN with its retry counter, and the session's
+    admin/PIN authentication state: one set per card, shared by its applets.
+
+    With a state file, every change (and the start) rewrites it atomically
+    (temporary file + rename) as
+      {"admin_key": "<hex>", "pin": "<text>", "admin_authenticated": bool,
+       "pin_tries_left": n}
+    so tests can assert what the card holds.
+    """
+
+    def __init__(self, admin_key, pin, state_file=None):
+        self.admin_key = admin_key
+        self.pin = pin
+        self.pin_tries_left = PIN_TRIES
+        self.admin_authenticated = False
+        self.pin_verified = False
+        self.state_file = state_file
+        self.save()
+
+    def snapshot(self):
+        return {"admin_key": self.admin_key.hex(), "pin": self.pin,
+                "admin_authenticated": self.admin_authenticated,
+                "pin_tries_left": self.pin_tries_left}
+
+    def save(self):
+        if self.state_file is None:
+            return
+        directory = os.path.dirname(os.path.abspath(self.state_file))
+        tmp = os.path.join(directory, ".%s.%d.tmp" % (os.path.basename(self.state_file),
+                                                      os.getpid()))
+        with open(tmp, "w") as f:
+            json.dump(self.snapshot(), f)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.state_file)
+
+    def end_session(self):
+        """Reset, power-off or another applet selected: authentication is gone."""
+        changed = self.admin_authenticated
+        self.admin_authenticated = False
+        self.pin_verified = False
+        if changed:
+            self.save()
+
+    def set_admin(self, value):
+        if self.admin_authenticated != value:
+            self.admin_authenticated = value
+            self.save()
+
+    def set_admin_key(self, key):
+        self.admin_key = key
+        self.save()
+
+    def set_pin(self, pin):
+        """RESET RETRY COUNTER: new PIN, tries back to PIN_TRIES."""
+        self.pin = pin
+        self.pin_tries_left = PIN_TRIES
+        self.pin_verified = False
+        self.save()
+
+    def verify_pin(self, candidate):
+        """VERIFY with data: 90 00, 63 Cx (x tries left) or 69 83 (blocked)."""
+        if self.pin_tries_left == 0:
+            raise CardError(SW_AUTH_BLOCKED)
+        if candidate == self.pin.encode():
+            self.pin_verified = True
+            if self.pin_tries_left != PIN_TRIES:
+                self.pin_tries_left = PIN_TRIES
+                self.save()
+            return
+        self.pin_verified = False
+        self.pin_tries_left -= 1
+        self.save()
+        raise CardError(0x63C0 | self.pin_tries_left)
+
+    def pin_status(self):
+        """VERIFY without data: 90 00 when verified in this session, else 63 Cx
+        (69 83 when blocked)."""
+        if self.pin_tries_left == 0:
+            raise CardError(SW_AUTH_BLOCKED)
+        if not self.pin_verified:
+            raise CardError(0x63C0 | self.pin_tries_left)
+
+    def check_response(self, challenge, response):
+        """Is response 3DES-EDE(admin key, challenge)?"""
+        return des3_ede_encrypt(self.admin_key, challenge) == response
+
+
+# --------------------------------------------------------------------------
 # Applets (one per card edge)
 # --------------------------------------------------------------------------
 
@@ -191,16 +347,19 @@ class Applet:
     A subclass sets FULL_AID and MIN_AID_LEN (the shortest AID prefix a SELECT
     may use), implements fci() and registers its command handlers in
     self.handlers (INS -> method(apdu) returning the response data, or raising
-    CardError).  Per-session state (last challenge, later: authentication
-    status) is dropped by reset().
+    CardError).  Per-session state (the last challenge) is dropped by reset(),
+    which the card OS calls on reset/power-off and when another applet gets
+    selected -- not when this applet is selected again (see the top of the
+    file); the authentication state lives in the shared CardSecrets.
     """
 
     NAME = "applet"
     FULL_AID = b""
     MIN_AID_LEN = 0
 
-    def __init__(self, challenges):
+    def __init__(self, challenges, secrets):
         self.challenges = challenges
+        self.secrets = secrets
         self.handlers = {}
         self.last_challenge = None
 
@@ -211,7 +370,7 @@ class Applet:
         return b""
 
     def reset(self):
-        """Called on card reset/power-up and when the applet gets (re)selected."""
+        """Called on card reset/power-off and when another applet gets selected."""
         self.last_challenge = None
 
     def handle(self, apdu):
@@ -224,6 +383,15 @@ class Applet:
         """Make a new challenge and remember it for a later authentication."""
         self.last_challenge = self.challenges.next(length)
         return self.last_challenge
+
+    def take_challenge(self):
+        """The pending challenge, used up by this call (None when there is none)."""
+        challenge, self.last_challenge = self.last_challenge, None
+        return challenge
+
+    def require_admin(self):
+        if not self.secrets.admin_authenticated:
+            raise CardError(SW_SECURITY_NOT_SATISFIED)
 
 
 class GidsApplet(Applet):
@@ -256,8 +424,16 @@ class GidsApplet(Applet):
         ("", "cardid", 0xDF24, 0xA013),
     ]
 
-    def __init__(self, challenges, card_id, layout="default"):
-        super().__init__(challenges)
+    # PUT DATA of the admin key (EF B080, key 80, 3DES, 24 bytes), the exact
+    # bytes of the minidriver spec ("Create EF for Admin Key"):
+    #   00 DB 3F FF 26 70 24 84 01 80 A5 1F 87 18 <key> 88 03 B0 73 DC
+    ADMIN_KEY_PREFIX = bytes.fromhex("7024 840180 A51F 8718")
+    ADMIN_KEY_SUFFIX = bytes.fromhex("8803B073DC")
+    KEY_ADMIN = 0x80
+    PIN_REF = 0x80
+
+    def __init__(self, challenges, secrets, card_id, layout="default"):
+        super().__init__(challenges, secrets)
         self.card_id = card_id
         self.records = self.LAYOUT_ALT if layout == "alt" else self.LAYOUT_DEFAULT
         contents = {
@@ -274,6 +450,10 @@ class GidsApplet(Applet):
         self.handlers = {
             INS_GET_DATA: self.get_data,
             INS_GET_CHALLENGE: self.get_challenge,
+            INS_EXTERNAL_AUTHENTICATE: self.external_authenticate,
+            INS_PUT_DATA: self.put_data,
+            INS_RESET_RETRY_COUNTER: self.reset_retry_counter,
+            INS_VERIFY: self.verify,
         }
 
     def master_file_table(self):
@@ -301,6 +481,65 @@ class GidsApplet(Applet):
         if apdu.le is None:
             raise CardError(SW_WRONG_LENGTH)
         return self.issue_challenge(8)
+
+    def external_authenticate(self, apdu):
+        """00 82 00 80 08 <3DES-EDE(admin key, last challenge)>: 90 00 and admin
+        state, 63 00 when wrong, 69 85 with no pending challenge.  The
+        challenge is used up either way."""
+        if apdu.p1 != 0x00:
+            raise CardError(SW_WRONG_P1P2)
+        if apdu.p2 != self.KEY_ADMIN:
+            raise CardError(SW_REF_NOT_FOUND)
+        if len(apdu.data) != 8:
+            raise CardError(SW_WRONG_LENGTH)
+        challenge = self.take_challenge()
+        if challenge is None:
+            raise CardError(SW_CONDITIONS_NOT_SATISFIED)
+        if not self.secrets.check_response(challenge, apdu.data):
+            self.secrets.set_admin(False)
+            raise CardError(SW_AUTH_FAILED)
+        self.secrets.set_admin(True)
+        return b""
+
+    def put_data(self, apdu):
+        """Only the admin key object (admin authenticated, else 69 82)."""
+        if apdu.p1p2 != 0x3FFF:
+            raise CardError(SW_WRONG_P1P2)
+        data = apdu.data
+        if (len(data) != 2 + 0x24 or not data.startswith(self.ADMIN_KEY_PREFIX)
+                or not data.endswith(self.ADMIN_KEY_SUFFIX)):
+            raise CardError(SW_WRONG_DATA)
+        self.require_admin()
+        self.secrets.set_admin_key(data[len(self.ADMIN_KEY_PREFIX):-len(self.ADMIN_KEY_SUFFIX)])
+        return b""
+
+    def reset_retry_counter(self, apdu):
+        """00 2C 02 80 Lc <new PIN, 4..16 bytes>: admin only (else 69 82)."""
+        if apdu.p1 != 0x02:
+            raise CardError(SW_WRONG_P1P2)
+        if apdu.p2 != self.PIN_REF:
+            raise CardError(SW_REF_NOT_FOUND)
+        if not 4 <= len(apdu.data) <= 16:
+            raise CardError(SW_WRONG_LENGTH)
+        self.require_admin()
+        try:
+            pin = apdu.data.decode()
+        except UnicodeDecodeError:
+            raise CardError(SW_WRONG_DATA)
+        self.secrets.set_pin(pin)
+        return b""
+
+    def verify(self, apdu):
+        """00 20 00 80 Lc <PIN>: 90 00 / 63 Cx; without data: 63 Cx (tries left)."""
+        if apdu.p1 != 0x00:
+            raise CardError(SW_WRONG_P1P2)
+        if apdu.p2 != self.PIN_REF:
+            raise CardError(SW_REF_NOT_FOUND)
+        if not apdu.data:
+            self.secrets.pin_status()
+            return b""
+        self.secrets.verify_pin(apdu.data)
+        return b""
 
 
 def encode_fascn(agency, system, credential, cs, ici, pi, oc, oi, poa):
@@ -336,8 +575,11 @@ class PivApplet(Applet):
     # Agency code 9999 (test/non-federal): clients then use the GUID as card id.
     FASCN = encode_fascn("9999", "9999", "999999", "1", "1", "9999999999", "1", "9999", "1")
 
-    def __init__(self, challenges, card_id):
-        super().__init__(challenges)
+    PIN_REF = 0x80
+    PIN_LENGTH = 8                                         # padded with FF
+
+    def __init__(self, challenges, secrets, card_id):
+        super().__init__(challenges, secrets)
         self.card_id = card_id
         chuid = (tlv(0x30, self.FASCN) + tlv(0x34, card_id) + tlv(0x35, self.EXPIRY)
                  + tlv(0x3E, b"") + tlv(0xFE, b""))
@@ -350,6 +592,9 @@ class PivApplet(Applet):
         self.handlers = {
             INS_GET_DATA: self.get_data,
             INS_GENERAL_AUTHENTICATE: self.general_authenticate,
+            INS_SET_MANAGEMENT_KEY: self.set_management_key,
+            INS_RESET_RETRY_COUNTER: self.reset_retry_counter,
+            INS_VERIFY: self.verify,
         }
 
     def fci(self):
@@ -374,10 +619,51 @@ class PivApplet(Applet):
     def general_authenticate(self, apdu):
         if apdu.p1 != self.ALG_3DES or apdu.p2 != self.KEY_CARD_MANAGEMENT:
             raise CardError(SW_WRONG_P1P2)
-        # Only the "give me a challenge" step of external authentication so far.
-        if apdu.data != bytes.fromhex("7C028100"):
+        # One-way external authentication of the host with the 9B key:
+        #   7C 02 81 00           -> 7C 0A 81 08 <challenge>
+        #   7C 0A 82 08 <response> -> 90 00 if response = 3DES-EDE(key, challenge),
+        #                             else 69 82 (also with no pending challenge).
+        if apdu.data == bytes.fromhex("7C028100"):
+            return tlv(0x7C, tlv(0x81, self.issue_challenge(8)))
+        if len(apdu.data) == 12 and apdu.data.startswith(bytes.fromhex("7C0A8208")):
+            challenge = self.take_challenge()
+            if challenge is None or not self.secrets.check_response(challenge, apdu.data[4:]):
+                self.secrets.set_admin(False)
+                raise CardError(SW_SECURITY_NOT_SATISFIED)
+            self.secrets.set_admin(True)
+            return b""
+        raise CardError(SW_WRONG_DATA)
+
+    def set_management_key(self, apdu):
+        """Yubico SET MANAGEMENT KEY 00 FF FF FF|FE 1B 03 9B 18 <24-byte key>:
+        admin only (else 69 82)."""
+        if apdu.p1 != 0xFF or apdu.p2 not in (0xFF, 0xFE):
+            raise CardError(SW_WRONG_P1P2)
+        data = apdu.data
+        if len(data) != 27 or data[:3] != bytes([self.ALG_3DES, self.KEY_CARD_MANAGEMENT, 24]):
             raise CardError(SW_WRONG_DATA)
-        return tlv(0x7C, tlv(0x81, self.issue_challenge(8)))
+        self.require_admin()
+        self.secrets.set_admin_key(data[3:])
+        return b""
+
+    def reset_retry_counter(self, apdu):
+        """The PIV PIN is reset with the PUK, never with the management key."""
+        raise CardError(SW_SECURITY_NOT_SATISFIED)
+
+    def verify(self, apdu):
+        """00 20 00 80 08 <PIN padded with FF to 8>: 90 00 / 63 Cx; without data:
+        63 Cx (tries left)."""
+        if apdu.p1 != 0x00:
+            raise CardError(SW_WRONG_P1P2)
+        if apdu.p2 != self.PIN_REF:
+            raise CardError(SW_REF_NOT_FOUND)
+        if not apdu.data:
+            self.secrets.pin_status()
+            return b""
+        if len(apdu.data) != self.PIN_LENGTH:
+            raise CardError(SW_WRONG_LENGTH)
+        self.secrets.verify_pin(apdu.data.rstrip(b"\xff"))
+        return b""
 
 
 # --------------------------------------------------------------------------
@@ -393,9 +679,10 @@ class VirtualCardOS(SmartcardOS):
         (00 C0 00 00 xx) delivers it (partly, with 61 yy, if xx is short).
     """
 
-    def __init__(self, atr, applets, t0=False, le_quirk=False, log_file=None):
+    def __init__(self, atr, applets, t0=False, le_quirk=False, log_file=None, secrets=None):
         self.atr = atr
         self.applets = applets
+        self.secrets = secrets
         self.t0 = t0
         self.le_quirk = le_quirk
         self.log_file = log_file
@@ -418,6 +705,8 @@ class VirtualCardOS(SmartcardOS):
         self.pending = b""
         for applet in self.applets:
             applet.reset()
+        if self.secrets is not None:
+            self.secrets.end_session()
 
     def execute(self, msg):
         response = self.process(bytes(msg))
@@ -457,15 +746,22 @@ class VirtualCardOS(SmartcardOS):
         return self.selected.handle(apdu)
 
     def select(self, apdu):
-        """SELECT by DF name. A failed SELECT keeps the current applet."""
+        """SELECT by DF name. A failed SELECT keeps the current applet, its
+        challenge and the authentication state; selecting the applet that is
+        already selected keeps them too; selecting another applet drops them."""
         if apdu.p1 != 0x04 or not apdu.data:
             raise CardError(SW_NOT_FOUND)
         for applet in self.applets:
             if applet.matches_aid(apdu.data):
                 if apdu.p2 not in (0x00, 0x0C):
                     raise CardError(SW_WRONG_P1P2)
-                self.selected = applet
-                applet.reset()
+                if applet is not self.selected:
+                    if self.selected is not None:
+                        self.selected.reset()
+                        if self.secrets is not None:
+                            self.secrets.end_session()
+                    applet.reset()
+                    self.selected = applet
                 return b"" if apdu.p2 == 0x0C else applet.fci()
         raise CardError(SW_NOT_FOUND)
 
@@ -598,20 +894,31 @@ def parse_args(argv):
                         help="answer 6C xx when Le differs from the data length")
     parser.add_argument("--log", metavar="FILE", type=argparse.FileType("a"),
                         help="append '> command' / '< response' hex lines per APDU")
+    parser.add_argument("--admin-key", type=lambda s: parse_hex(s, 24), metavar="HEX48",
+                        default=DEFAULT_ADMIN_KEY,
+                        help="24-byte 3DES admin key (GIDS key 80 / PIV 9B management key), "
+                             "default all zero")
+    parser.add_argument("--pin", type=parse_pin, default=DEFAULT_PIN, metavar="TEXT",
+                        help="user PIN, 4 to 16 bytes (PIV: at most 8), default %s" % DEFAULT_PIN)
+    parser.add_argument("--state-file", metavar="FILE",
+                        help="JSON file rewritten (atomically) after every change: admin_key, "
+                             "pin, admin_authenticated, pin_tries_left")
     args = parser.parse_args(argv)
     if args.atr is None:
         t1_atr, t0_atr = DEFAULT_ATRS[args.profile]
         args.atr = bytes.fromhex(t0_atr if args.t0 else t1_atr)
     if len(args.atr) > 33:
         parser.error("--atr: an ATR has at most 33 bytes")
+    if args.profile == "piv" and len(args.pin.encode()) > PivApplet.PIN_LENGTH:
+        parser.error("--pin: a PIV PIN has at most 8 bytes")
     return args
 
 
-def make_applets(args, challenges):
+def make_applets(args, challenges, secrets):
     if args.profile == "gids":
-        return [GidsApplet(challenges, args.card_id, args.mf_layout)]
+        return [GidsApplet(challenges, secrets, args.card_id, args.mf_layout)]
     if args.profile == "piv":
-        return [PivApplet(challenges, args.card_id)]
+        return [PivApplet(challenges, secrets, args.card_id)]
     return []
 
 
@@ -623,8 +930,11 @@ def main(argv):
     tag = "virtual_card[slot %d, %s]" % (args.slot, args.profile)
 
     try:
-        card_os = VirtualCardOS(args.atr, make_applets(args, ChallengeSource(args.challenge)),
-                                t0=args.t0, le_quirk=args.le_quirk, log_file=log_file)
+        secrets = CardSecrets(args.admin_key, args.pin, args.state_file)
+        card_os = VirtualCardOS(args.atr,
+                                make_applets(args, ChallengeSource(args.challenge), secrets),
+                                t0=args.t0, le_quirk=args.le_quirk, log_file=log_file,
+                                secrets=secrets)
         try:
             icc = VirtualICC(None, "iso7816", VPCD_HOST, port, logginglevel=logging.ERROR)
         except SystemExit:

@@ -143,7 +143,7 @@ TEST_CASE("2 workflow policy: policies/{type}, fields in any casing, unknown fie
     CHECK(p.unknown_fields[0].json == R"({"x":1})");
 }
 
-TEST_CASE("3 smart card policy: configuration/smartcards; the admin key is a secret",
+TEST_CASE("3 smart card policy: configuration/smartcards and the admin key is a secret",
           "[operations]") {
     Fixture f(200, R"({"DefaultAdminKeyHex":"000000000000000000000000000000000000000000000000",
                       "diversifyadminkey":true,"UserPinOption":"ServerProposed"})");
@@ -155,7 +155,7 @@ TEST_CASE("3 smart card policy: configuration/smartcards; the admin key is a sec
     CHECK(p.user_pin_option == UserPinOption::server_proposed);
 }
 
-TEST_CASE("4 create request: body as the docs send it; the URI with or without prefix",
+TEST_CASE("4 create request: body as the docs send it and the URI with or without prefix",
           "[operations]") {
     for (const char* uri :
          {R"("api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099")",
@@ -176,7 +176,7 @@ TEST_CASE("4 create request: body as the docs send it; the URI with or without p
     }
 }
 
-TEST_CASE("4 create request: an Unblock names the card; no template and no card is refused",
+TEST_CASE("4 create request: an Unblock names the card and no template and no card is refused",
           "[operations]") {
     Fixture f(201, R"("api/v1.0/requests/0c96d73f-967b-420e-854a-43ad2a1504bc")");
     NewRequest unblock;
@@ -220,7 +220,7 @@ TEST_CASE("5, 6 list and get requests: docs examples", "[operations]") {
     CHECK(all.size() == 1);
 }
 
-TEST_CASE("7 set request status: PUT with a JSON body; other statuses refused", "[operations]") {
+TEST_CASE("7 set request status: PUT with a JSON body and other statuses refused", "[operations]") {
     Fixture f(200, kRequestExample);
     ok<Request>(f.client.set_request_status(kRequest, RequestStatus::completed));
     CHECK(f.sent().method == "PUT");

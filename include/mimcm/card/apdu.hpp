@@ -18,11 +18,15 @@ namespace mimcm::card {
 
 /// Why a card-level operation failed.
 enum class CardErrorCode {
-    no_profile,       ///< the card answers none of the card profiles tried (no known applet)
-    status,           ///< the card answered an unexpected status word (see CardError::sw())
-    malformed,        ///< a response, TLV structure or table is malformed or too short
-    missing_card_id,  ///< the card has no card id (no cardid entry, no CHUID GUID, or all zero)
-    protocol,         ///< the card broke the APDU protocol (e.g. endless 61xx chain)
+    no_profile,         ///< the card answers none of the card profiles tried (no known applet)
+    status,             ///< the card answered an unexpected status word (see CardError::sw())
+    malformed,          ///< a response, TLV structure or table is malformed or too short
+    missing_card_id,    ///< the card has no card id (no cardid entry, no CHUID GUID, or all zero)
+    protocol,           ///< the card broke the APDU protocol (e.g. endless 61xx chain)
+    not_supported,      ///< the card profile does not offer this operation (e.g. PIV user PIN)
+    admin_auth_failed,  ///< the card refused the admin challenge response (wrong key/response)
+    challenge_expired,  ///< the card has no pending challenge any more (reset, power-off, used):
+                        ///< read the card again for a fresh challenge and a new response
 };
 
 /// The name of a CardErrorCode ("no_profile", "status", ...).
@@ -38,6 +42,12 @@ inline std::string_view to_string(CardErrorCode code) noexcept {
             return "missing_card_id";
         case CardErrorCode::protocol:
             return "protocol";
+        case CardErrorCode::not_supported:
+            return "not_supported";
+        case CardErrorCode::admin_auth_failed:
+            return "admin_auth_failed";
+        case CardErrorCode::challenge_expired:
+            return "challenge_expired";
     }
     return "unknown";
 }
@@ -230,7 +240,13 @@ inline ResponseApdu transmit(ApduChannel& channel, const CommandApdu& command,
     if (response.sw1 == 0x6C) {
         CommandApdu again = command;
         again.le = detail::le_from_sw2(response.sw2);
-        response = detail::send_once(channel, again);
+        try {
+            response = detail::send_once(channel, again);
+        } catch (...) {
+            secure_wipe(again.data);  // the copy may carry a key or PIN
+            throw;
+        }
+        secure_wipe(again.data);
     }
     if (response.sw1 != 0x61)
         return response;

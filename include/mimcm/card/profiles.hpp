@@ -1,23 +1,33 @@
-// Card profiles: how to read the card id and an 8-byte admin challenge from a card family.
+// Card profiles: how to read the card id and an 8-byte admin challenge from a card family, and
+// the card half of the MIM CM admin flow (answer the challenge, set the admin key and PIN).
 //
 //   GidsProfile  Microsoft GIDS (TPM virtual smart cards, GIDS applets): card id from the
-//                "cardid" file named by the master file table, challenge by GET CHALLENGE.
-//   PivProfile   NIST PIV: card id = CHUID GUID (tag 34), challenge by GENERAL AUTHENTICATE on
-//                the 9B management key (3DES).
+//                "cardid" file named by the master file table, challenge by GET CHALLENGE,
+//                admin authentication by EXTERNAL AUTHENTICATE with key 80.
+//   PivProfile   NIST PIV: card id = CHUID GUID (tag 34), challenge and admin authentication by
+//                GENERAL AUTHENTICATE on the 9B management key (3DES).
 //   AutoProfile  tries PIV, then GIDS (the order of the Windows minidriver discovery), or a
-//                list of your own.
+//                list of your own; admin operations go to the profile that last read the card.
+//
+// The admin flow: read() gives the card id and a challenge; the CM server answers
+// response = 3DES-EDE-ECB(admin key, challenge) (the SDK never computes it); then, in a new
+// PC/SC transaction, read_card_id() re-checks the card (it asks for no new challenge, so the
+// pending one stays valid), authenticate_admin() sends the response, and set_admin_key() /
+// set_user_pin() may follow. mimcm::pcsc::with_same_card() runs exactly that.
 //
 // Your own card family: derive from CardProfile and implement name() and read(). read() gets an
 // ApduChannel (use card::transmit() to get 61xx/6Cxx handling), must return std::nullopt when
 // the card does not have your applet (so AutoProfile moves on), and throw CardError when it does
 // but something else is wrong. Pass it to AutoProfile's list constructor or to
-// mimcm::pcsc::ReadOptions::profile.
+// mimcm::pcsc::ReadOptions::profile. read_card_id() and the admin operations are optional: by
+// default they throw CardError{not_supported}.
 #pragma once
 
 #include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -28,8 +38,14 @@
 
 #include "mimcm/card/apdu.hpp"
 #include "mimcm/encoding.hpp"
+#include "mimcm/secret.hpp"
 
 namespace mimcm::card {
+
+/// Size of a 3DES admin key (GIDS key 80, PIV 9B management key).
+inline constexpr std::size_t admin_key_size = 24;
+/// Size of a 3DES admin challenge and of its response.
+inline constexpr std::size_t admin_response_size = 8;
 
 /// What a profile reads from a card.
 struct CardIdentity {
@@ -56,6 +72,49 @@ class CardProfile {
     /// applet. Throws CardError when it does but the card answers something unexpected; lets
     /// the channel's exceptions (e.g. mimcm::pcsc::Error) through.
     virtual std::optional<CardIdentity> read(ApduChannel& channel) = 0;
+
+    /// Reads only the card id, the way read() does but WITHOUT asking for a challenge, so the
+    /// challenge read() got stays valid: used to re-check that the same card is still there
+    /// before its challenge is answered. std::nullopt and errors as read().
+    /// Default: throws CardError{not_supported}.
+    virtual std::optional<std::array<std::uint8_t, 16>> read_card_id(ApduChannel& /*channel*/) {
+        throw unsupported("reading the card id without a challenge");
+    }
+
+    // Admin operations. Each SELECTs the applet first (a card that lacks it: CardError{status})
+    // and wipes its copy of the secret. The secret is never put in an exception message.
+
+    /// Authenticates as admin with the server's answer to the challenge of the last read()
+    /// (8 bytes: 3DES-EDE-ECB(admin key, challenge)). Throws std::invalid_argument when the
+    /// response is not 8 bytes (nothing is sent); CardError{admin_auth_failed} when the card
+    /// refuses it; CardError{challenge_expired} when the card has no pending challenge (reset,
+    /// power-off or already used: read the card again and ask the server for a new response).
+    /// Default: throws CardError{not_supported}.
+    virtual void authenticate_admin(ApduChannel& /*channel*/, const SecretBytes& /*response*/) {
+        throw unsupported("admin authentication");
+    }
+
+    /// Sets a new 24-byte 3DES admin key (e.g. the diversified key from the server); the card
+    /// must be admin-authenticated in this session. std::invalid_argument when the key is not
+    /// 24 bytes (nothing is sent); CardError{status} (6982) when not authenticated.
+    /// Default: throws CardError{not_supported}.
+    virtual void set_admin_key(ApduChannel& /*channel*/, const SecretBytes& /*key*/) {
+        throw unsupported("setting the admin key");
+    }
+
+    /// Sets the user PIN with the admin rights of this session (no old PIN needed) and resets
+    /// its retry counter. Only GIDS: a PIV PIN can be reset only with the PUK
+    /// (CardError{not_supported}). Default: throws CardError{not_supported}.
+    virtual void set_user_pin(ApduChannel& /*channel*/, const SecretString& /*pin*/) {
+        throw unsupported("setting the user PIN with the admin key");
+    }
+
+  protected:
+    [[nodiscard]] CardError unsupported(std::string_view operation) const {
+        return CardError(CardErrorCode::not_supported, "the " + std::string(name()) +
+                                                           " card profile does not support " +
+                                                           std::string(operation));
+    }
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -207,6 +266,121 @@ inline std::string hex_tag(std::uint32_t tag) {
     return s;
 }
 
+/// SELECT of `aid`: false when the card has no such applet, else expects 9000.
+inline bool select_applet(ApduChannel& channel, const std::uint8_t* aid, std::size_t size,
+                          std::string_view profile, std::string_view applet) {
+    const ResponseApdu selected =
+        transmit(channel, CommandApdu::select_aid(Bytes(aid, aid + size)));
+    if (applet_absent(selected.sw()))
+        return false;
+    expect_ok(selected, profile, "SELECT of the " + std::string(applet) + " applet");
+    return true;
+}
+
+/// SELECT before an admin operation: a missing applet is an error there.
+inline void select_for_admin(ApduChannel& channel, const std::uint8_t* aid, std::size_t size,
+                             std::string_view profile, std::string_view applet) {
+    const ResponseApdu selected =
+        transmit(channel, CommandApdu::select_aid(Bytes(aid, aid + size)));
+    expect_ok(selected, profile, "SELECT of the " + std::string(applet) + " applet");
+}
+
+/// Command data `prefix || secret || suffix`, built in one buffer that never reallocates (so
+/// no stray copy of the secret is left behind).
+inline Bytes secret_data(std::initializer_list<std::uint8_t> prefix,
+                         const std::vector<std::uint8_t>& secret,
+                         std::initializer_list<std::uint8_t> suffix = {}) {
+    Bytes data;
+    data.reserve(prefix.size() + secret.size() + suffix.size());
+    data.insert(data.end(), prefix.begin(), prefix.end());
+    data.insert(data.end(), secret.begin(), secret.end());
+    data.insert(data.end(), suffix.begin(), suffix.end());
+    return data;
+}
+
+/// transmit() of a command that carries a secret; the command's data is wiped afterwards,
+/// also when the channel throws.
+inline ResponseApdu transmit_secret(ApduChannel& channel, CommandApdu command) {
+    class Wipe {
+      public:
+        explicit Wipe(Bytes& data) noexcept : data_(data) {}
+        Wipe(const Wipe&) = delete;
+        Wipe& operator=(const Wipe&) = delete;
+        ~Wipe() { secure_wipe(data_); }
+
+      private:
+        Bytes& data_;
+    } wipe(command.data);
+    return transmit(channel, command);
+}
+
+inline void check_admin_key(const SecretBytes& key, std::string_view profile) {
+    if (key.size() != admin_key_size) {
+        throw std::invalid_argument(std::string(profile) + ": an admin key has " +
+                                    std::to_string(admin_key_size) + " bytes (3DES), got " +
+                                    std::to_string(key.size()));
+    }
+}
+
+inline void check_admin_response(const SecretBytes& response, std::string_view profile) {
+    if (response.size() != admin_response_size) {
+        throw std::invalid_argument(std::string(profile) + ": an admin challenge response has " +
+                                    std::to_string(admin_response_size) + " bytes (3DES), got " +
+                                    std::to_string(response.size()));
+    }
+}
+
+/// Status words of an admin command that may need the admin authentication first.
+inline CardError admin_command_error(std::string_view profile, std::string_view operation,
+                                     std::uint16_t sw) {
+    if (sw == 0x6982) {
+        return CardError(CardErrorCode::status,
+                         std::string(profile) + ": " + std::string(operation) +
+                             " answered 6982 (security status not satisfied): authenticate as "
+                             "admin first, in the same card session",
+                         sw);
+    }
+    return status_error(profile, operation, sw);
+}
+
+/// The answer to an admin challenge response. `refused` lists the status words with which this
+/// card family says "wrong response".
+inline void expect_admin_accepted(const ResponseApdu& answer, std::string_view profile,
+                                  std::string_view operation,
+                                  std::initializer_list<std::uint16_t> refused) {
+    const std::uint16_t sw = answer.sw();
+    if (answer.ok())
+        return;
+    if (sw == 0x6985) {
+        throw CardError(CardErrorCode::challenge_expired,
+                        std::string(profile) + ": " + std::string(operation) +
+                            " answered 6985: the card has no pending challenge (it was reset or "
+                            "powered down since it was read, or the challenge was used): read the "
+                            "card again for a fresh challenge and ask the server for a new "
+                            "response",
+                        sw);
+    }
+    if (sw == 0x6983) {
+        throw CardError(CardErrorCode::admin_auth_failed,
+                        std::string(profile) + ": " + std::string(operation) +
+                            " answered 6983: the admin key is blocked",
+                        sw);
+    }
+    bool wrong = (sw & 0xFFF0) == 0x63C0;
+    for (const std::uint16_t r : refused)
+        wrong = wrong || sw == r;
+    if (wrong) {
+        throw CardError(CardErrorCode::admin_auth_failed,
+                        std::string(profile) + ": the card refused the admin challenge response (" +
+                            std::string(operation) + " answered " + sw_to_string(sw) +
+                            "): it does not match the card's admin key and challenge (another "
+                            "card's response, the wrong key on the server, or diversified "
+                            "true/false mixed up?)",
+                        sw);
+    }
+    throw status_error(profile, operation, sw);
+}
+
 }  // namespace detail
 
 // ---------------------------------------------------------------------------------------------
@@ -230,14 +404,39 @@ class GidsProfile : public CardProfile {
     static constexpr std::uint16_t master_file_ef = 0xA000;
     static constexpr std::size_t record_size = 28;
 
+    /// The admin key reference (EF B080, key 80, 3DES).
+    static constexpr std::uint8_t admin_key_reference = 0x80;
+    /// The user PIN reference.
+    static constexpr std::uint8_t pin_reference = 0x80;
+    static constexpr std::size_t min_pin_size = 4;
+    static constexpr std::size_t max_pin_size = 16;
+
     [[nodiscard]] std::string_view name() const override { return "gids"; }
 
     std::optional<CardIdentity> read(ApduChannel& channel) override {
-        const ResponseApdu selected =
-            transmit(channel, CommandApdu::select_aid(Bytes(aid.begin(), aid.end())));
-        if (detail::applet_absent(selected.sw()))
+        auto id = read_card_id(channel);
+        if (!id)
             return std::nullopt;
-        detail::expect_ok(selected, "GIDS", "SELECT of the GIDS applet");
+
+        CardIdentity identity;
+        identity.card_id = *id;
+        identity.profile = std::string(name());
+
+        const ResponseApdu challenge = transmit(channel, CommandApdu(0x00, 0x84, 0x00, 0x00, 8));
+        detail::expect_ok(challenge, "GIDS", "GET CHALLENGE");
+        if (challenge.data.size() != 8) {
+            throw CardError(CardErrorCode::malformed, "GIDS: GET CHALLENGE returned " +
+                                                          std::to_string(challenge.data.size()) +
+                                                          " bytes; expected 8");
+        }
+        identity.challenge = challenge.data;
+        return identity;
+    }
+
+    /// SELECT, master file table, cardid: read() without GET CHALLENGE.
+    std::optional<std::array<std::uint8_t, 16>> read_card_id(ApduChannel& channel) override {
+        if (!detail::select_applet(channel, aid.data(), aid.size(), "GIDS", "GIDS"))
+            return std::nullopt;
 
         const ResponseApdu table =
             transmit(channel, detail::get_data(master_file_ef, master_file_do));
@@ -290,19 +489,58 @@ class GidsProfile : public CardProfile {
                             "GIDS: cardid is all zero; the card was never given a card id");
         }
 
-        CardIdentity identity;
-        std::copy(value->value.begin(), value->value.end(), identity.card_id.begin());
-        identity.profile = std::string(name());
+        std::array<std::uint8_t, 16> id{};
+        std::copy(value->value.begin(), value->value.end(), id.begin());
+        return id;
+    }
 
-        const ResponseApdu challenge = transmit(channel, CommandApdu(0x00, 0x84, 0x00, 0x00, 8));
-        detail::expect_ok(challenge, "GIDS", "GET CHALLENGE");
-        if (challenge.data.size() != 8) {
-            throw CardError(CardErrorCode::malformed, "GIDS: GET CHALLENGE returned " +
-                                                          std::to_string(challenge.data.size()) +
-                                                          " bytes; expected 8");
+    /// EXTERNAL AUTHENTICATE 00 82 00 80 08 <response> (one-way, admin key 80).
+    /// 63 00 / 63 Cx: CardError{admin_auth_failed}; 69 85: CardError{challenge_expired}.
+    void authenticate_admin(ApduChannel& channel, const SecretBytes& response) override {
+        detail::check_admin_response(response, "GIDS");
+        detail::select_for_admin(channel, aid.data(), aid.size(), "GIDS", "GIDS");
+        const ResponseApdu answer = detail::transmit_secret(
+            channel, CommandApdu(0x00, 0x82, 0x00, admin_key_reference,
+                                 detail::secret_data({}, response.reveal())));
+        detail::expect_admin_accepted(answer, "GIDS", "EXTERNAL AUTHENTICATE (admin key 80)",
+                                      {0x6300, 0x6982});
+    }
+
+    /// PUT DATA of the admin key, the minidriver spec's bytes:
+    /// 00 DB 3F FF 26 70 24 84 01 80 A5 1F 87 18 <24-byte key> 88 03 B0 73 DC.
+    void set_admin_key(ApduChannel& channel, const SecretBytes& key) override {
+        detail::check_admin_key(key, "GIDS");
+        detail::select_for_admin(channel, aid.data(), aid.size(), "GIDS", "GIDS");
+        const ResponseApdu answer = detail::transmit_secret(
+            channel,
+            CommandApdu(0x00, 0xDB, 0x3F, 0xFF,
+                        detail::secret_data(
+                            {0x70, 0x24, 0x84, 0x01, admin_key_reference, 0xA5, 0x1F, 0x87, 0x18},
+                            key.reveal(), {0x88, 0x03, 0xB0, 0x73, 0xDC})));
+        if (!answer.ok())
+            throw detail::admin_command_error("GIDS", "PUT DATA of the admin key", answer.sw());
+    }
+
+    /// RESET RETRY COUNTER 00 2C 02 80 Lc <new PIN> (admin rights, no old PIN): the PIN must
+    /// have 4 to 16 bytes (std::invalid_argument, nothing sent); the retry counter is reset.
+    void set_user_pin(ApduChannel& channel, const SecretString& pin) override {
+        if (pin.size() < min_pin_size || pin.size() > max_pin_size) {
+            throw std::invalid_argument("GIDS: a user PIN has " + std::to_string(min_pin_size) +
+                                        " to " + std::to_string(max_pin_size) + " bytes, got " +
+                                        std::to_string(pin.size()));
         }
-        identity.challenge = challenge.data;
-        return identity;
+        detail::select_for_admin(channel, aid.data(), aid.size(), "GIDS", "GIDS");
+        const std::string_view text = pin.reveal();
+        Bytes data;
+        data.reserve(text.size());
+        for (const char c : text)
+            data.push_back(static_cast<std::uint8_t>(c));
+        const ResponseApdu answer = detail::transmit_secret(
+            channel, CommandApdu(0x00, 0x2C, 0x02, pin_reference, std::move(data)));
+        if (!answer.ok()) {
+            throw detail::admin_command_error("GIDS", "RESET RETRY COUNTER of the user PIN",
+                                              answer.sw());
+        }
     }
 
     /// Parses the answer to GET DATA of the master file table: DF 1F L { 01, 28-byte records
@@ -358,14 +596,27 @@ class PivProfile : public CardProfile {
                                                      0x00, 0x00, 0x10, 0x00};
     static constexpr std::uint32_t chuid_tag = 0x5FC102;
 
+    /// The card management key (9B) and its algorithm (03 = 3DES).
+    static constexpr std::uint8_t management_key = 0x9B;
+    static constexpr std::uint8_t algorithm_3des = 0x03;
+
     [[nodiscard]] std::string_view name() const override { return "piv"; }
 
     std::optional<CardIdentity> read(ApduChannel& channel) override {
-        const ResponseApdu selected =
-            transmit(channel, CommandApdu::select_aid(Bytes(aid.begin(), aid.end())));
-        if (detail::applet_absent(selected.sw()))
+        auto id = read_card_id(channel);
+        if (!id)
             return std::nullopt;
-        detail::expect_ok(selected, "PIV", "SELECT of the PIV applet");
+        CardIdentity identity;
+        identity.card_id = *id;
+        identity.profile = std::string(name());
+        identity.challenge = get_challenge(channel);
+        return identity;
+    }
+
+    /// SELECT and CHUID: read() without GENERAL AUTHENTICATE.
+    std::optional<std::array<std::uint8_t, 16>> read_card_id(ApduChannel& channel) override {
+        if (!detail::select_applet(channel, aid.data(), aid.size(), "PIV", "PIV"))
+            return std::nullopt;
 
         const ResponseApdu chuid = transmit(channel, detail::get_data(0x3FFF, chuid_tag));
         if (detail::not_found(chuid.sw())) {
@@ -375,13 +626,44 @@ class PivProfile : public CardProfile {
                             chuid.sw());
         }
         detail::expect_ok(chuid, "PIV", "GET DATA of the CHUID (5FC102)");
-
-        CardIdentity identity;
-        identity.card_id = card_id_from_chuid(chuid.data);
-        identity.profile = std::string(name());
-        identity.challenge = get_challenge(channel);
-        return identity;
+        return card_id_from_chuid(chuid.data);
     }
+
+    /// GENERAL AUTHENTICATE 00 87 03 9B 0C 7C 0A 82 08 <response>: the second step of the
+    /// one-way external authentication to the 9B challenge of read(). 69 82 (how PIV cards say
+    /// "wrong response"): CardError{admin_auth_failed}; 69 85: CardError{challenge_expired}.
+    void authenticate_admin(ApduChannel& channel, const SecretBytes& response) override {
+        detail::check_admin_response(response, "PIV");
+        detail::select_for_admin(channel, aid.data(), aid.size(), "PIV", "PIV");
+        const ResponseApdu answer = detail::transmit_secret(
+            channel, CommandApdu(0x00, 0x87, algorithm_3des, management_key,
+                                 detail::secret_data({0x7C, 0x0A, 0x82, 0x08}, response.reveal())));
+        detail::expect_admin_accepted(answer, "PIV", "GENERAL AUTHENTICATE (response for key 9B)",
+                                      {0x6982});
+    }
+
+    /// SET MANAGEMENT KEY, the Yubico PIV extension (no NIST command exists):
+    /// 00 FF FF FF 1B 03 9B 18 <24-byte key> (P2 FF: no touch policy). A card without the
+    /// extension (6D00): CardError{not_supported}.
+    void set_admin_key(ApduChannel& channel, const SecretBytes& key) override {
+        detail::check_admin_key(key, "PIV");
+        detail::select_for_admin(channel, aid.data(), aid.size(), "PIV", "PIV");
+        const ResponseApdu answer = detail::transmit_secret(
+            channel,
+            CommandApdu(0x00, 0xFF, 0xFF, 0xFF,
+                        detail::secret_data({algorithm_3des, management_key, 0x18}, key.reveal())));
+        if (answer.sw() == 0x6D00) {
+            throw CardError(CardErrorCode::not_supported,
+                            "PIV: the card does not support SET MANAGEMENT KEY (the Yubico "
+                            "extension INS FF answered 6D00)",
+                            answer.sw());
+        }
+        if (!answer.ok())
+            throw detail::admin_command_error("PIV", "SET MANAGEMENT KEY (9B)", answer.sw());
+    }
+
+    // set_user_pin: not overridden. The PIV PIN is reset with the PUK, never with the
+    // management key, so it stays CardError{not_supported}.
 
     /// The GUID (tag 34) of a CHUID response `53 L { ... 34 10 GUID ... }`.
     /// Throws CardError{missing_card_id} when it is absent or all zero, {malformed} otherwise.
@@ -440,8 +722,9 @@ class PivProfile : public CardProfile {
   private:
     static Bytes get_challenge(ApduChannel& channel) {
         // GENERAL AUTHENTICATE, algorithm 03 (3DES), key 9B (management key), ask for a challenge.
-        const ResponseApdu answer = transmit(
-            channel, CommandApdu(0x00, 0x87, 0x03, 0x9B, Bytes{0x7C, 0x02, 0x81, 0x00}, 256));
+        const ResponseApdu answer =
+            transmit(channel, CommandApdu(0x00, 0x87, algorithm_3des, management_key,
+                                          Bytes{0x7C, 0x02, 0x81, 0x00}, 256));
         detail::expect_ok(answer, "PIV", "GENERAL AUTHENTICATE (challenge for key 9B)");
         return challenge_from_response(answer.data);
     }
@@ -452,9 +735,13 @@ class PivProfile : public CardProfile {
 
 /// Tries several profiles in order and returns the first identity read. Default order: PIV,
 /// then GIDS (a card that answers the PIV SELECT is treated as PIV, as Windows does).
-/// Unlike other profiles, read() never returns std::nullopt: it throws CardError{no_profile}
-/// naming the profiles tried. Exceptions of a profile are not caught (a card with the applet
-/// but a broken card id is an error, not a reason to try the next profile).
+/// Unlike other profiles, read() and read_card_id() never return std::nullopt: they throw
+/// CardError{no_profile} naming the profiles tried. Exceptions of a profile are not caught (a
+/// card with the applet but a broken card id is an error, not a reason to try the next
+/// profile).
+///
+/// The admin operations go to the profile whose read() or read_card_id() succeeded last (see
+/// last_profile()); before any successful read they throw std::logic_error.
 class AutoProfile : public CardProfile {
   public:
     AutoProfile() {
@@ -476,15 +763,56 @@ class AutoProfile : public CardProfile {
     }
 
     std::optional<CardIdentity> read(ApduChannel& channel) override {
+        last_ = nullptr;
         for (const auto& profile : profiles_) {
-            if (auto identity = profile->read(channel))
+            if (auto identity = profile->read(channel)) {
+                last_ = profile.get();
                 return identity;
+            }
         }
-        throw CardError(CardErrorCode::no_profile,
-                        "the card answers none of the card profiles tried (" + tried() + ")");
+        throw none_answers();
+    }
+
+    std::optional<std::array<std::uint8_t, 16>> read_card_id(ApduChannel& channel) override {
+        last_ = nullptr;
+        for (const auto& profile : profiles_) {
+            if (auto id = profile->read_card_id(channel)) {
+                last_ = profile.get();
+                return id;
+            }
+        }
+        throw none_answers();
+    }
+
+    /// The profile whose read() or read_card_id() succeeded last; nullptr before that, or
+    /// after a read that failed.
+    [[nodiscard]] CardProfile* last_profile() const noexcept { return last_; }
+
+    void authenticate_admin(ApduChannel& channel, const SecretBytes& response) override {
+        active("admin authentication").authenticate_admin(channel, response);
+    }
+    void set_admin_key(ApduChannel& channel, const SecretBytes& key) override {
+        active("setting the admin key").set_admin_key(channel, key);
+    }
+    void set_user_pin(ApduChannel& channel, const SecretString& pin) override {
+        active("setting the user PIN").set_user_pin(channel, pin);
     }
 
   private:
+    CardError none_answers() const {
+        return CardError(CardErrorCode::no_profile,
+                         "the card answers none of the card profiles tried (" + tried() + ")");
+    }
+
+    CardProfile& active(std::string_view operation) const {
+        if (!last_) {
+            throw std::logic_error("AutoProfile: " + std::string(operation) +
+                                   " before the card was read; read() or read_card_id() with "
+                                   "this profile first");
+        }
+        return *last_;
+    }
+
     std::string tried() const {
         std::string out;
         for (const auto& p : profiles_) {
@@ -496,6 +824,7 @@ class AutoProfile : public CardProfile {
     }
 
     std::vector<std::unique_ptr<CardProfile>> profiles_;
+    CardProfile* last_ = nullptr;
 };
 
 /// A profile by name: "auto", "gids" or "piv" (ASCII case-insensitive).

@@ -1,0 +1,270 @@
+// mimcm-cli commands on the CM REST API beyond the proposed PIN: templates, requests, smart
+// cards, and the full enrollment of a card.
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "cli.hpp"
+#include "mimcm/enrollment.hpp"
+#include "mimcm/pcsc_enrollment.hpp"
+
+namespace mimcm_cli {
+namespace {
+
+void print_request(const Args& args, const mimcm::Request& r) {
+    if (args.json) {
+        JsonOut()
+            .field("outcome", std::string_view("ok"))
+            .field("uuid", r.uuid)
+            .field("request_type", static_cast<int>(r.request_type))
+            .field("status", static_cast<int>(r.status))
+            .field("profile_template_uuid", r.profile_template_uuid)
+            .field("new_smartcard_uuid", r.new_smartcard_uuid)
+            .field("submitted", r.submitted)
+            .field("completed", r.completed)
+            .print();
+        return;
+    }
+    std::cout << "request:   " << r.uuid << "\n"
+              << "type:      " << r.request_type << "\n"
+              << "status:    " << r.status << "\n"
+              << "template:  " << r.profile_template_uuid << "\n"
+              << "smartcard: " << r.new_smartcard_uuid << "\n"
+              << "submitted: " << r.submitted << "\n"
+              << "completed: " << r.completed << "\n";
+}
+
+void print_smartcard(const Args& args, const mimcm::Smartcard& s) {
+    if (args.json) {
+        JsonOut()
+            .field("outcome", std::string_view("ok"))
+            .field("uuid", s.uuid)
+            .field("status", static_cast<int>(s.status))
+            .field("serial_number", s.serial_number)
+            .field("atr", s.atr)
+            .field("profile_template_uuid", s.profile_template_uuid)
+            .print();
+        return;
+    }
+    std::cout << "smartcard: " << s.uuid << "\n"
+              << "status:    " << s.status << "\n"
+              << "serial:    " << s.serial_number << "\n"
+              << "atr:       " << s.atr << "\n"
+              << "template:  " << s.profile_template_uuid << "\n";
+}
+
+/// Prints the success value or reports the failure; the exit code.
+template <class T, class Result, class Print>
+int show(const Args& args, const Result& result, Print print) {
+    if (const auto* value = std::get_if<T>(&result)) {
+        print(*value);
+        return 0;
+    }
+    return report_failure(args, result);
+}
+
+/// A PKCS#10 request file (PEM or DER) as the base64 DER the API wants.
+std::string read_csr(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw UsageError{"cannot read --csr '" + path + "'"};
+    std::stringstream s;
+    s << in.rdbuf();
+    const std::string text = s.str();
+    const auto begin = text.find("-----BEGIN");
+    if (begin == std::string::npos) {
+        return mimcm::base64_encode(reinterpret_cast<const std::uint8_t*>(text.data()),
+                                    text.size());
+    }
+    const auto body = text.find('\n', begin);
+    const auto end = text.find("-----END", body);
+    std::string base64;
+    for (const char c : text.substr(body, end - body)) {
+        if (c != '\n' && c != '\r')
+            base64.push_back(c);
+    }
+    return base64;
+}
+
+}  // namespace
+
+int cmd_templates(const Args& args) {
+    auto client = make_client(args);
+    const auto result = client.list_profile_templates();
+    return show<std::vector<mimcm::ProfileTemplateView>>(args, result, [&](const auto& templates) {
+        if (args.json) {
+            JsonOut out;
+            out.field("outcome", std::string_view("ok"));
+            auto& w = out.writer();
+            w.Key("templates");
+            w.StartArray();
+            for (const auto& t : templates) {
+                w.StartObject();
+                w.Key("uuid");
+                w.String(t.uuid.c_str());
+                w.Key("name");
+                w.String(t.name.c_str());
+                w.Key("smartcard");
+                w.Bool(t.is_smartcard);
+                w.Key("virtual_smartcard");
+                w.Bool(t.is_virtual_smartcard);
+                w.EndObject();
+            }
+            w.EndArray();
+            out.print();
+            return;
+        }
+        for (const auto& t : templates) {
+            const char* kind = t.is_virtual_smartcard ? "virtual smart card"
+                               : t.is_smartcard       ? "smart card"
+                                                      : "software";
+            std::cout << t.uuid << "\t" << t.name << "\t" << kind << "\n";
+        }
+    });
+}
+
+int cmd_request(const Args& args) {
+    if (args.command == "request create") {
+        const mimcm::Guid profile_template = guid_option(args, "template");
+        auto client = make_client(args);
+        mimcm::NewRequest request;
+        request.profile_template = profile_template;
+        request.comment = args.get("comment").value_or("");
+        const auto result = client.create_request(request);
+        return show<mimcm::Created>(args, result, [&](const mimcm::Created& created) {
+            if (args.json) {
+                JsonOut()
+                    .field("outcome", std::string_view("ok"))
+                    .field("request", created.id.str())
+                    .print();
+            } else {
+                std::cout << created.id.str() << "\n";
+            }
+        });
+    }
+    const mimcm::Guid id = guid_option(args, "request");
+    auto client = make_client(args);
+    const auto print = [&](const mimcm::Request& r) { print_request(args, r); };
+    if (args.command == "request show")
+        return show<mimcm::Request>(args, client.get_request(id), print);
+    const auto status = args.command == "request complete" ? mimcm::RequestStatus::completed
+                                                           : mimcm::RequestStatus::canceled;
+    return show<mimcm::Request>(args, client.set_request_status(id, status), print);
+}
+
+int cmd_smartcard(const Args& args) {
+    if (args.command == "smartcard show") {
+        const mimcm::SmartcardId id = [&] {
+            try {
+                return mimcm::SmartcardId::parse(args.require("smartcard-id"));
+            } catch (const mimcm::InvalidArgument& e) {
+                throw UsageError{e.what()};
+            }
+        }();
+        auto client = make_client(args);
+        return show<mimcm::Smartcard>(args, client.get_smartcard(id),
+                                      [&](const mimcm::Smartcard& s) { print_smartcard(args, s); });
+    }
+    // smartcard find: by --card-id, or by the card in the reader.
+    auto client = make_client(args);
+    std::optional<mimcm::CardId> card_id;
+    if (auto given = args.get("card-id")) {
+        try {
+            card_id = mimcm::CardId::from_guid(*given);
+        } catch (const mimcm::InvalidArgument& e) {
+            throw UsageError{e.what()};
+        }
+    } else {
+        const auto profile = checked_profile(args);
+        card_id = mimcm::CardId(read_card(args, *profile).identity.card_id);
+    }
+    return show<std::vector<mimcm::Smartcard>>(
+        args, client.find_smartcards(card_id), [&](const auto& cards) {
+            if (cards.empty())
+                std::cerr << "mimcm-cli: no smart card with card id " << card_id->guid() << "\n";
+            for (const auto& s : cards)
+                print_smartcard(args, s);
+        });
+}
+
+int cmd_enroll(const Args& args) {
+    const std::string profile_template = args.require("template");
+    std::vector<std::string> csrs;
+    if (auto csr = args.get("csr"))
+        csrs.push_back(read_csr(*csr));
+    const auto profile = checked_profile(args);
+    auto client = make_client(args);
+
+    mimcm::pcsc::Context context;
+    mimcm::pcsc::ReadOptions read;
+    read.reader = args.get("reader");
+    read.profile = profile.get();
+    read.wait_for_card = seconds_option(args, "wait-card", std::chrono::milliseconds(0));
+    mimcm::pcsc::EnrollmentCard card(context, read);
+
+    mimcm::EnrollmentOptions options;
+    options.profile_template = profile_template;
+    options.comment = args.get("comment").value_or("");
+    options.user_pin = [] {
+        return secret_from_env_or_prompt("MIMCM_PIN", "New PIN for the card: ");
+    };
+    options.make_certificate_requests =
+        [&](const std::vector<mimcm::CertificateRequestGenerationOptions>& wanted) {
+            if (csrs.size() != wanted.size()) {
+                throw std::runtime_error("the template wants " + std::to_string(wanted.size()) +
+                                         " certificate request(s): give them with --csr");
+            }
+            return csrs;
+        };
+    int number = 0;
+    options.progress = [&](mimcm::EnrollmentStep step, bool done) {
+        if (!done) {
+            std::cerr << "[" << ++number << "] " << mimcm::to_string(step) << " ..." << std::flush;
+        } else {
+            std::cerr << " done\n";
+        }
+    };
+    mimcm::Enrollment<mimcm::CurlTransport, mimcm::pcsc::EnrollmentCard> enrollment(client, card,
+                                                                                    options);
+    const mimcm::EnrollmentReport report = enrollment.run();
+    if (report.succeeded) {
+        if (args.json) {
+            JsonOut()
+                .field("outcome", std::string_view("enrolled"))
+                .field("request", report.request->str())
+                .field("smartcard", report.smartcard->str())
+                .field("certificates", static_cast<int>(report.certificates.size()))
+                .field("pin_proposed_by_server", report.pin_proposed_by_server)
+                .print();
+        } else {
+            std::cout << "enrolled: request " << report.request->str() << ", smart card "
+                      << report.smartcard->str() << ", " << report.certificates.size()
+                      << " certificate(s)\n";
+        }
+        return 0;
+    }
+    std::cerr << " failed\nmimcm-cli: enrollment failed at '"
+              << mimcm::to_string(*report.failed_step) << "': " << report.error << "\n";
+    if (report.request) {
+        std::cerr << "  Request " << report.request->str()
+                  << " exists on the server: cancel it with 'mimcm-cli request cancel --request "
+                  << report.request->str() << "'.\n";
+    }
+    if (args.json) {
+        JsonOut out;
+        out.field("outcome", report.failure_outcome)
+            .field("failed_step", mimcm::to_string(*report.failed_step))
+            .field("message", report.error);
+        if (report.request)
+            out.field("request", report.request->str());
+        if (report.smartcard)
+            out.field("smartcard", report.smartcard->str());
+        out.print();
+    }
+    return exit_code_for(report.failure_outcome);
+}
+
+}  // namespace mimcm_cli

@@ -1,0 +1,333 @@
+// The documented sample enrollment (cm-rest-api.md §7) as one object: template, enroll policy,
+// request, card binding, smart card policy, admin key diversification through the card's
+// challenge-response, the PIN (chosen by the user or proposed by the server), certificate
+// requests, completion. Progress goes to a callback; a failure says which step failed and what
+// was already done on the server, so the application can cancel or abandon the request.
+//
+// The card side is a template parameter, so this header needs no PC/SC. A Card provides:
+//
+//   mimcm::CardData read();   // ATR, card id and a FRESH challenge
+//   void set_admin_key(const mimcm::SecretBytes& response, const mimcm::SecretBytes& new_key);
+//   void set_user_pin(const mimcm::SecretBytes& response, const mimcm::SecretString& pin);
+//
+// where `response` is the server's answer to the challenge of the last read(), sent to the card
+// to authenticate as admin right before the change. mimcm::pcsc::EnrollmentCard implements it on
+// a real card (mimcm/pcsc_enrollment.hpp).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "mimcm/client.hpp"
+
+namespace mimcm {
+
+enum class EnrollmentStep {
+    list_templates,
+    enroll_policy,
+    create_request,
+    get_request,
+    read_card,
+    assign_smartcard,
+    get_smartcard,
+    smartcard_policy,
+    diversified_key,
+    set_admin_key,
+    proposed_pin,
+    set_pin,
+    generation_options,
+    certificate_data,
+    complete_request,
+};
+
+[[nodiscard]] inline std::string_view to_string(EnrollmentStep step) noexcept {
+    switch (step) {
+        case EnrollmentStep::list_templates:
+            return "list profile templates";
+        case EnrollmentStep::enroll_policy:
+            return "get the enroll policy";
+        case EnrollmentStep::create_request:
+            return "create the request";
+        case EnrollmentStep::get_request:
+            return "get the request";
+        case EnrollmentStep::read_card:
+            return "read the card";
+        case EnrollmentStep::assign_smartcard:
+            return "assign the card to the request";
+        case EnrollmentStep::get_smartcard:
+            return "get the smart card";
+        case EnrollmentStep::smartcard_policy:
+            return "get the smart card policy";
+        case EnrollmentStep::diversified_key:
+            return "get the diversified admin key";
+        case EnrollmentStep::set_admin_key:
+            return "set the admin key on the card";
+        case EnrollmentStep::proposed_pin:
+            return "get the server-proposed PIN";
+        case EnrollmentStep::set_pin:
+            return "set the PIN on the card";
+        case EnrollmentStep::generation_options:
+            return "get the certificate request options";
+        case EnrollmentStep::certificate_data:
+            return "submit the certificate requests";
+        case EnrollmentStep::complete_request:
+            return "complete the request";
+    }
+    return "enrollment";
+}
+
+struct EnrollmentOptions {
+    /// The profile template, by display name or GUID.
+    std::string profile_template;
+    /// Answers to the enroll policy's data collection items (name, value).
+    std::vector<std::pair<std::string, std::string>> data_collection;
+    std::string comment;
+    /// Asked for the PIN when the policy lets the user choose it (or the server proposes none).
+    std::function<SecretString()> user_pin;
+    /// Builds one base64 DER PKCS#10 request per options entry (keys are made on the card by
+    /// the application's key storage provider).
+    std::function<std::vector<std::string>(const std::vector<CertificateRequestGenerationOptions>&)>
+        make_certificate_requests;
+    /// Called as each step starts (done=false) and ends well (done=true).
+    std::function<void(EnrollmentStep, bool done)> progress;
+};
+
+/// What happened. On failure, `failed_step` and `error` say where and why (no secrets), and the
+/// other fields say what already exists on the server and the card.
+struct EnrollmentReport {
+    bool succeeded = false;
+    std::optional<EnrollmentStep> failed_step;
+    std::string error;
+    /// The failing outcome's name ("forbidden", "server_error", "transport_failure",
+    /// "card_error", ...; see outcome_name()).
+    std::string failure_outcome;
+    std::optional<Guid> request;     ///< created on the server: cancel or abandon it
+    std::optional<Guid> smartcard;   ///< the card bound to the request
+    bool admin_key_changed = false;  ///< the card now holds the diversified admin key
+    bool pin_set = false;
+    bool pin_proposed_by_server = false;
+    std::vector<Certificate> certificates;  ///< issued certificates (install them on the card)
+};
+
+namespace detail {
+template <class T, class Variant>
+struct variant_has;
+template <class T, class... Cases>
+struct variant_has<T, std::variant<Cases...>> : std::disjunction<std::is_same<T, Cases>...> {};
+
+struct StepFailed {
+    EnrollmentStep step;
+    std::string error;
+    std::string outcome = "invalid_state";
+};
+}  // namespace detail
+
+template <class Transport, class Card>
+class Enrollment {
+  public:
+    Enrollment(BasicClient<Transport>& client, Card& card, EnrollmentOptions options)
+        : client_(client), card_(card), options_(std::move(options)) {}
+
+    /// Runs the whole flow. Never throws for server, card or input failures: they end in the
+    /// report.
+    [[nodiscard]] EnrollmentReport run() {
+        report_ = EnrollmentReport{};
+        try {
+            flow();
+            report_.succeeded = true;
+        } catch (const detail::StepFailed& failed) {
+            report_.failed_step = failed.step;
+            report_.error = failed.error;
+            report_.failure_outcome = failed.outcome;
+        }
+        return std::move(report_);
+    }
+
+  private:
+    void flow() {
+        const Guid profile_template =
+            step(EnrollmentStep::list_templates, [&] { return find_template(); });
+        const WorkflowPolicy policy = step(EnrollmentStep::enroll_policy, [&] {
+            return value<WorkflowPolicy>(
+                client_.get_workflow_policy(profile_template, WorkflowType::enroll));
+        });
+        for (const auto& item : policy.data_collection) {
+            bool given = false;
+            for (const auto& [name, value] : options_.data_collection)
+                given = given || name == item.name;
+            if (item.required && !given) {
+                fail(EnrollmentStep::enroll_policy,
+                     "the policy requires the data item \"" + item.name + "\"");
+            }
+        }
+        report_.request = step(EnrollmentStep::create_request, [&] {
+            NewRequest request;
+            request.profile_template = profile_template;
+            request.data_collection = options_.data_collection;
+            request.comment = options_.comment;
+            return value<Created>(client_.create_request(request)).id;
+        });
+        const Guid request_id = *report_.request;
+        step(EnrollmentStep::get_request, [&] {
+            const Request request = value<Request>(client_.get_request(request_id));
+            // Walkthrough step 8: execution may start once the request is approved (status 3).
+            if (request.status != 3) {
+                throw detail::StepFailed{
+                    EnrollmentStep::get_request,
+                    "the request is not approved (status " + std::to_string(request.status) + ")"};
+            }
+            return true;
+        });
+        CardData card = step(EnrollmentStep::read_card, [&] { return card_.read(); });
+        const SmartcardId smartcard = step(EnrollmentStep::assign_smartcard, [&] {
+            return SmartcardId::parse(
+                value<Created>(client_.assign_smartcard(request_id, card.card_id, card.atr))
+                    .id.str());
+        });
+        report_.smartcard = Guid::parse(smartcard.str());
+        step(EnrollmentStep::get_smartcard, [&] {
+            const Smartcard bound = value<Smartcard>(client_.get_smartcard(smartcard));
+            const auto serial = bound.card_id();
+            if (!serial || serial->str() != card.card_id.guid()) {
+                throw detail::StepFailed{EnrollmentStep::get_smartcard,
+                                         "the server bound another card id"};
+            }
+            return true;
+        });
+        const SmartcardPolicy card_policy = step(EnrollmentStep::smartcard_policy, [&] {
+            return value<SmartcardPolicy>(client_.get_smartcard_policy(profile_template));
+        });
+
+        bool diversified = false;
+        if (card_policy.diversify_admin_key) {
+            const SecretBlob key = step(EnrollmentStep::diversified_key, [&] {
+                return value<SecretBlob>(client_.get_diversified_admin_key(request_id, smartcard,
+                                                                           card.card_id, card.atr));
+            });
+            step(EnrollmentStep::set_admin_key, [&] {
+                const SecretBlob response = value<SecretBlob>(client_.get_authentication_response(
+                    request_id, smartcard, card.card_id, card.challenge, false, card.atr));
+                card_.set_admin_key(response.bytes, key.bytes);
+                return true;
+            });
+            report_.admin_key_changed = true;
+            diversified = true;
+        }
+
+        SecretString pin;
+        if (card_policy.user_pin_option == UserPinOption::server_proposed) {
+            step(EnrollmentStep::proposed_pin, [&] {
+                card = card_.read();
+                auto proposed = client_.server_proposed_pin(smartcard, card);
+                if (auto* p = std::get_if<PinProposed>(&proposed)) {
+                    pin = std::move(p->pin);
+                    report_.pin_proposed_by_server = true;
+                } else if (!std::holds_alternative<NoPinProposed>(proposed)) {
+                    throw detail::StepFailed{EnrollmentStep::proposed_pin, describe(proposed),
+                                             std::string(outcome_name(proposed))};
+                }
+                return true;
+            });
+        }
+        step(EnrollmentStep::set_pin, [&] {
+            if (pin.empty()) {
+                if (!options_.user_pin) {
+                    throw detail::StepFailed{EnrollmentStep::set_pin,
+                                             "the user must choose the PIN: no user_pin callback"};
+                }
+                pin = options_.user_pin();
+            }
+            card = card_.read();
+            const SecretBlob response = value<SecretBlob>(client_.get_authentication_response(
+                request_id, smartcard, card.card_id, card.challenge, diversified, card.atr));
+            card_.set_user_pin(response.bytes, pin);
+            return true;
+        });
+        report_.pin_set = true;
+
+        const auto generation = step(EnrollmentStep::generation_options, [&] {
+            return value<std::vector<CertificateRequestGenerationOptions>>(
+                client_.get_certificate_request_generation_options(request_id));
+        });
+        report_.certificates = step(EnrollmentStep::certificate_data, [&] {
+            if (!options_.make_certificate_requests) {
+                throw detail::StepFailed{EnrollmentStep::certificate_data,
+                                         "no make_certificate_requests callback"};
+            }
+            CertificateData data;
+            data.certificate_requests = options_.make_certificate_requests(generation);
+            return value<std::vector<Certificate>>(
+                client_.submit_certificate_requests(request_id, data));
+        });
+        step(EnrollmentStep::complete_request, [&] {
+            return value<Request>(client_.set_request_status(request_id, RequestStatus::completed));
+        });
+    }
+
+    Guid find_template() {
+        const auto templates =
+            value<std::vector<ProfileTemplateView>>(client_.list_profile_templates());
+        const auto wanted = Guid::try_parse(options_.profile_template);
+        for (const auto& t : templates) {
+            if ((wanted && t.uuid == wanted->str()) || t.name == options_.profile_template)
+                return Guid::parse(t.uuid);
+        }
+        throw detail::StepFailed{
+            EnrollmentStep::list_templates,
+            "no enrollable profile template \"" + options_.profile_template + "\""};
+    }
+
+    /// Runs one step: progress before and after, and every failure (server outcome, card or
+    /// PC/SC exception, invalid data) turned into StepFailed naming the step.
+    template <class Body>
+    auto step(EnrollmentStep which, Body body) -> decltype(body()) {
+        current_ = which;
+        if (options_.progress)
+            options_.progress(which, false);
+        try {
+            auto result = body();
+            if (options_.progress)
+                options_.progress(which, true);
+            return result;
+        } catch (const detail::StepFailed&) {
+            throw;
+        } catch (const InvalidArgument& e) {
+            throw detail::StepFailed{which, e.what(), "invalid_data"};
+        } catch (const std::exception& e) {
+            // Card and PC/SC failures (mimcm::card::CardError, mimcm::pcsc::Error).
+            throw detail::StepFailed{which, e.what(), "card_error"};
+        }
+    }
+
+    [[noreturn]] static void fail(EnrollmentStep which, std::string error) {
+        throw detail::StepFailed{which, std::move(error)};
+    }
+
+    /// The success value T of a result, or StepFailed with the outcome's description.
+    template <class T, class Result>
+    T value(Result result) {
+        if (auto* v = std::get_if<T>(&result))
+            return std::move(*v);
+        if constexpr (detail::variant_has<NoContent, Result>::value) {
+            if (std::holds_alternative<NoContent>(result)) {
+                throw detail::StepFailed{current_, "the server answered 204 (no content)",
+                                         "no_content"};
+            }
+        }
+        throw detail::StepFailed{current_, describe(result), std::string(outcome_name(result))};
+    }
+
+    BasicClient<Transport>& client_;
+    Card& card_;
+    EnrollmentOptions options_;
+    EnrollmentReport report_;
+    EnrollmentStep current_ = EnrollmentStep::list_templates;
+};
+
+}  // namespace mimcm
