@@ -133,6 +133,7 @@ int cmd_request(const Args& args) {
         mimcm::NewRequest request;
         request.profile_template = profile_template;
         request.comment = args.get("comment").value_or("");
+        request.data_collection = args.data;
         const auto result = client.create_request(request);
         return show<mimcm::Created>(args, result, [&](const mimcm::Created& created) {
             if (args.json) {
@@ -208,6 +209,7 @@ int cmd_enroll(const Args& args) {
     mimcm::EnrollmentOptions options;
     options.profile_template = profile_template;
     options.comment = args.get("comment").value_or("");
+    options.data_collection = args.data;
     options.user_pin = [] {
         return secret_from_env_or_prompt("MIMCM_PIN", "New PIN for the card: ");
     };

@@ -41,6 +41,8 @@ struct Args {
     std::map<std::string, std::string> values;
     bool json = false;
     bool verbose = false;
+    /// --data NAME=VALUE answers to the enroll policy's data collection items, in order.
+    std::vector<std::pair<std::string, std::string>> data;
     bool negotiate = false;
     bool insecure = false;
 
@@ -96,6 +98,13 @@ inline Args parse_args(int argc, char** argv, const std::vector<std::string>& al
             known = known || a == key;
         if (!known)
             throw UsageError{"unknown option --" + key + " for '" + args.command + "'"};
+        if (key == "data") {  // repeatable: --data NAME=VALUE
+            const auto eq = value.find('=');
+            if (eq == std::string::npos || eq == 0)
+                throw UsageError{"--data needs NAME=VALUE, got '" + value + "'"};
+            args.data.emplace_back(value.substr(0, eq), value.substr(eq + 1));
+            continue;
+        }
         if (args.values.count(key))
             throw UsageError{"--" + key + " given twice"};
         args.values[key] = value;

@@ -42,12 +42,12 @@ Usage:
                          [--client-cert PATH [--client-key PATH]] [--pin-pubkey sha256//...]
                          [--proxy URL] [--insecure]
   mimcm-cli templates --server URL [login/TLS options] [--json]
-  mimcm-cli request create --server URL --template GUID [--comment TEXT]
+  mimcm-cli request create --server URL --template GUID [--comment TEXT] [--data NAME=VALUE]...
   mimcm-cli request show|complete|cancel --server URL --request GUID
   mimcm-cli smartcard show --server URL --smartcard-id GUID
   mimcm-cli smartcard find --server URL [--card-id GUID | --reader NAME]
   mimcm-cli enroll --server URL --template NAME|GUID [--reader NAME] [--profile auto|gids|piv]
-                   [--csr PATH] [--comment TEXT] [--wait-card SECONDS]
+                   [--csr PATH] [--comment TEXT] [--data NAME=VALUE]... [--wait-card SECONDS]
   mimcm-cli --help | --version
 
 Every command that talks to the server takes --ca-file, --timeout, --json, --verbose and the
@@ -275,13 +275,14 @@ int main(int argc, char** argv) {
             {"read-card", {"reader", "profile", "wait-card"}},
             {"proposed-pin", with_http({"smartcard-id", "reader", "profile", "wait-card"})},
             {"templates", with_http({})},
-            {"request create", with_http({"template", "comment"})},
+            {"request create", with_http({"template", "comment", "data"})},
             {"request show", with_http({"request"})},
             {"request complete", with_http({"request"})},
             {"request cancel", with_http({"request"})},
             {"smartcard show", with_http({"smartcard-id"})},
             {"smartcard find", with_http({"card-id", "reader", "profile", "wait-card"})},
-            {"enroll", with_http({"template", "reader", "profile", "wait-card", "csr", "comment"})},
+            {"enroll",
+             with_http({"template", "reader", "profile", "wait-card", "csr", "comment", "data"})},
         };
         // "request" and "smartcard" take a subcommand: "request show --request GUID".
         std::string command(first);

@@ -3,11 +3,14 @@
 Windows CM deployment.
 
 It serves the CM web application under /CertificateManagement over HTTP and/or HTTPS on loopback,
-checks requests like a strict server, answers with configurable outcomes per smart card, and records
-every CM request so a test can inspect what a client really sent. A control API under /_emulator/
-changes the outcomes and reads the record at run time. See tests/rig/emulator.md.
+checks requests like a strict server, emulates the whole CM REST API over an in-memory CM (cm_api.py),
+answers the server-proposed PIN with configurable outcomes per smart card, and records every CM request
+so a test can inspect what a client really sent. A control API under /_emulator/ changes the outcomes,
+injects faults, shows a smart card's server-side state and reads the record at run time. See
+tests/rig/emulator.md.
 
-Python 3 standard library only.
+Python 3 standard library; cm_api.py also uses pycryptodome (python3-pycryptodome) and the openssl
+command.
 """
 
 import argparse
@@ -32,6 +35,7 @@ from http.server import BaseHTTPRequestHandler
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # rigserver.py, however this is started
 import rigserver  # noqa: E402
+import cm_api  # noqa: E402  (the stateful CM: templates, requests, smart cards, certificates)
 
 CM_PREFIX = "/certificatemanagement"  # compared case-insensitively, like IIS
 CONTROL_PREFIX = "/_emulator/"
@@ -246,6 +250,11 @@ def outcome_response(outcome):
     raise AssertionError(kind)
 
 
+def reply_response(reply):
+    """A cm_api.Reply as a Response."""
+    return Response(reply.status, reply.body, reply.content_type, list(reply.headers))
+
+
 def bearer_denied():
     """401 of an [Authorize]d ASP.NET Web API action behind OWIN bearer authentication."""
     return message_response(401, BEARER_DENIED), [("WWW-Authenticate", "Bearer")]
@@ -273,7 +282,8 @@ def validate_cookie_name(name, where):
 # --------------------------------------------------------------------------------------------------
 
 class EmulatorState:
-    def __init__(self, config=None, api_disabled=False, record_path=None, bearer=None, cookie_name=None):
+    def __init__(self, config=None, api_disabled=False, record_path=None, bearer=None, cookie_name=None,
+                 cert_dir="."):
         self._lock = threading.Lock()
         self._initial = config or {}
         self._initial_bearer = validate_bearer(bearer, "--bearer-token")
@@ -283,6 +293,7 @@ class EmulatorState:
         self._seq = 0
         self._connections = {}  # scheme -> number of accepted connections
         self._record_file = open(record_path, "a", encoding="utf-8") if record_path else None
+        self.cm = cm_api.CmState(cert_dir)  # the stateful CM API's data (test CA in cert_dir)
         self.reset()
 
     @staticmethod
@@ -309,7 +320,7 @@ class EmulatorState:
 
     def reset(self):
         """Back to the startup configuration (outcomes, bearer tokens, session cookie name), with an empty
-        record and no issued sessions."""
+        record, no issued sessions, and the stateful CM back at its seed data."""
         with self._lock:
             self._default = self._initial.get("default", DEFAULT_OUTCOME)
             self._smartcards = dict(self._initial.get("smartcards", {}))
@@ -317,6 +328,7 @@ class EmulatorState:
             self._bearer = None if self._initial_bearer is None else list(self._initial_bearer)
             self._cookie_name = self._initial_cookie
             self._sessions = set()
+        self.cm.reset()  # back to the seed data, no faults
 
     # bearer tokens
     def bearer(self):
@@ -488,6 +500,17 @@ class CmApi:
         self.state = state
         self.router = Router()
         self.router.add("GET", self.API + "/smartcards/{id}/serverproposedpin", self.get_server_proposed_pin)
+        self.router.add("GET", self.API + "/requests/{requestid}/smartcards/{id}/serverproposedpin",
+                        self.get_server_proposed_pin)  # the controller table's form (D10)
+        for method, path, handler, _operation in cm_api.routes(state.cm):  # the other 23 operations
+            self.router.add(method, self.API + path, self._adapt(handler))
+
+    @staticmethod
+    def _adapt(handler):
+        """A cm_api handler (answers a cm_api.Reply) as a handler of this router (answers a Response)."""
+        def call(request, params):
+            return reply_response(handler(request, params))
+        return call
 
     def dispatch(self, request, cm_path):
         """cm_path: the path after the /CertificateManagement prefix."""
@@ -513,8 +536,12 @@ class CmApi:
         return handler(request, params)
 
     # #15 GET /CertificateManagement/api/v1.0/smartcards/{id}/serverproposedpin?atr=&cardid=&challenge=
+    #     (also /requests/{requestid}/smartcards/{id}/serverproposedpin)
     def get_server_proposed_pin(self, request, params):
         card_id = params["id"]
+        request_id = params.get("requestid")
+        if request_id is not None and not GUID_RE.match(request_id):
+            return message_response(400, f"The request id '{request_id}' in the URL is not a GUID.")
         if not GUID_RE.match(card_id):
             return message_response(400, f"The smart card id '{card_id}' in the URL is not a GUID.")
         try:
@@ -539,7 +566,17 @@ class CmApi:
         if len(raw) < 8:
             return message_response(400, f"The query parameter 'challenge' decodes to {len(raw)} bytes; "
                                          "at least 8 are needed.")
-        return outcome_response(self.state.outcome_for_smartcard(card_id))
+        # An injected fault, then a configured outcome, then a smart card bound by POST smartcards (its
+        # template's PIN policy), then the default outcome. See "Proposed PIN (stateful)" in emulator.md.
+        fault = self.state.cm.take_fault("GetSmartcardServerProposedPin")
+        if fault is not None:
+            return reply_response(fault)
+        outcome = self.state.smartcards().get(card_id.lower())
+        if outcome is None:
+            stateful = self.state.cm.proposed_pin(card_id, request_id, cardid)
+            if stateful is not None:
+                return reply_response(stateful)
+        return outcome_response(outcome or self.state.default())
 
 
 class ControlApi:
@@ -565,6 +602,10 @@ class ControlApi:
         r.add("GET", "/_emulator/cookie", self.get_cookie)
         r.add("PUT", "/_emulator/cookie", self.put_cookie)
         r.add("DELETE", "/_emulator/sessions", self.delete_sessions)
+        r.add("GET", "/_emulator/smartcards/{guid}/state", self.get_smartcard_state)
+        r.add("GET", "/_emulator/faults", lambda req, p: json_response(200, self.state.cm.get_faults()))
+        r.add("PUT", "/_emulator/faults", self.put_faults)
+        r.add("DELETE", "/_emulator/faults", self.delete_faults)
 
     def dispatch(self, request):
         handler, params, allowed = self.router.match(request.method, request.path)
@@ -678,6 +719,29 @@ class ControlApi:
 
     def delete_sessions(self, request, params):
         return json_response(200, {"ok": True, "forgotten": self.state.forget_sessions()})
+
+    def get_smartcard_state(self, request, params):
+        guid, error = self._guid(params)
+        if error:
+            return error
+        card = self.state.cm.smartcard_state(guid)
+        if card is None:
+            return json_response(404, {"error": f"no smart card {guid} in the emulated CM"})
+        return json_response(200, card)
+
+    def put_faults(self, request, params):
+        try:
+            faults = cm_api.validate_faults(json.loads(request.body.decode("utf-8")))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            return json_response(400, {"error": f"body is not JSON: {e}"})
+        except ValueError as e:
+            return json_response(400, {"error": str(e)})
+        self.state.cm.set_faults(faults)
+        return json_response(200, {"ok": True})
+
+    def delete_faults(self, request, params):
+        self.state.cm.clear_faults()
+        return json_response(200, {"ok": True})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -997,7 +1061,8 @@ example:
                           "share each port number (default: 127.0.0.1)")
     net.add_argument("--allow-remote", action="store_true", help="allow non-loopback --bind addresses")
     net.add_argument("--cert-dir", default=".", metavar="DIR",
-                     help="directory made by make-certs.sh, for the --cert/--key defaults (default: .)")
+                     help="directory made by make-certs.sh, for the --cert/--key defaults and the test CA "
+                          "(ca.pem, ca.key) that issues certificates (default: .)")
     net.add_argument("--cert", metavar="PEM", help="server certificate (chain) (default: CERT_DIR/server.pem)")
     net.add_argument("--key", metavar="PEM", help="server private key (default: CERT_DIR/server.key)")
     net.add_argument("--tls-max", choices=["1.2", "1.3"], default="1.3",
@@ -1057,7 +1122,8 @@ def main(argv=None):
         except (OSError, ValueError) as e:  # json.JSONDecodeError and OutcomeError are ValueErrors
             fail(f"--config {args.config}: {e}")
     try:
-        state = EmulatorState(config, args.api_disabled, args.record, args.bearer_token, args.session_cookie)
+        state = EmulatorState(config, args.api_disabled, args.record, args.bearer_token, args.session_cookie,
+                              args.cert_dir)
     except OSError as e:
         fail(f"--record: {e}")
     handler_class = make_handler_class(state, args.verbose, args.idle_timeout)

@@ -1,0 +1,257 @@
+// The documented enrollment flow end to end: virtual GIDS card on pcscd, the stateful CM
+// emulator over HTTPS, mimcm::Enrollment with mimcm::pcsc::EnrollmentCard.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <rapidjson/document.h>
+
+#include "emulator.hpp"
+#include "mimcm/mimcm.hpp"
+#include "rig.hpp"
+
+using namespace mimcm;
+using mimcm_test::Emulator;
+using mimcm_test::rig_path;
+using mimcm_test::slurp;
+namespace rig = mimcm_test::rig;
+
+namespace {
+
+const CurlGlobal curl_global;
+
+const char* const kZeroKey = "000000000000000000000000000000000000000000000000";
+const char* const kUserPin = "31415926";
+
+/// Card state the virtual card writes after each change.
+rapidjson::Document card_state(const std::string& path) {
+    rapidjson::Document doc;
+    doc.Parse(slurp(path).c_str());
+    REQUIRE(doc.IsObject());
+    return doc;
+}
+
+/// A PKCS#10 request (base64 DER) made with openssl, standing in for the card's key storage
+/// provider.
+std::vector<std::string> make_csrs(
+    const std::vector<CertificateRequestGenerationOptions>& options) {
+    std::vector<std::string> csrs;
+    for (std::size_t i = 0; i < options.size(); ++i) {
+        const std::string der = rig_path("enroll-csr-" + std::to_string(i) + ".der");
+        const auto made = rig::run(
+            "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
+            rig::shell_quote(der + ".key") + " -subj /CN=kiosk-user -outform DER -out " +
+            rig::shell_quote(der));
+        REQUIRE(made.exit_code == 0);
+        const std::string bytes = slurp(der);
+        csrs.push_back(
+            base64_encode(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+    }
+    return csrs;
+}
+
+struct Run {
+    EnrollmentReport report;
+    std::vector<EnrollmentStep> steps;
+    double seconds = 0;
+};
+
+Run enroll(const std::string& profile_template,
+           const std::function<void(EnrollmentStep)>& at_step = {}) {
+    Emulator emulator;
+    CurlOptions http;
+    http.ca_file = Emulator::ca_file();
+    http.proxy = "";
+    Client client(CmUrl::parse(emulator.https_url()), CurlTransport(http));
+    pcsc::Context context;
+    pcsc::ReadOptions read;
+    read.reader = rig::reader_name(0);
+    pcsc::EnrollmentCard card(context, read);
+    Run run;
+    EnrollmentOptions options;
+    options.profile_template = profile_template;
+    options.data_collection = {{"Request Reason", "New kiosk card"}};
+    options.user_pin = [] { return SecretString(kUserPin); };
+    options.make_certificate_requests = make_csrs;
+    options.progress = [&](EnrollmentStep step, bool done) {
+        if (!done) {
+            run.steps.push_back(step);
+            if (at_step)
+                at_step(step);
+        }
+    };
+    Enrollment<CurlTransport, pcsc::EnrollmentCard> flow(client, card, options);
+    const auto started = std::chrono::steady_clock::now();
+    run.report = flow.run();
+    run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return run;
+}
+
+std::string state_path() {
+    return rig_path("enroll-card-state.json");
+}
+
+void insert_enrollment_card(const std::string& admin_key = kZeroKey) {
+    std::remove(state_path().c_str());
+    rig::insert_card(0, "--profile gids --admin-key " + admin_key +
+                            " --pin 00000000 --state-file " + rig::shell_quote(state_path()));
+}
+
+/// The emulator's view of a smart card (its diversified key, the PIN it proposed).
+rapidjson::Document server_state(const Guid& smartcard) {
+    Emulator emulator;
+    CurlTransport control(CurlOptions{});
+    HttpRequest request;
+    request.url = "http://127.0.0.1:" + std::to_string(emulator.http_port()) +
+                  "/_emulator/smartcards/" + smartcard.str() + "/state";
+    auto result = control.send(request);
+    REQUIRE(std::holds_alternative<HttpResponse>(result));
+    rapidjson::Document doc;
+    doc.Parse(std::string(std::get<HttpResponse>(result).body.reveal()).c_str());
+    REQUIRE(doc.IsObject());
+    return doc;
+}
+
+void set_fault(const std::string& operation, int status) {
+    Emulator emulator;
+    CurlTransport control(CurlOptions{});
+    HttpRequest request;
+    request.method = "PUT";
+    request.url = "http://127.0.0.1:" + std::to_string(emulator.http_port()) + "/_emulator/faults";
+    request.headers.push_back({"Content-Type", "application/json"});
+    request.body.append("{\"" + operation + "\":{\"status\":" + std::to_string(status) +
+                        ",\"times\":1}}");
+    auto result = control.send(request);
+    REQUIRE(std::holds_alternative<HttpResponse>(result));
+    REQUIRE(std::get<HttpResponse>(result).status < 300);
+}
+
+/// The issued certificate chains to the emulator's test CA.
+void check_issued_by_test_ca(const Certificate& certificate) {
+    INFO("server error: " << certificate.error.value_or("none"));
+    REQUIRE(certificate.is_pkcs7);
+    REQUIRE(certificate.pkcs7.has_value());
+    const auto der = base64_decode(*certificate.pkcs7);
+    REQUIRE(der.has_value());
+    const std::string path = rig_path("enroll-issued.p7b");
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    REQUIRE(f != nullptr);
+    std::fwrite(der->data(), 1, der->size(), f);
+    std::fclose(f);
+    const auto verified =
+        rig::run("openssl pkcs7 -inform DER -print_certs -in " + rig::shell_quote(path) +
+                 " | openssl verify -CAfile " + rig::shell_quote(Emulator::ca_file()));
+    INFO(verified.output);
+    CHECK(verified.exit_code == 0);
+}
+
+}  // namespace
+
+TEST_CASE("enrollment end to end, for every PIN and admin key policy", "[enroll]") {
+    struct Policy {
+        const char* name;
+        bool server_pin;
+        bool diversify;
+    };
+    for (const Policy policy : {Policy{"Test UserPin Diversified", false, true},
+                                Policy{"Test UserPin NotDiversified", false, false},
+                                Policy{"Test ServerPin Diversified", true, true},
+                                Policy{"Test ServerPin NotDiversified", true, false}}) {
+        CAPTURE(policy.name);
+        insert_enrollment_card();
+        const Run run = enroll(policy.name);
+        INFO(run.report.error);
+        REQUIRE(run.report.succeeded);
+        WARN(policy.name << ": enrollment took " << run.seconds << " s");
+        REQUIRE(run.report.request.has_value());
+        REQUIRE(run.report.smartcard.has_value());
+        CHECK(run.report.admin_key_changed == policy.diversify);
+        CHECK(run.report.pin_proposed_by_server == policy.server_pin);
+
+        const auto card = card_state(state_path());
+        const auto server = server_state(*run.report.smartcard);
+        // The card ends with the diversified admin key (or keeps the default one).
+        if (policy.diversify) {
+            CHECK(std::string(card["admin_key"].GetString()) ==
+                  std::string(server["diversified_key"].GetString()));
+            CHECK(std::string(card["admin_key"].GetString()) != kZeroKey);
+        } else {
+            CHECK(std::string(card["admin_key"].GetString()) == kZeroKey);
+        }
+        // ...and the chosen PIN: the user's, or the one the server proposed.
+        const std::string pin = card["pin"].GetString();
+        if (policy.server_pin) {
+            CHECK(pin == std::string(server["proposed_pin"].GetString()));
+            CHECK(pin != kUserPin);
+        } else {
+            CHECK(pin == kUserPin);
+        }
+        REQUIRE(run.report.certificates.size() == 1);
+        check_issued_by_test_ca(run.report.certificates[0]);
+
+        // The request is Completed on the server.
+        Emulator emulator;
+        CurlOptions http;
+        http.ca_file = Emulator::ca_file();
+        http.proxy = "";
+        Client client(CmUrl::parse(emulator.https_url()), CurlTransport(http));
+        const auto request = client.get_request(*run.report.request);
+        REQUIRE(std::holds_alternative<Request>(request));
+        CHECK(std::get<Request>(request).status == 8);
+        CHECK(std::get<Request>(request).new_smartcard_uuid == run.report.smartcard->str());
+    }
+}
+
+TEST_CASE("enrollment failures name the step and what exists on the server", "[enroll]") {
+    SECTION("403 when creating the request: nothing exists") {
+        insert_enrollment_card();
+        set_fault("CreateRequest", 403);
+        const Run run = enroll("Test UserPin Diversified");
+        CHECK_FALSE(run.report.succeeded);
+        CHECK(run.report.failed_step == EnrollmentStep::create_request);
+        CHECK(run.report.failure_outcome == "forbidden");
+        CHECK_FALSE(run.report.request.has_value());
+    }
+    SECTION("500 when submitting the certificate requests: the request exists") {
+        insert_enrollment_card();
+        set_fault("GetCertificateResponses", 500);
+        const Run run = enroll("Test UserPin Diversified");
+        CHECK(run.report.failed_step == EnrollmentStep::certificate_data);
+        CHECK(run.report.failure_outcome == "server_error");
+        CHECK(run.report.request.has_value());
+        CHECK(run.report.smartcard.has_value());
+        CHECK(run.report.admin_key_changed);
+        CHECK(run.report.pin_set);
+        CHECK_THAT(run.report.error, Catch::Contains("correlation"));
+    }
+    SECTION("the card's admin key is not the template's: the admin authentication fails") {
+        insert_enrollment_card("111111111111111111111111111111111111111111111111");
+        const Run run = enroll("Test UserPin Diversified");
+        CHECK(run.report.failed_step == EnrollmentStep::set_admin_key);
+        CHECK(run.report.failure_outcome == "card_error");
+        CHECK_FALSE(run.report.admin_key_changed);
+        CHECK(std::string(card_state(state_path())["admin_key"].GetString()) ==
+              "111111111111111111111111111111111111111111111111");
+    }
+    SECTION("the card is removed before the PIN is set") {
+        insert_enrollment_card();
+        const Run run = enroll("Test UserPin NotDiversified", [](EnrollmentStep step) {
+            if (step == EnrollmentStep::set_pin)
+                rig::remove_card(0);
+        });
+        CHECK(run.report.failed_step == EnrollmentStep::set_pin);
+        CHECK(run.report.failure_outcome == "card_error");
+        CHECK(run.report.request.has_value());
+        CHECK_FALSE(run.report.pin_set);
+    }
+    SECTION("an unknown template") {
+        insert_enrollment_card();
+        const Run run = enroll("No Such Template");
+        CHECK(run.report.failed_step == EnrollmentStep::list_templates);
+        CHECK_FALSE(run.report.request.has_value());
+    }
+    rig::remove_card(0);
+}
