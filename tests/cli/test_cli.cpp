@@ -239,7 +239,7 @@ TEST_CASE("exit 2 for bad input, before the card or the server is touched", "[cl
     const auto url = emulator.http_url();
     const std::vector<std::vector<std::string>> bad = {
         {"proposed-pin", "--server", url, "--smartcard-id", "not-a-guid"},
-        {"proposed-pin", "--server", url, "--smartcard-id", "17cf063d-e337-4aa9-a822-346554ddd3c"},
+        {"proposed-pin", "--server", url, "--smartcard-id", "5e1f0000-0000-4000-8000-00000000abc"},
         {"proposed-pin", "--server", "ftp://127.0.0.1/", "--smartcard-id",
          mimcm_test::fresh_smartcard_id()},
         {"proposed-pin", "--server", "127.0.0.1", "--smartcard-id",

@@ -247,6 +247,38 @@ TEST_CASE("enrollment failures name the step and what exists on the server", "[e
         CHECK(run.report.request.has_value());
         CHECK_FALSE(run.report.pin_set);
     }
+    SECTION("500 at every server step: the step is named and the correlation id kept") {
+        struct Fault {
+            const char* operation;
+            EnrollmentStep step;
+        };
+        // The ServerPin template uses every operation of the flow.
+        for (const Fault fault :
+             {Fault{"ListProfileTemplates", EnrollmentStep::list_templates},
+              Fault{"GetWorkflowPolicy", EnrollmentStep::enroll_policy},
+              Fault{"CreateRequest", EnrollmentStep::create_request},
+              Fault{"GetRequest", EnrollmentStep::get_request},
+              Fault{"AssignSmartcardToRequest", EnrollmentStep::assign_smartcard},
+              Fault{"GetSmartcard", EnrollmentStep::get_smartcard},
+              Fault{"GetSmartcardPolicy", EnrollmentStep::smartcard_policy},
+              Fault{"GetSmartcardDiversifiedAdminKey", EnrollmentStep::diversified_key},
+              Fault{"GetSmartcardAuthenticationResponse", EnrollmentStep::set_admin_key},
+              Fault{"GetSmartcardServerProposedPin", EnrollmentStep::proposed_pin},
+              Fault{"GetCertificateRequestGenerationOptions", EnrollmentStep::generation_options},
+              Fault{"GetCertificateResponses", EnrollmentStep::certificate_data},
+              Fault{"SetRequestStatus", EnrollmentStep::complete_request}}) {
+            CAPTURE(fault.operation);
+            insert_enrollment_card();
+            set_fault(fault.operation, 500);
+            const Run run = enroll("Test ServerPin Diversified");
+            CHECK_FALSE(run.report.succeeded);
+            CHECK(run.report.failed_step == fault.step);
+            CHECK(run.report.failure_outcome == "server_error");
+            CHECK_THAT(run.report.error, Catch::Contains("correlation id"));
+            // What exists on the server is reported: a request from create_request on.
+            CHECK(run.report.request.has_value() == (fault.step > EnrollmentStep::create_request));
+        }
+    }
     SECTION("an unknown template") {
         insert_enrollment_card();
         const Run run = enroll("No Such Template");

@@ -36,6 +36,7 @@ struct Recorded {
     std::string raw_query;
     std::map<std::string, std::string> headers;  ///< names in lower case
     std::string local_addr;
+    std::string body;
     int connection = 0;
     bool tls = false;
     bool authorized = true;
@@ -130,6 +131,7 @@ class Emulator {
             rec.method = text(r, "method");
             rec.raw_query = text(r, "raw_query");
             rec.local_addr = text(r, "local_addr");
+            rec.body = text(r, "body");
             rec.connection = r["connection"].GetInt();
             rec.tls = flag(r, "tls", false);
             rec.authorized = flag(r, "authorized", true);
