@@ -131,9 +131,9 @@ namespace detail {
 /// Writes a JSON body into a SecretString (bodies may hold passwords); the writer's buffer is
 /// reserved up front and wiped.
 template <class Build>
-SecretString json_body(Build build) {
+SecretString json_body(Build build, std::size_t reserve = 4096) {
     rapidjson::StringBuffer buffer;
-    buffer.Reserve(4096);
+    buffer.Reserve(reserve);  // large enough never to regrow (a regrowth would leave copies)
     rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
     build(writer);
     SecretString body(std::string_view(buffer.GetString(), buffer.GetSize()));
@@ -190,29 +190,22 @@ class BasicClient {
                                                         const CardData& card) {
         const std::string url =
             server_.api("smartcards/" + smartcard.str() + "/serverproposedpin") +
-            "?atr=" + percent_encode(card.atr.hex()) +
-            "&cardid=" + percent_encode(card.card_id.guid()) +
-            "&challenge=" + percent_encode(card.challenge.base64());
-        auto sent = send("GET", url);
-        if (auto* failure = std::get_if<TransportError>(&sent)) {
-            return TransportFailure{std::move(*failure)};
-        }
-        const HttpResponse& response = std::get<HttpResponse>(sent);
-        switch (response.status) {
-            case 200: {
-                std::string why;
-                auto pin = detail::parse_json_string(response.body.reveal(), why);
-                if (!pin)
-                    return ProtocolError{200, "the proposed PIN " + why};
-                if (pin->empty())
-                    return ProtocolError{200, "the proposed PIN is an empty string"};
-                return PinProposed{std::move(*pin)};
-            }
-            case 204:
-                return NoPinProposed{};
-            default:
-                return detail::failure_outcome<ProposedPinResult>(response);
-        }
+            detail::query({{"atr", card.atr.hex()},
+                           {"cardid", card.card_id.guid()},
+                           {"challenge", card.challenge.base64()}});
+        auto answered = exchange<ProposedPinResult>("GET", url, {200, 204});
+        if (auto* outcome = std::get_if<ProposedPinResult>(&answered))
+            return std::move(*outcome);
+        const HttpResponse& response = std::get<HttpResponse>(answered);
+        if (response.status == 204)
+            return NoPinProposed{};
+        std::string why;
+        auto pin = detail::parse_json_string(response.body.reveal(), why);
+        if (!pin)
+            return ProtocolError{200, "the proposed PIN " + why};
+        if (pin->empty())
+            return ProtocolError{200, "the proposed PIN is an empty string"};
+        return PinProposed{std::move(*pin)};
     }
 
     // ------------------------------------------------------------------------------------
@@ -326,21 +319,28 @@ class BasicClient {
     /// 9. POST requests/{id}/certificatedata: submit PKCS#10 requests, get the certificates.
     [[nodiscard]] ApiResult<std::vector<Certificate>> submit_certificate_requests(
         const Guid& request, const CertificateData& data) {
-        SecretString body = detail::json_body([&](auto& w) {
-            w.StartObject();
-            w.Key("pfxpassword");
-            detail::write_string(w, data.pfx_password.reveal());
-            w.Key("certificaterequests");
-            w.StartArray();
-            for (const auto& csr : data.certificate_requests)
-                detail::write_string(w, csr);
-            w.EndArray();
-            if (data.comments) {
-                w.Key("comments");
-                detail::write_string(w, *data.comments);
-            }
-            w.EndObject();
-        });
+        std::size_t size = 1024 + data.pfx_password.size();
+        for (const auto& csr : data.certificate_requests)
+            size += csr.size() + 8;
+        if (data.comments)
+            size += data.comments->size() * 6;  // \uXXXX escapes at worst
+        SecretString body = detail::json_body(
+            [&](auto& w) {
+                w.StartObject();
+                w.Key("pfxpassword");
+                detail::write_string(w, data.pfx_password.reveal());
+                w.Key("certificaterequests");
+                w.StartArray();
+                for (const auto& csr : data.certificate_requests)
+                    detail::write_string(w, csr);
+                w.EndArray();
+                if (data.comments) {
+                    w.Key("comments");
+                    detail::write_string(w, *data.comments);
+                }
+                w.EndObject();
+            },
+            size);
         return list("requests/" + request.str() + "/certificatedata", parse_certificate, "POST",
                     std::move(body));
     }
@@ -490,14 +490,13 @@ class BasicClient {
             std::vector<std::decay_t<decltype(parse(std::declval<const rapidjson::Value&>()))>>> {
         using Item = std::decay_t<decltype(parse(std::declval<const rapidjson::Value&>()))>;
         using Result = ApiResult<std::vector<Item>>;
-        auto sent = send(std::move(method), server_.api(relative), std::move(body));
-        if (auto* failure = std::get_if<TransportError>(&sent))
-            return TransportFailure{std::move(*failure)};
-        const HttpResponse& response = std::get<HttpResponse>(sent);
+        auto answered =
+            exchange<Result>(std::move(method), server_.api(relative), {200, 204}, std::move(body));
+        if (auto* outcome = std::get_if<Result>(&answered))
+            return std::move(*outcome);
+        const HttpResponse& response = std::get<HttpResponse>(answered);
         if (response.status == 204)
             return std::vector<Item>{};
-        if (response.status != 200)
-            return detail::failure_outcome<Result>(response);
         rapidjson::Document doc;
         if (auto bad = parse_body<Result>(response, doc))
             return std::move(*bad);
@@ -521,14 +520,13 @@ class BasicClient {
                      NoContent> {
         using Item = std::decay_t<decltype(parse(std::declval<const rapidjson::Value&>()))>;
         using Result = ApiResult<Item, NoContent>;
-        auto sent = send(std::move(method), server_.api(relative), std::move(body));
-        if (auto* failure = std::get_if<TransportError>(&sent))
-            return TransportFailure{std::move(*failure)};
-        const HttpResponse& response = std::get<HttpResponse>(sent);
+        auto answered =
+            exchange<Result>(std::move(method), server_.api(relative), {200, 204}, std::move(body));
+        if (auto* outcome = std::get_if<Result>(&answered))
+            return std::move(*outcome);
+        const HttpResponse& response = std::get<HttpResponse>(answered);
         if (response.status == 204)
             return NoContent{};
-        if (response.status != 200)
-            return detail::failure_outcome<Result>(response);
         rapidjson::Document doc;
         if (auto bad = parse_body<Result>(response, doc))
             return std::move(*bad);
@@ -541,15 +539,14 @@ class BasicClient {
 
     /// POST that creates: 201 (or 200) with the new object's URI as a JSON string.
     ApiResult<Created, NoContent> created(const std::string& relative, SecretString body) {
-        auto sent = send("POST", server_.api(relative), std::move(body));
-        if (auto* failure = std::get_if<TransportError>(&sent))
-            return TransportFailure{std::move(*failure)};
-        const HttpResponse& response = std::get<HttpResponse>(sent);
+        using Result = ApiResult<Created, NoContent>;
+        auto answered =
+            exchange<Result>("POST", server_.api(relative), {200, 201, 204}, std::move(body));
+        if (auto* outcome = std::get_if<Result>(&answered))
+            return std::move(*outcome);
+        const HttpResponse& response = std::get<HttpResponse>(answered);
         if (response.status == 204)
             return NoContent{};
-        if (response.status != 201 && response.status != 200) {
-            return detail::failure_outcome<ApiResult<Created, NoContent>>(response);
-        }
         std::string why;
         auto uri = detail::parse_json_string(response.body.reveal(), why);
         if (!uri)
@@ -562,14 +559,13 @@ class BasicClient {
 
     /// GET of a secret base64 JSON string (challenge response, admin key).
     ApiResult<SecretBlob, NoContent> blob(const std::string& relative) {
-        auto sent = send("GET", server_.api(relative));
-        if (auto* failure = std::get_if<TransportError>(&sent))
-            return TransportFailure{std::move(*failure)};
-        const HttpResponse& response = std::get<HttpResponse>(sent);
+        using Result = ApiResult<SecretBlob, NoContent>;
+        auto answered = exchange<Result>("GET", server_.api(relative), {200, 204});
+        if (auto* outcome = std::get_if<Result>(&answered))
+            return std::move(*outcome);
+        const HttpResponse& response = std::get<HttpResponse>(answered);
         if (response.status == 204)
             return NoContent{};
-        if (response.status != 200)
-            return detail::failure_outcome<ApiResult<SecretBlob, NoContent>>(response);
         std::string why;
         auto text = detail::parse_json_string(response.body.reveal(), why);
         if (!text)
@@ -578,6 +574,23 @@ class BasicClient {
         if (!bytes || bytes->empty())
             return ProtocolError{200, "the value is not base64"};
         return SecretBlob{SecretBytes(*std::move(bytes))};
+    }
+
+    /// Sends, and maps what every operation maps alike: no answer at all, and a status that is
+    /// not one of the operation's own (`own`). Otherwise gives the response back to the operation.
+    template <class Result>
+    std::variant<HttpResponse, Result> exchange(std::string method, std::string url,
+                                                std::initializer_list<int> own,
+                                                SecretString body = {}) {
+        auto sent = send(std::move(method), std::move(url), std::move(body));
+        if (auto* failure = std::get_if<TransportError>(&sent))
+            return Result{TransportFailure{std::move(*failure)}};
+        auto& response = std::get<HttpResponse>(sent);
+        for (const int status : own) {
+            if (response.status == status)
+                return std::move(response);
+        }
+        return detail::failure_outcome<Result>(response);
     }
 
     TransportResult send(std::string method, std::string url, SecretString body = {}) {
