@@ -26,6 +26,7 @@
 #include <string>
 #include <thread>
 
+#include "card_test_data.hpp"
 #include "mimcm/card/profiles.hpp"
 #include "mimcm/pcsc.hpp"
 #include "rig.hpp"
@@ -51,6 +52,7 @@ using mimcm::pcsc::Error;
 using mimcm::pcsc::ErrorCode;
 using mimcm::pcsc::with_same_card;
 
+using mimcm_test::thrown;
 namespace {
 
 const std::string kReader0 = "Virtual PCD 00 00";
@@ -172,28 +174,6 @@ std::uint16_t verify_pin(const std::string& reader, const std::string& profile,
     return answer.sw();
 }
 
-template <class F>
-Error pcsc_error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e;
-    }
-    FAIL("no mimcm::pcsc::Error thrown");
-    throw std::logic_error("unreachable");
-}
-
-template <class F>
-CardError card_error_of(F&& f) {
-    try {
-        f();
-    } catch (const CardError& e) {
-        return e;
-    }
-    FAIL("no mimcm::card::CardError thrown");
-    throw std::logic_error("unreachable");
-}
-
 mimcm::pcsc::ReadOptions reader_and_profile(const std::string& reader, CardProfile& profile) {
     mimcm::pcsc::ReadOptions options;
     options.reader = reader;
@@ -247,7 +227,7 @@ TEST_CASE("GIDS: the docs response makes us admin, then a new admin key and PIN 
         CHECK_FALSE(s.admin_authenticated);  // disconnected with SCARD_RESET_CARD
         CHECK(s.pin_tries_left == 3);
     }
-    const auto reset_seen = pcsc_error_of(
+    const auto reset_seen = thrown<Error>(
         [&] { observer.transmit_raw(*mimcm::from_hex("00a4040009a0000003974254465900")); });
     CHECK(reset_seen.code() == ErrorCode::card_reset);
 
@@ -273,7 +253,7 @@ TEST_CASE("GIDS: the docs response makes us admin, then a new admin key and PIN 
 
     SECTION("the card now wants responses for the new key") {
         auto again = mimcm::pcsc::read_card(context, reader_and_profile(kReader0, gids));
-        const auto e = card_error_of([&] {
+        const auto e = thrown<CardError>([&] {
             with_same_card(context, again, gids, [&](ApduChannel& c, CardProfile& p) {
                 p.authenticate_admin(c, secret(kZeroKeyResponse));
             });
@@ -301,7 +281,7 @@ TEST_CASE("GIDS: a wrong response gives admin_auth_failed and changes nothing",
     Card card(context, kReader0);
     const auto reading = mimcm::pcsc::read_card(card, &gids);
     bool key_step_reached = false;
-    const auto e = card_error_of([&] {
+    const auto e = thrown<CardError>([&] {
         with_same_card(card, reading, gids, [&](ApduChannel& c, CardProfile& p) {
             p.authenticate_admin(c, secret(kKey2Response));  // for another key
             key_step_reached = true;
@@ -325,10 +305,11 @@ TEST_CASE("GIDS: a wrong response gives admin_auth_failed and changes nothing",
     SECTION("a challenge is used up by one answer, even a wrong one") {
         const auto again = mimcm::pcsc::read_card(context, reader_and_profile(kReader0, gids));
         with_same_card(context, again, gids, [&](ApduChannel& c, CardProfile& p) {
-            CHECK(card_error_of([&] { p.authenticate_admin(c, secret(kKey2Response)); }).code() ==
-                  CardErrorCode::admin_auth_failed);
+            CHECK(thrown<CardError>([&] {
+                      p.authenticate_admin(c, secret(kKey2Response));
+                  }).code() == CardErrorCode::admin_auth_failed);
             const auto expired =
-                card_error_of([&] { p.authenticate_admin(c, secret(kZeroKeyResponse)); });
+                thrown<CardError>([&] { p.authenticate_admin(c, secret(kZeroKeyResponse)); });
             CHECK(expired.code() == CardErrorCode::challenge_expired);
             CHECK(expired.sw() == std::optional<std::uint16_t>{0x6985});
         });
@@ -373,7 +354,7 @@ TEST_CASE("another card in the reader between read and act gives card_changed",
                        : "it does not answer the gids profile";
     }
     bool acted = false;
-    const auto e = pcsc_error_of([&] {
+    const auto e = thrown<Error>([&] {
         with_same_card(context, reading, profile, [&](ApduChannel& c, CardProfile& p) {
             acted = true;
             p.authenticate_admin(c, secret(kZeroKeyResponse));
@@ -411,7 +392,7 @@ TEST_CASE("a card removed between read and act gives a typed error", "[pcsc][car
     SECTION("connecting afresh: no_card") {
         const auto reading = mimcm::pcsc::read_card(context, reader_and_profile(kReader0, gids));
         rig::remove_card(0);
-        const auto e = pcsc_error_of([&] { with_same_card(context, reading, gids, action); });
+        const auto e = thrown<Error>([&] { with_same_card(context, reading, gids, action); });
         CHECK(e.code() == ErrorCode::no_card);
         CHECK(e.operation() == "SCardConnect");
     }
@@ -419,7 +400,7 @@ TEST_CASE("a card removed between read and act gives a typed error", "[pcsc][car
         Card card(context, kReader0);
         const auto reading = mimcm::pcsc::read_card(card, &gids);
         rig::remove_card(0);
-        const auto e = pcsc_error_of([&] { with_same_card(card, reading, gids, action); });
+        const auto e = thrown<Error>([&] { with_same_card(card, reading, gids, action); });
         CHECK(e.code() == ErrorCode::card_removed);
         CHECK_FALSE(card.connected());
     }
@@ -427,7 +408,7 @@ TEST_CASE("a card removed between read and act gives a typed error", "[pcsc][car
         Card card(context, kReader0);
         const auto reading = mimcm::pcsc::read_card(card, &gids);
         rig::insert_card(0, "--profile gids --card-id " + kOtherCardId);
-        const auto e = pcsc_error_of([&] { with_same_card(card, reading, gids, action); });
+        const auto e = thrown<Error>([&] { with_same_card(card, reading, gids, action); });
         CHECK(e.code() == ErrorCode::card_removed);
     }
     CHECK_FALSE(acted);
@@ -449,7 +430,7 @@ TEST_CASE("a card reset by another application since it was read gives card_rese
         theirs.disconnect(Disposition::reset);
     }
     bool acted = false;
-    const auto e = pcsc_error_of([&] {
+    const auto e = thrown<Error>([&] {
         with_same_card(card, reading, gids, [&](ApduChannel&, CardProfile&) { acted = true; });
     });
     CHECK(e.code() == ErrorCode::card_reset);
@@ -498,7 +479,7 @@ TEST_CASE("pcscd powers an idle card down, which ends its challenge: challenge_e
     const auto reading = mimcm::pcsc::read_card(context, reader_and_profile(kReader0, gids));
     const std::string response = des3_with_openssl(kZeroKey, reading.identity.challenge);
     std::this_thread::sleep_for(std::chrono::milliseconds(2500));
-    const auto e = card_error_of([&] {
+    const auto e = thrown<CardError>([&] {
         with_same_card(context, reading, gids, [&](ApduChannel& c, CardProfile& p) {
             p.authenticate_admin(c, secret(response));
         });
@@ -540,7 +521,7 @@ TEST_CASE("PIV: the 9B response makes us admin and sets a new management key, no
 
     // The PIN cannot be set with the management key: not_supported, nothing sent for it.
     const auto again = mimcm::pcsc::read_card(context, reader_and_profile(kReader1, automatic));
-    const auto e = card_error_of([&] {
+    const auto e = thrown<CardError>([&] {
         with_same_card(context, again, automatic, [&](ApduChannel& c, CardProfile& p) {
             p.authenticate_admin(c, secret(kKey2Response));  // the new key works
             CHECK(read_state(state).admin_authenticated);
@@ -557,7 +538,7 @@ TEST_CASE("PIV: the 9B response makes us admin and sets a new management key, no
 
     SECTION("a wrong response: admin_auth_failed (69 82)") {
         const auto third = mimcm::pcsc::read_card(context, reader_and_profile(kReader1, automatic));
-        const auto refused = card_error_of([&] {
+        const auto refused = thrown<CardError>([&] {
             with_same_card(context, third, automatic, [&](ApduChannel& c, CardProfile& p) {
                 p.authenticate_admin(c, secret(kPivDefaultKeyResponse));  // the old key
             });

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "card_test_data.hpp"
 #include "mimcm/card/profiles.hpp"
 #include "mimcm/pcsc.hpp"
 #include "rig.hpp"
@@ -34,6 +35,7 @@ using mimcm::pcsc::ErrorCode;
 using mimcm::pcsc::ReadOptions;
 using mimcm::pcsc::Transaction;
 
+using mimcm_test::thrown;
 namespace {
 
 const std::string kReader0 = "Virtual PCD 00 00";
@@ -73,17 +75,6 @@ ReadOptions from_reader(const std::string& name, std::chrono::milliseconds wait 
     options.reader = name;
     options.wait_for_card = wait;
     return options;
-}
-
-template <class F>
-Error pcsc_error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e;
-    }
-    FAIL("no mimcm::pcsc::Error thrown");
-    throw std::logic_error("unreachable");
 }
 
 void check_reading(const CardReading& reading, const std::string& reader,
@@ -365,7 +356,7 @@ TEST_CASE("a card with no known applet gives no_profile", "[pcsc][read][errors]"
     Context context;
     SECTION("auto profile") {
         const auto e =
-            pcsc_error_of([&] { mimcm::pcsc::read_card(context, from_reader(kReader0)); });
+            thrown<Error>([&] { mimcm::pcsc::read_card(context, from_reader(kReader0)); });
         CHECK(e.code() == ErrorCode::no_profile);
         CHECK(e.native() == 0);
         CHECK(e.operation() == "read_card");
@@ -377,7 +368,7 @@ TEST_CASE("a card with no known applet gives no_profile", "[pcsc][read][errors]"
         mimcm::card::PivProfile piv;
         ReadOptions options = from_reader(kReader0);
         options.profile = &piv;
-        const auto e = pcsc_error_of([&] { mimcm::pcsc::read_card(context, options); });
+        const auto e = thrown<Error>([&] { mimcm::pcsc::read_card(context, options); });
         CHECK(e.code() == ErrorCode::no_profile);
         CHECK_THAT(e.what(), Catch::Contains("does not answer the piv profile"));
     }
@@ -386,7 +377,7 @@ TEST_CASE("a card with no known applet gives no_profile", "[pcsc][read][errors]"
         mimcm::card::PivProfile piv;
         ReadOptions options = from_reader(kReader0);
         options.profile = &piv;
-        CHECK(pcsc_error_of([&] { mimcm::pcsc::read_card(context, options); }).code() ==
+        CHECK(thrown<Error>([&] { mimcm::pcsc::read_card(context, options); }).code() ==
               ErrorCode::no_profile);
     }
 }
@@ -401,7 +392,7 @@ TEST_CASE("an empty reader gives no_card", "[pcsc][errors]") {
     Context context;
     SECTION("by reader name") {
         const auto e =
-            pcsc_error_of([&] { mimcm::pcsc::read_card(context, from_reader(kReader0)); });
+            thrown<Error>([&] { mimcm::pcsc::read_card(context, from_reader(kReader0)); });
         CHECK(e.code() == ErrorCode::no_card);
         CHECK(e.native() == static_cast<long>(SCARD_E_NO_SMARTCARD));
         CHECK(std::string(e.what()) ==
@@ -410,7 +401,7 @@ TEST_CASE("an empty reader gives no_card", "[pcsc][errors]") {
         CHECK(mimcm::pcsc::describe(e.code()) == "insert a card");
     }
     SECTION("first reader with a card, when none has one") {
-        const auto e = pcsc_error_of([&] { mimcm::pcsc::read_card(context); });
+        const auto e = thrown<Error>([&] { mimcm::pcsc::read_card(context); });
         CHECK(e.code() == ErrorCode::no_card);
         CHECK_THAT(e.what(), Catch::Contains("no smart card in any reader") &&
                                  Catch::Contains(kReader0) && Catch::Contains(kReader1));
@@ -420,14 +411,14 @@ TEST_CASE("an empty reader gives no_card", "[pcsc][errors]") {
 TEST_CASE("an unknown reader name gives unknown_reader", "[pcsc][errors]") {
     Context context;
     SECTION("no waiting") {
-        const auto e = pcsc_error_of(
+        const auto e = thrown<Error>(
             [&] { mimcm::pcsc::read_card(context, from_reader("No Such Reader 99")); });
         CHECK(e.code() == ErrorCode::unknown_reader);
         CHECK(e.operation() == "SCardConnect");
         CHECK_THAT(e.what(), Catch::Contains("\"No Such Reader 99\""));
     }
     SECTION("waiting") {
-        const auto e = pcsc_error_of([&] {
+        const auto e = thrown<Error>([&] {
             mimcm::pcsc::read_card(
                 context, from_reader("No Such Reader 99", std::chrono::milliseconds(300)));
         });
@@ -495,7 +486,7 @@ TEST_CASE("waiting for a card", "[pcsc][wait]") {
             options.reader = kReader0;
         options.wait_for_card = std::chrono::milliseconds(500);
         const auto start = clock::now();
-        const auto e = pcsc_error_of([&] { mimcm::pcsc::read_card(context, options); });
+        const auto e = thrown<Error>([&] { mimcm::pcsc::read_card(context, options); });
         const auto elapsed = clock::now() - start;
         CHECK(e.code() == ErrorCode::timeout);
         CHECK(e.native() == static_cast<long>(SCARD_E_TIMEOUT));
@@ -527,7 +518,7 @@ TEST_CASE("a card reset by another application is read after one reconnect", "[p
         Card theirs(other, kReader0);
         theirs.disconnect(Disposition::reset);
     }
-    const auto seen = pcsc_error_of([&] { probe.transmit_raw(*mimcm::from_hex(kSelectGids)); });
+    const auto seen = thrown<Error>([&] { probe.transmit_raw(*mimcm::from_hex(kSelectGids)); });
     CHECK(seen.code() == ErrorCode::card_reset);
     CHECK(seen.native() == static_cast<long>(SCARD_W_RESET_CARD));
 
@@ -547,7 +538,7 @@ TEST_CASE("a card held EXCLUSIVE by another application gives sharing_violation"
                          SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &handle,
                          &protocol) == SCARD_S_SUCCESS);
     Context context;
-    const auto e = pcsc_error_of([&] { mimcm::pcsc::read_card(context, from_reader(kReader0)); });
+    const auto e = thrown<Error>([&] { mimcm::pcsc::read_card(context, from_reader(kReader0)); });
     CHECK(e.code() == ErrorCode::sharing_violation);
     CHECK(e.operation() == "SCardConnect");
     CHECK_THAT(e.what(), Catch::Contains("SCARD_E_SHARING_VIOLATION"));
@@ -566,10 +557,10 @@ TEST_CASE("a card removed under an open connection", "[pcsc][errors]") {
     CHECK(to_hex(card.transmit_raw(select)).substr(0, 2) == "61");  // FCI template, 9000
     rig::remove_card(0);
 
-    const auto e = pcsc_error_of([&] { card.transmit_raw(select); });
+    const auto e = thrown<Error>([&] { card.transmit_raw(select); });
     CHECK((e.code() == ErrorCode::card_removed || e.code() == ErrorCode::no_card));
-    CHECK(pcsc_error_of([&] { mimcm::pcsc::read_card(card); }).code() == ErrorCode::card_removed);
-    CHECK(pcsc_error_of([&] { mimcm::pcsc::read_card(context, from_reader(kReader0)); }).code() ==
+    CHECK(thrown<Error>([&] { mimcm::pcsc::read_card(card); }).code() == ErrorCode::card_removed);
+    CHECK(thrown<Error>([&] { mimcm::pcsc::read_card(context, from_reader(kReader0)); }).code() ==
           ErrorCode::no_card);
 }
 

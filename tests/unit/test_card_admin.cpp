@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "card_test_data.hpp"
 #include "mimcm/card/profiles.hpp"
 #include "scripted_channel.hpp"
 
@@ -28,15 +29,10 @@ using mimcm::card::PivProfile;
 using mimcm_test::hex;
 using mimcm_test::ScriptedChannel;
 
+using mimcm_test::thrown;
+using namespace mimcm_test::apdu;
 namespace {
 
-const std::string select_gids = "00 A4 04 00 09 A0 00 00 03 97 42 54 46 59 00";
-const std::string select_piv = "00 A4 04 00 09 A0 00 00 03 08 00 00 10 00 00";
-const std::string get_master_file = "00 CB A0 00 04 5C 02 DF 1F 00";
-const std::string get_cardid = "00 CB A0 12 04 5C 02 DF 20 00";
-const std::string get_chuid = "00 CB 3F FF 05 5C 03 5F C1 02 00";
-
-const std::string card_id_hex = "3ff188bcba833740826246eba1291c6e";
 const std::string docs_response = "17466e766e303cb6";  // 3DES-EDE(0^24, d61143f9ccffd2ca)
 const std::string new_key = "00112233445566778899aabbccddeeff0123456789abcdef";
 
@@ -61,17 +57,6 @@ std::string chuid_answer() {
 
 SecretBytes secret(const std::string& hex_text) {
     return SecretBytes(hex(hex_text));
-}
-
-template <class F>
-CardError card_error_of(F&& f) {
-    try {
-        f();
-    } catch (const CardError& e) {
-        return e;
-    }
-    FAIL("no CardError thrown");
-    throw std::logic_error("unreachable");
 }
 
 // No secret (as hex, either case, or as text) may show up in a message.
@@ -123,13 +108,13 @@ TEST_CASE("a profile without admin operations throws not_supported and sends not
         CHECK_FALSE(e.sw().has_value());
         CHECK(std::string(e.what()) == "the demo card profile does not support " + what);
     };
-    check(card_error_of([&] { demo.read_card_id(card); }),
+    check(thrown<CardError>([&] { demo.read_card_id(card); }),
           "reading the card id without a challenge");
-    check(card_error_of([&] { demo.authenticate_admin(card, secret(docs_response)); }),
+    check(thrown<CardError>([&] { demo.authenticate_admin(card, secret(docs_response)); }),
           "admin authentication");
-    check(card_error_of([&] { demo.set_admin_key(card, secret(new_key)); }),
+    check(thrown<CardError>([&] { demo.set_admin_key(card, secret(new_key)); }),
           "setting the admin key");
-    check(card_error_of([&] { demo.set_user_pin(card, SecretString("12345678")); }),
+    check(thrown<CardError>([&] { demo.set_user_pin(card, SecretString("12345678")); }),
           "setting the user PIN with the admin key");
     CHECK(card.sent().empty());
 }
@@ -141,7 +126,7 @@ TEST_CASE("GIDS read_card_id reads the card id without GET CHALLENGE", "[card-ad
     SECTION("card id") {
         ScriptedChannel card{{select_gids, "9000"},
                              {get_master_file, master_file_answer()},
-                             {get_cardid, "DF 20 10" + card_id_hex + "9000"}};
+                             {get_cardid_default, "DF 20 10" + card_id_hex + "9000"}};
         const auto id = GidsProfile().read_card_id(card);
         REQUIRE(id.has_value());
         CHECK(to_hex(id->data(), id->size()) == card_id_hex);
@@ -154,7 +139,7 @@ TEST_CASE("GIDS read_card_id reads the card id without GET CHALLENGE", "[card-ad
     SECTION("read() is read_card_id() plus GET CHALLENGE") {
         ScriptedChannel card{{select_gids, "9000"},
                              {get_master_file, master_file_answer()},
-                             {get_cardid, "DF 20 10" + card_id_hex + "9000"},
+                             {get_cardid_default, "DF 20 10" + card_id_hex + "9000"},
                              {"00 84 00 00 08", "d61143f9ccffd2ca 9000"}};
         const auto identity = GidsProfile().read(card);
         REQUIRE(identity.has_value());
@@ -183,7 +168,7 @@ TEST_CASE("GIDS admin authentication: EXTERNAL AUTHENTICATE with key 80", "[card
             INFO(sw);
             ScriptedChannel card{{select_gids, "9000"}, {external_authenticate, sw}};
             const auto e =
-                card_error_of([&] { gids.authenticate_admin(card, secret(docs_response)); });
+                thrown<CardError>([&] { gids.authenticate_admin(card, secret(docs_response)); });
             CHECK(e.code() == CardErrorCode::admin_auth_failed);
             CHECK(to_hex(Bytes{static_cast<std::uint8_t>(*e.sw() >> 8),
                                static_cast<std::uint8_t>(*e.sw())}) ==
@@ -195,13 +180,15 @@ TEST_CASE("GIDS admin authentication: EXTERNAL AUTHENTICATE with key 80", "[card
     }
     SECTION("blocked key: admin_auth_failed") {
         ScriptedChannel card{{select_gids, "9000"}, {external_authenticate, "6983"}};
-        const auto e = card_error_of([&] { gids.authenticate_admin(card, secret(docs_response)); });
+        const auto e =
+            thrown<CardError>([&] { gids.authenticate_admin(card, secret(docs_response)); });
         CHECK(e.code() == CardErrorCode::admin_auth_failed);
         CHECK_THAT(e.what(), Catch::Contains("blocked"));
     }
     SECTION("no pending challenge: challenge_expired") {
         ScriptedChannel card{{select_gids, "9000"}, {external_authenticate, "6985"}};
-        const auto e = card_error_of([&] { gids.authenticate_admin(card, secret(docs_response)); });
+        const auto e =
+            thrown<CardError>([&] { gids.authenticate_admin(card, secret(docs_response)); });
         CHECK(e.code() == CardErrorCode::challenge_expired);
         CHECK(e.sw() == std::optional<std::uint16_t>{0x6985});
         CHECK_THAT(e.what(),
@@ -210,14 +197,16 @@ TEST_CASE("GIDS admin authentication: EXTERNAL AUTHENTICATE with key 80", "[card
     }
     SECTION("another status word: status") {
         ScriptedChannel card{{select_gids, "9000"}, {external_authenticate, "6A88"}};
-        const auto e = card_error_of([&] { gids.authenticate_admin(card, secret(docs_response)); });
+        const auto e =
+            thrown<CardError>([&] { gids.authenticate_admin(card, secret(docs_response)); });
         CHECK(e.code() == CardErrorCode::status);
         CHECK(std::string(e.what()) ==
               "GIDS: EXTERNAL AUTHENTICATE (admin key 80) answered 6A88; expected 9000");
     }
     SECTION("no GIDS applet: status, nothing else sent") {
         ScriptedChannel card{{select_gids, "6A82"}};
-        const auto e = card_error_of([&] { gids.authenticate_admin(card, secret(docs_response)); });
+        const auto e =
+            thrown<CardError>([&] { gids.authenticate_admin(card, secret(docs_response)); });
         CHECK(e.code() == CardErrorCode::status);
         CHECK_THAT(e.what(), Catch::Contains("SELECT of the GIDS applet answered 6A82"));
         CHECK(card.done());
@@ -256,7 +245,7 @@ TEST_CASE("GIDS set_admin_key: PUT DATA of the admin key", "[card-admin][gids]")
     }
     SECTION("not authenticated: status 6982 with a hint") {
         ScriptedChannel card{{select_gids, "9000"}, {put_key, "6982"}};
-        const auto e = card_error_of([&] { gids.set_admin_key(card, secret(new_key)); });
+        const auto e = thrown<CardError>([&] { gids.set_admin_key(card, secret(new_key)); });
         CHECK(e.code() == CardErrorCode::status);
         CHECK(e.sw() == std::optional<std::uint16_t>{0x6982});
         CHECK_THAT(e.what(), Catch::StartsWith("GIDS: PUT DATA of the admin key answered 6982") &&
@@ -265,7 +254,7 @@ TEST_CASE("GIDS set_admin_key: PUT DATA of the admin key", "[card-admin][gids]")
     }
     SECTION("other status") {
         ScriptedChannel card{{select_gids, "9000"}, {put_key, "6A80"}};
-        const auto e = card_error_of([&] { gids.set_admin_key(card, secret(new_key)); });
+        const auto e = thrown<CardError>([&] { gids.set_admin_key(card, secret(new_key)); });
         CHECK(e.code() == CardErrorCode::status);
         CHECK(std::string(e.what()) ==
               "GIDS: PUT DATA of the admin key answered 6A80; expected 9000");
@@ -320,7 +309,8 @@ TEST_CASE("GIDS set_user_pin: RESET RETRY COUNTER with the new PIN", "[card-admi
     }
     SECTION("not authenticated") {
         ScriptedChannel card{{select_gids, "9000"}, {"00 2C 02 80 08 3837363534333231", "6982"}};
-        const auto e = card_error_of([&] { gids.set_user_pin(card, SecretString("87654321")); });
+        const auto e =
+            thrown<CardError>([&] { gids.set_user_pin(card, SecretString("87654321")); });
         CHECK(e.code() == CardErrorCode::status);
         CHECK_THAT(e.what(), Catch::Contains("RESET RETRY COUNTER of the user PIN answered 6982") &&
                                  Catch::Contains("authenticate as admin first"));
@@ -332,7 +322,7 @@ TEST_CASE("GIDS: the whole admin sequence on one channel", "[card-admin][gids]")
     ScriptedChannel card{
         {select_gids, "9000"},
         {get_master_file, master_file_answer()},
-        {get_cardid, "DF 20 10" + card_id_hex + "9000"},
+        {get_cardid_default, "DF 20 10" + card_id_hex + "9000"},
         {select_gids, "9000"},
         {"00 82 00 80 08" + docs_response, "9000"},
         {select_gids, "9000"},
@@ -365,23 +355,24 @@ TEST_CASE("PIV read_card_id reads the CHUID without GENERAL AUTHENTICATE", "[car
     }
     SECTION("no CHUID") {
         ScriptedChannel card{{select_piv, "9000"}, {get_chuid, "6A82"}};
-        CHECK(card_error_of([&] { PivProfile().read_card_id(card); }).code() ==
+        CHECK(thrown<CardError>([&] { PivProfile().read_card_id(card); }).code() ==
               CardErrorCode::missing_card_id);
     }
 }
 
 TEST_CASE("PIV admin authentication: GENERAL AUTHENTICATE response for key 9B",
           "[card-admin][piv]") {
-    const std::string general_authenticate = "00 87 03 9B 0C 7C 0A 82 08" + docs_response;
+    const std::string send_response = "00 87 03 9B 0C 7C 0A 82 08" + docs_response;
     PivProfile piv;
     SECTION("accepted") {
-        ScriptedChannel card{{select_piv, "9000"}, {general_authenticate, "9000"}};
+        ScriptedChannel card{{select_piv, "9000"}, {send_response, "9000"}};
         piv.authenticate_admin(card, secret(docs_response));
         CHECK(card.done());
     }
     SECTION("wrong response (69 82): admin_auth_failed") {
-        ScriptedChannel card{{select_piv, "9000"}, {general_authenticate, "6982"}};
-        const auto e = card_error_of([&] { piv.authenticate_admin(card, secret(docs_response)); });
+        ScriptedChannel card{{select_piv, "9000"}, {send_response, "6982"}};
+        const auto e =
+            thrown<CardError>([&] { piv.authenticate_admin(card, secret(docs_response)); });
         CHECK(e.code() == CardErrorCode::admin_auth_failed);
         CHECK(e.sw() == std::optional<std::uint16_t>{0x6982});
         CHECK_THAT(e.what(), Catch::StartsWith("PIV: the card refused the admin challenge "
@@ -389,9 +380,10 @@ TEST_CASE("PIV admin authentication: GENERAL AUTHENTICATE response for key 9B",
         check_no_secret(e.what(), {docs_response});
     }
     SECTION("no pending challenge (69 85): challenge_expired") {
-        ScriptedChannel card{{select_piv, "9000"}, {general_authenticate, "6985"}};
-        CHECK(card_error_of([&] { piv.authenticate_admin(card, secret(docs_response)); }).code() ==
-              CardErrorCode::challenge_expired);
+        ScriptedChannel card{{select_piv, "9000"}, {send_response, "6985"}};
+        CHECK(thrown<CardError>([&] {
+                  piv.authenticate_admin(card, secret(docs_response));
+              }).code() == CardErrorCode::challenge_expired);
     }
     SECTION("wrong size") {
         ScriptedChannel card;
@@ -410,14 +402,14 @@ TEST_CASE("PIV set_admin_key: Yubico SET MANAGEMENT KEY", "[card-admin][piv]") {
     }
     SECTION("not authenticated") {
         ScriptedChannel card{{select_piv, "9000"}, {set_key, "6982"}};
-        const auto e = card_error_of([&] { piv.set_admin_key(card, secret(new_key)); });
+        const auto e = thrown<CardError>([&] { piv.set_admin_key(card, secret(new_key)); });
         CHECK(e.code() == CardErrorCode::status);
         CHECK_THAT(e.what(), Catch::Contains("authenticate as admin first"));
         check_no_secret(e.what(), {new_key});
     }
     SECTION("a card without the Yubico extension: not_supported") {
         ScriptedChannel card{{select_piv, "9000"}, {set_key, "6D00"}};
-        const auto e = card_error_of([&] { piv.set_admin_key(card, secret(new_key)); });
+        const auto e = thrown<CardError>([&] { piv.set_admin_key(card, secret(new_key)); });
         CHECK(e.code() == CardErrorCode::not_supported);
         CHECK(e.sw() == std::optional<std::uint16_t>{0x6D00});
     }
@@ -431,7 +423,8 @@ TEST_CASE("PIV set_admin_key: Yubico SET MANAGEMENT KEY", "[card-admin][piv]") {
 TEST_CASE("PIV set_user_pin is not supported (the PIN is reset with the PUK)",
           "[card-admin][piv]") {
     ScriptedChannel card;
-    const auto e = card_error_of([&] { PivProfile().set_user_pin(card, SecretString("123456")); });
+    const auto e =
+        thrown<CardError>([&] { PivProfile().set_user_pin(card, SecretString("123456")); });
     CHECK(e.code() == CardErrorCode::not_supported);
     CHECK(std::string(e.what()) ==
           "the piv card profile does not support setting the user PIN with the admin key");
@@ -456,7 +449,7 @@ TEST_CASE("auto profile forwards admin operations to the profile that read the c
         ScriptedChannel card{{select_piv, "6A82"},
                              {select_gids, "9000"},
                              {get_master_file, master_file_answer()},
-                             {get_cardid, "DF 20 10" + card_id_hex + "9000"},
+                             {get_cardid_default, "DF 20 10" + card_id_hex + "9000"},
                              {select_gids, "9000"},
                              {"00 82 00 80 08" + docs_response, "9000"},
                              {select_gids, "9000"},
@@ -481,8 +474,9 @@ TEST_CASE("auto profile forwards admin operations to the profile that read the c
         CHECK(chooser.last_profile()->name() == "piv");
         chooser.authenticate_admin(card, secret(docs_response));
         chooser.set_admin_key(card, secret(new_key));
-        CHECK(card_error_of([&] { chooser.set_user_pin(card, SecretString("12345678")); }).code() ==
-              CardErrorCode::not_supported);
+        CHECK(thrown<CardError>([&] {
+                  chooser.set_user_pin(card, SecretString("12345678"));
+              }).code() == CardErrorCode::not_supported);
         CHECK(card.done());
     }
     SECTION("a failed read forgets the previous profile") {
@@ -492,7 +486,7 @@ TEST_CASE("auto profile forwards admin operations to the profile that read the c
                              {select_gids, "6A82"}};
         REQUIRE(chooser.read_card_id(card).has_value());
         CHECK(chooser.last_profile() != nullptr);
-        CHECK(card_error_of([&] { chooser.read_card_id(card); }).code() ==
+        CHECK(thrown<CardError>([&] { chooser.read_card_id(card); }).code() ==
               CardErrorCode::no_profile);
         CHECK(chooser.last_profile() == nullptr);
         CHECK_THROWS_AS(chooser.authenticate_admin(card, secret(docs_response)), std::logic_error);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "card_test_data.hpp"
 #include "mimcm/card/profiles.hpp"
 #include "scripted_channel.hpp"
 
@@ -22,17 +23,10 @@ using mimcm::card::PivProfile;
 using mimcm_test::hex;
 using mimcm_test::ScriptedChannel;
 
+using mimcm_test::thrown;
+using namespace mimcm_test::apdu;
 namespace {
 
-const std::string select_gids = "00 A4 04 00 09 A0 00 00 03 97 42 54 46 59 00";
-const std::string select_piv = "00 A4 04 00 09 A0 00 00 03 08 00 00 10 00 00";
-const std::string get_master_file = "00 CB A0 00 04 5C 02 DF 1F 00";
-const std::string get_cardid_default = "00 CB A0 12 04 5C 02 DF 20 00";
-const std::string get_challenge = "00 84 00 00 08";
-const std::string get_chuid = "00 CB 3F FF 05 5C 03 5F C1 02 00";
-const std::string general_authenticate = "00 87 03 9B 04 7C 02 81 00 00";
-
-const std::string card_id_hex = "3ff188bcba833740826246eba1291c6e";
 const std::string challenge_hex = "d61143f9ccffd2ca";
 const std::string gids_fci = "61 12 4F 0B A0 00 00 03 97 42 54 46 59 02 01 73 03 40 01 C0";
 const std::string piv_apt = "61 11 4F 06 00 00 10 00 01 00 79 07 4F 05 A0 00 00 03 08";
@@ -111,17 +105,6 @@ void script_piv(ScriptedChannel& card, const std::string& guid_hex) {
     card.expect(general_authenticate, "7C 0A 81 08" + challenge_hex + "9000");
 }
 
-template <class F>
-CardError card_error_of(F&& f) {
-    try {
-        f();
-    } catch (const CardError& e) {
-        return e;
-    }
-    FAIL("no CardError thrown");
-    throw std::logic_error("unreachable");
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -167,7 +150,7 @@ TEST_CASE("TLV parser: short and long lengths, multi-byte tags", "[tlv]") {
              {"34 05 AA BB", "34", "DF", "DF 1F", "53 81", "53 82 01", "53 80 00 00",
               "53 85 00 00 00 00 01 00", "5F C1 C2 C3 C4 01 00", "53 82 01 00 AA"}) {
             INFO(bad);
-            const auto e = card_error_of([&] { tlv::parse(hex(bad), "the test object"); });
+            const auto e = thrown<CardError>([&] { tlv::parse(hex(bad), "the test object"); });
             CHECK(e.code() == CardErrorCode::malformed);
             CHECK_THAT(e.what(), Catch::StartsWith("the test object: malformed TLV at byte"));
         }
@@ -276,7 +259,7 @@ TEST_CASE("GIDS rejects malformed master file tables", "[gids]") {
         ScriptedChannel card;
         card.expect(select_gids, "9000");
         card.expect(get_master_file, c.answer + "9000");
-        const auto e = card_error_of([&] { GidsProfile().read(card); });
+        const auto e = thrown<CardError>([&] { GidsProfile().read(card); });
         CHECK(e.code() == CardErrorCode::malformed);
         CHECK_THAT(e.what(), Catch::StartsWith("GIDS: ") && Catch::Contains(c.message));
     }
@@ -289,7 +272,7 @@ TEST_CASE("GIDS without a cardid entry in the root directory", "[gids]") {
                 tlv_hex("DF1F", table_of({mf_record("mscp", "cardid", 0xDF20, 0xA012),
                                           mf_record("", "cardapps", 0xDF21, 0xA012)})) +
                     "9000");
-    const auto e = card_error_of([&] { GidsProfile().read(card); });
+    const auto e = thrown<CardError>([&] { GidsProfile().read(card); });
     CHECK(e.code() == CardErrorCode::missing_card_id);
     CHECK_THAT(e.what(), Catch::Contains("no entry for file \"cardid\""));
 }
@@ -300,7 +283,7 @@ TEST_CASE("GIDS card id problems", "[gids]") {
     card.expect(get_master_file, tlv_hex("DF1F", default_table()) + "9000");
     SECTION("cardid object not found") {
         card.expect(get_cardid_default, "6A82");
-        const auto e = card_error_of([&] { GidsProfile().read(card); });
+        const auto e = thrown<CardError>([&] { GidsProfile().read(card); });
         CHECK(e.code() == CardErrorCode::missing_card_id);
         CHECK(e.sw() == std::optional<std::uint16_t>{0x6A82});
         CHECK_THAT(e.what(),
@@ -308,22 +291,23 @@ TEST_CASE("GIDS card id problems", "[gids]") {
     }
     SECTION("all-zero cardid") {
         card.expect(get_cardid_default, tlv_hex("DF20", Bytes(16, 0)) + "9000");
-        CHECK(card_error_of([&] { GidsProfile().read(card); }).code() ==
+        CHECK(thrown<CardError>([&] { GidsProfile().read(card); }).code() ==
               CardErrorCode::missing_card_id);
     }
     SECTION("cardid of the wrong size") {
         card.expect(get_cardid_default, tlv_hex("DF20", Bytes(15, 1)) + "9000");
-        const auto e = card_error_of([&] { GidsProfile().read(card); });
+        const auto e = thrown<CardError>([&] { GidsProfile().read(card); });
         CHECK(e.code() == CardErrorCode::malformed);
         CHECK_THAT(e.what(), Catch::Contains("15 bytes; expected 16"));
     }
     SECTION("cardid answered under another tag") {
         card.expect(get_cardid_default, tlv_hex("DF21", hex(card_id_hex)) + "9000");
-        CHECK(card_error_of([&] { GidsProfile().read(card); }).code() == CardErrorCode::malformed);
+        CHECK(thrown<CardError>([&] { GidsProfile().read(card); }).code() ==
+              CardErrorCode::malformed);
     }
     SECTION("unexpected status word") {
         card.expect(get_cardid_default, "6982");
-        const auto e = card_error_of([&] { GidsProfile().read(card); });
+        const auto e = thrown<CardError>([&] { GidsProfile().read(card); });
         CHECK(e.code() == CardErrorCode::status);
         CHECK(e.sw() == std::optional<std::uint16_t>{0x6982});
     }
@@ -332,7 +316,7 @@ TEST_CASE("GIDS card id problems", "[gids]") {
 TEST_CASE("GIDS status word errors name the step", "[gids]") {
     SECTION("master file table") {
         ScriptedChannel card{{select_gids, "9000"}, {get_master_file, "6A82"}};
-        const auto e = card_error_of([&] { GidsProfile().read(card); });
+        const auto e = thrown<CardError>([&] { GidsProfile().read(card); });
         CHECK(e.code() == CardErrorCode::status);
         CHECK(e.sw() == std::optional<std::uint16_t>{0x6A82});
         CHECK(std::string(e.what()) ==
@@ -344,7 +328,7 @@ TEST_CASE("GIDS status word errors name the step", "[gids]") {
         card.expect(get_master_file, tlv_hex("DF1F", default_table()) + "9000");
         card.expect(get_cardid_default, tlv_hex("DF20", hex(card_id_hex)) + "9000");
         card.expect(get_challenge, "6D00");
-        const auto e = card_error_of([&] { GidsProfile().read(card); });
+        const auto e = thrown<CardError>([&] { GidsProfile().read(card); });
         CHECK(e.code() == CardErrorCode::status);
         CHECK_THAT(e.what(), Catch::Contains("GIDS: GET CHALLENGE answered 6D00"));
     }
@@ -354,11 +338,12 @@ TEST_CASE("GIDS status word errors name the step", "[gids]") {
         card.expect(get_master_file, tlv_hex("DF1F", default_table()) + "9000");
         card.expect(get_cardid_default, tlv_hex("DF20", hex(card_id_hex)) + "9000");
         card.expect(get_challenge, "0102039000");
-        CHECK(card_error_of([&] { GidsProfile().read(card); }).code() == CardErrorCode::malformed);
+        CHECK(thrown<CardError>([&] { GidsProfile().read(card); }).code() ==
+              CardErrorCode::malformed);
     }
     SECTION("SELECT answered with an error that is not 'no applet'") {
         ScriptedChannel card{{select_gids, "6283"}};
-        const auto e = card_error_of([&] { GidsProfile().read(card); });
+        const auto e = thrown<CardError>([&] { GidsProfile().read(card); });
         CHECK(e.code() == CardErrorCode::status);
         CHECK_THAT(e.what(), Catch::Contains("SELECT of the GIDS applet answered 6283"));
     }
@@ -397,30 +382,31 @@ TEST_CASE("PIV CHUID parsing", "[piv]") {
         CHECK(to_hex(id.data(), id.size()) == card_id_hex);
     }
     SECTION("without GUID") {
-        const auto e = card_error_of([&] { PivProfile::card_id_from_chuid(hex(chuid_hex(""))); });
+        const auto e =
+            thrown<CardError>([&] { PivProfile::card_id_from_chuid(hex(chuid_hex(""))); });
         CHECK(e.code() == CardErrorCode::missing_card_id);
         CHECK_THAT(e.what(), Catch::Contains("no GUID (tag 34)"));
     }
     SECTION("zero GUID") {
-        const auto e = card_error_of(
+        const auto e = thrown<CardError>(
             [&] { PivProfile::card_id_from_chuid(hex(chuid_hex("3410" + std::string(32, '0')))); });
         CHECK(e.code() == CardErrorCode::missing_card_id);
         CHECK_THAT(e.what(), Catch::Contains("all zero"));
     }
     SECTION("GUID of the wrong size") {
-        const auto e = card_error_of(
+        const auto e = thrown<CardError>(
             [&] { PivProfile::card_id_from_chuid(hex(chuid_hex("3408" + std::string(16, '1')))); });
         CHECK(e.code() == CardErrorCode::malformed);
     }
     SECTION("no 53 container") {
-        CHECK(card_error_of([&] {
+        CHECK(thrown<CardError>([&] {
                   PivProfile::card_id_from_chuid(hex("3410" + card_id_hex));
               }).code() == CardErrorCode::malformed);
     }
     SECTION("truncated container") {
         std::string answer = chuid_hex("3410" + card_id_hex);
         answer.resize(answer.size() - 10);
-        CHECK(card_error_of([&] { PivProfile::card_id_from_chuid(hex(answer)); }).code() ==
+        CHECK(thrown<CardError>([&] { PivProfile::card_id_from_chuid(hex(answer)); }).code() ==
               CardErrorCode::malformed);
     }
 }
@@ -428,19 +414,19 @@ TEST_CASE("PIV CHUID parsing", "[piv]") {
 TEST_CASE("PIV card without CHUID or GUID fails with missing_card_id", "[piv]") {
     SECTION("CHUID not found") {
         ScriptedChannel card{{select_piv, "9000"}, {get_chuid, "6A82"}};
-        const auto e = card_error_of([&] { PivProfile().read(card); });
+        const auto e = thrown<CardError>([&] { PivProfile().read(card); });
         CHECK(e.code() == CardErrorCode::missing_card_id);
         CHECK(e.sw() == std::optional<std::uint16_t>{0x6A82});
     }
     SECTION("zero GUID") {
         ScriptedChannel card{{select_piv, "9000"},
                              {get_chuid, chuid_hex("3410" + std::string(32, '0')) + "9000"}};
-        CHECK(card_error_of([&] { PivProfile().read(card); }).code() ==
+        CHECK(thrown<CardError>([&] { PivProfile().read(card); }).code() ==
               CardErrorCode::missing_card_id);
     }
     SECTION("CHUID needs PIN (security status)") {
         ScriptedChannel card{{select_piv, "9000"}, {get_chuid, "6982"}};
-        const auto e = card_error_of([&] { PivProfile().read(card); });
+        const auto e = thrown<CardError>([&] { PivProfile().read(card); });
         CHECK(e.code() == CardErrorCode::status);
         CHECK_THAT(e.what(), Catch::Contains("PIV: GET DATA of the CHUID (5FC102) answered 6982"));
     }
@@ -464,15 +450,16 @@ TEST_CASE("PIV GENERAL AUTHENTICATE response parsing", "[piv]") {
                                             "7C 06 81 04 01020304", "7C 0A 81 08 0102", ""};
         for (const std::string& bad : bads) {
             INFO(bad);
-            CHECK(card_error_of([&] { PivProfile::challenge_from_response(hex(bad)); }).code() ==
-                  CardErrorCode::malformed);
+            CHECK(thrown<CardError>([&] {
+                      PivProfile::challenge_from_response(hex(bad));
+                  }).code() == CardErrorCode::malformed);
         }
     }
     SECTION("GENERAL AUTHENTICATE refused") {
         ScriptedChannel card{{select_piv, "9000"},
                              {get_chuid, chuid_hex("3410" + card_id_hex) + "9000"},
                              {general_authenticate, "6A80"}};
-        const auto e = card_error_of([&] { PivProfile().read(card); });
+        const auto e = thrown<CardError>([&] { PivProfile().read(card); });
         CHECK(e.code() == CardErrorCode::status);
         CHECK(e.sw() == std::optional<std::uint16_t>{0x6A80});
         CHECK_THAT(e.what(), Catch::Contains("GENERAL AUTHENTICATE"));
@@ -518,14 +505,14 @@ TEST_CASE("auto profile: PIV first, then GIDS", "[auto]") {
     }
     SECTION("a card with neither throws no_profile naming what was tried") {
         ScriptedChannel card{{select_piv, "6A82"}, {select_gids, "6D00"}};
-        const auto e = card_error_of([&] { AutoProfile().read(card); });
+        const auto e = thrown<CardError>([&] { AutoProfile().read(card); });
         CHECK(e.code() == CardErrorCode::no_profile);
         CHECK_THAT(e.what(), Catch::Contains("(piv, gids)"));
         CHECK(card.done());
     }
     SECTION("an error in a present applet is not a reason to try the next one") {
         ScriptedChannel card{{select_piv, "9000"}, {get_chuid, "6A82"}};
-        CHECK(card_error_of([&] { AutoProfile().read(card); }).code() ==
+        CHECK(thrown<CardError>([&] { AutoProfile().read(card); }).code() ==
               CardErrorCode::missing_card_id);
         CHECK(card.done());
     }
@@ -571,7 +558,7 @@ TEST_CASE("auto profile with a user-given list, including a custom profile", "[a
     }
     SECTION("none answers") {
         ScriptedChannel card{{"00 A4 04 00 05 F0 01 02 03 04 00", "6A82"}, {select_gids, "6A82"}};
-        const auto e = card_error_of([&] { chooser.read(card); });
+        const auto e = thrown<CardError>([&] { chooser.read(card); });
         CHECK(e.code() == CardErrorCode::no_profile);
         CHECK_THAT(e.what(), Catch::Contains("(demo, gids)"));
     }
