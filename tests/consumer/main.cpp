@@ -1,12 +1,19 @@
-// Built against the installed package: every layer of the umbrella header must be usable.
+// Built against the installed package: every layer of the umbrella header must be usable, and the
+// package's version must be the headers'.
 #include <mimcm/mimcm.hpp>
 
 #include <iostream>
 
 int main() {
+    if (mimcm::version_string != MIMCM_EXPECTED_VERSION) {
+        std::cerr << "the package says version " << MIMCM_EXPECTED_VERSION << ", the headers say "
+                  << mimcm::version_string << "\n";
+        return 1;
+    }
     mimcm::CurlGlobal curl;
     mimcm::Client client(mimcm::CmUrl::parse("https://cm.contoso.com"), mimcm::CurlTransport{});
     const auto profile = mimcm::card::make_profile("auto");
-    std::cout << client.server().base() << " " << profile->name() << "\n";
+    std::cout << client.server().base() << " " << profile->name() << " " << mimcm::version_string
+              << "\n";
     return client.server().base() == "https://cm.contoso.com/CertificateManagement" ? 0 : 1;
 }
