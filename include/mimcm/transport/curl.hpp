@@ -17,16 +17,57 @@
 
 #include <curl/curl.h>
 
+#include "mimcm/identifiers.hpp"
+
 #include "mimcm/client.hpp"
 #include "mimcm/http.hpp"
 #include "mimcm/secret.hpp"
 
+// The oldest libcurl supported is 7.76 (RHEL 9). Newer options are used only when the headers
+// have them; the library loaded at run time is checked against what the headers promised.
+#if LIBCURL_VERSION_NUM < 0x074c00
+#error "mimcm needs libcurl 7.76 or newer"
+#endif
+
 namespace mimcm {
+
+namespace detail {
+
+inline constexpr unsigned curl_version_7_77 = 0x074d00;  // CURLOPT_CAINFO_BLOB
+inline constexpr unsigned curl_version_7_85 = 0x075500;  // CURLOPT_PROTOCOLS_STR
+
+/// The version mimcm's options need from the library actually loaded: the headers' version, up
+/// to the newest option used (an older library would reject that option).
+constexpr unsigned curl_runtime_version_needed() {
+    return LIBCURL_VERSION_NUM >= curl_version_7_85 ? curl_version_7_85 : 0x074c00;
+}
+
+inline std::string curl_version_text(unsigned v) {
+    return std::to_string(v >> 16) + "." + std::to_string((v >> 8) & 0xff) + "." +
+           std::to_string(v & 0xff);
+}
+
+/// Throws if the libcurl loaded at run time is older than the headers mimcm was compiled with
+/// need.
+inline void check_curl_runtime() {
+    const curl_version_info_data* info = curl_version_info(CURLVERSION_NOW);
+    const unsigned loaded = info ? info->version_num : 0;
+    if (loaded < curl_runtime_version_needed()) {
+        throw std::runtime_error("libcurl " + curl_version_text(loaded) +
+                                 " is loaded, but this program was built with libcurl " +
+                                 LIBCURL_VERSION + " headers and needs libcurl " +
+                                 curl_version_text(curl_runtime_version_needed()) +
+                                 " or newer at run time");
+    }
+}
+
+}  // namespace detail
 
 /// Owns libcurl's global state: create one in main() before any thread uses mimcm.
 class CurlGlobal {
   public:
     CurlGlobal() {
+        detail::check_curl_runtime();
         if (const CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT); rc != CURLE_OK) {
             throw std::runtime_error(std::string("curl_global_init failed: ") +
                                      curl_easy_strerror(rc));
@@ -103,8 +144,11 @@ struct CurlOptions {
 
 class CurlTransport {
   public:
+    /// Throws mimcm::InvalidArgument if an option needs a newer libcurl than the one compiled
+    /// against (ca_pem needs 7.77), std::runtime_error if the libcurl loaded is older than the
+    /// one compiled against needs.
     explicit CurlTransport(CurlOptions options = {})
-        : options_(std::move(options)), handle_(curl_easy_init()) {
+        : options_(check(std::move(options))), handle_(curl_easy_init()) {
         if (!handle_)
             throw std::runtime_error("curl_easy_init failed");
         // The cookie engine lives as long as the handle: enabled once, not per request.
@@ -153,6 +197,19 @@ class CurlTransport {
     }
 
   private:
+    static CurlOptions check(CurlOptions options) {
+        detail::check_curl_runtime();
+#if LIBCURL_VERSION_NUM < 0x074d00
+        if (!options.ca_pem.empty()) {
+            throw InvalidArgument(
+                "CurlOptions::ca_pem (in-memory CA certificates) needs libcurl 7.77 or newer; "
+                "this program was built with libcurl " LIBCURL_VERSION
+                ": use ca_file or ca_path instead");
+        }
+#endif
+        return options;
+    }
+
     struct HandleDeleter {
         void operator()(CURL* c) const noexcept { curl_easy_cleanup(c); }
     };
@@ -172,8 +229,13 @@ class CurlTransport {
         set(CURLOPT_FOLLOWLOCATION, options_.follow_redirects ? 1L : 0L);
         set(CURLOPT_MAXREDIRS, options_.max_redirects);
         set(CURLOPT_UNRESTRICTED_AUTH, 0L);  // credentials only ever go to the first host
+#if LIBCURL_VERSION_NUM >= 0x075500
         set(CURLOPT_PROTOCOLS_STR, "http,https");
         set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+        set(CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+        set(CURLOPT_REDIR_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
         set(CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
         const bool verify = !options_.insecure_skip_tls_verification;
         set(CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
@@ -182,11 +244,13 @@ class CurlTransport {
             set(CURLOPT_CAINFO, options_.ca_file.c_str());
         if (!options_.ca_path.empty())
             set(CURLOPT_CAPATH, options_.ca_path.c_str());
+#if LIBCURL_VERSION_NUM >= 0x074d00
         if (!options_.ca_pem.empty()) {
             curl_blob blob{const_cast<char*>(options_.ca_pem.data()), options_.ca_pem.size(),
                            CURL_BLOB_COPY};
             set(CURLOPT_CAINFO_BLOB, &blob);
         }
+#endif  // older: refused when the transport is made
         if (!options_.pinned_public_key.empty()) {
             set(CURLOPT_PINNEDPUBLICKEY, options_.pinned_public_key.c_str());
         }
