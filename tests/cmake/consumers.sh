@@ -187,7 +187,9 @@ fetchcontent)
     # A git repository of the source tree as it is (committed or not), reached by a file:// URL.
     repo="$work/mimcm.git"
     mkdir -p "$repo"
-    (cd "$src" && git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t "$repo")
+    git -C "$src" ls-files -co --exclude-standard -z >"$work/files" 2>>"$log" ||
+        fail "the source tree is not a git checkout git can read"
+    (cd "$src" && xargs -0 cp --parents -t "$repo" <"$work/files") || fail "copying the sources failed"
     run git -C "$repo" init -q
     run git -C "$repo" add -A
     run git -C "$repo" -c user.name=test -c user.email=test@localhost commit -q -m snapshot

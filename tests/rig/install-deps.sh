@@ -59,10 +59,11 @@ trap 'exit 143' TERM
 printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
 $SUDO chmod 755 "$policy"
 
-# apt_get ARGS...: runs apt-get non-interactively; shows its output only if it fails.
+# apt_get ARGS...: runs apt-get non-interactively; when it fails, shows everything apt-get said
+# (apt-get update only warns about sources it could not fetch; that is often the reason).
 apt_get() {
     if ! $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=600 "$@" \
-        >"$log" 2>&1; then
+        >>"$log" 2>&1; then
         cat "$log" >&2
         echo "install-deps: apt-get $1 failed (see above)" >&2
         exit 1
