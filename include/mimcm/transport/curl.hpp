@@ -17,10 +17,9 @@
 
 #include <curl/curl.h>
 
-#include "mimcm/identifiers.hpp"
-
 #include "mimcm/client.hpp"
 #include "mimcm/http.hpp"
+#include "mimcm/identifiers.hpp"
 #include "mimcm/secret.hpp"
 
 // The oldest libcurl supported is 7.76 (RHEL 9). Newer options are used only when the headers
@@ -33,13 +32,11 @@ namespace mimcm {
 
 namespace detail {
 
-inline constexpr unsigned curl_version_7_77 = 0x074d00;  // CURLOPT_CAINFO_BLOB
-inline constexpr unsigned curl_version_7_85 = 0x075500;  // CURLOPT_PROTOCOLS_STR
-
-/// The version mimcm's options need from the library actually loaded: the headers' version, up
-/// to the newest option used (an older library would reject that option).
+/// The libcurl version the library loaded at run time must have: 7.85 when the headers have
+/// CURLOPT_PROTOCOLS_STR (newer headers, older library: that option would be rejected), else 7.76.
+/// (CURLOPT_CAINFO_BLOB, 7.77, is set only when CurlOptions::ca_pem asks for it.)
 constexpr unsigned curl_runtime_version_needed() {
-    return LIBCURL_VERSION_NUM >= curl_version_7_85 ? curl_version_7_85 : 0x074c00;
+    return LIBCURL_VERSION_NUM >= 0x075500 ? 0x075500u : 0x074c00u;
 }
 
 inline std::string curl_version_text(unsigned v) {
@@ -48,8 +45,8 @@ inline std::string curl_version_text(unsigned v) {
 }
 
 /// Throws if the libcurl loaded at run time is older than the headers mimcm was compiled with
-/// need.
-inline void check_curl_runtime() {
+/// need; returns its version (LIBCURL_VERSION_NUM form).
+inline unsigned check_curl_runtime() {
     const curl_version_info_data* info = curl_version_info(CURLVERSION_NOW);
     const unsigned loaded = info ? info->version_num : 0;
     if (loaded < curl_runtime_version_needed()) {
@@ -59,6 +56,7 @@ inline void check_curl_runtime() {
                                  curl_version_text(curl_runtime_version_needed()) +
                                  " or newer at run time");
     }
+    return loaded;
 }
 
 }  // namespace detail
@@ -198,15 +196,17 @@ class CurlTransport {
 
   private:
     static CurlOptions check(CurlOptions options) {
-        detail::check_curl_runtime();
-#if LIBCURL_VERSION_NUM < 0x074d00
+        const unsigned loaded = detail::check_curl_runtime();
         if (!options.ca_pem.empty()) {
-            throw InvalidArgument(
-                "CurlOptions::ca_pem (in-memory CA certificates) needs libcurl 7.77 or newer; "
-                "this program was built with libcurl " LIBCURL_VERSION
-                ": use ca_file or ca_path instead");
+            // In the headers and in the library loaded.
+            const bool has_cainfo_blob = LIBCURL_VERSION_NUM >= 0x074d00 && loaded >= 0x074d00;
+            if (!has_cainfo_blob) {
+                throw InvalidArgument(
+                    "CurlOptions::ca_pem (in-memory CA certificates) needs libcurl 7.77 or newer, "
+                    "built with " LIBCURL_VERSION ", running with " +
+                    detail::curl_version_text(loaded) + ": use ca_file or ca_path instead");
+            }
         }
-#endif
         return options;
     }
 
