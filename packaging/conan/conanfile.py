@@ -3,6 +3,7 @@ import re
 
 from conan import ConanFile
 from conan.errors import ConanException, ConanInvalidConfiguration
+from conan.tools.build import check_min_cppstd
 from conan.tools.cmake import CMake, CMakeDeps, CMakeToolchain, cmake_layout
 from conan.tools.files import copy, load, rmdir
 from conan.tools.gnu import PkgConfig
@@ -62,7 +63,6 @@ class MimcmConan(ConanFile):
 
     def validate(self):
         if self.settings.compiler.get_safe("cppstd"):
-            from conan.tools.build import check_min_cppstd
             check_min_cppstd(self, 17)
         if self.options.with_pcsc and self.settings.os in ("iOS", "Android", "Emscripten"):
             raise ConanInvalidConfiguration("PC/SC is not available on this OS: use with_pcsc=False")

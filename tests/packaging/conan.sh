@@ -2,11 +2,13 @@
 # Builds the Conan 2 recipe (packaging/conan) with `conan create` and runs its test_package, offline:
 # libcurl and RapidJSON resolve to the system's packages through the fixture recipes in conan/ and
 # a [replace_requires] profile; PC/SC is the system's pcsc-lite, as in the recipe. Twice: with the
-# default options, then with with_curl=False and with_pcsc=False.
-# Usage: conan.sh SOURCE_DIR WORK_DIR
+# default options, then with with_curl=False and with_pcsc=False. Then tests/consumer, the project
+# written for the CMake package config (find_package(mimcm 0.1 CONFIG REQUIRED COMPONENTS curl pcsc)),
+# is built against the package through CMakeDeps.
+# Usage: conan.sh SOURCE_DIR WORK_DIR CXX_COMPILER
 # Exits 77 (SKIP) when conan is not on PATH.
 set -eu
-src=$(cd "$1" && pwd) work=$2
+src=$(cd "$1" && pwd) work=$2 cxx=$3
 fixtures="$src/tests/packaging/conan"
 
 if ! command -v conan >/dev/null 2>&1; then
@@ -82,3 +84,15 @@ if in_graph "$work/core.log" libcurl/system; then
     exit 1
 fi
 echo "conan: mimcm/$version core only: test_package passed"
+
+log="$work/consumer.log"
+{
+    conan install --requires="mimcm/$version" -pr:h offline -pr:b default -g CMakeDeps \
+          -g CMakeToolchain --output-folder="$work/consumer-deps" &&
+    cmake -S "$src/tests/consumer" -B "$work/consumer" -DCMAKE_BUILD_TYPE=Release \
+          -DCMAKE_CXX_COMPILER="$cxx" \
+          -DCMAKE_TOOLCHAIN_FILE="$work/consumer-deps/conan_toolchain.cmake" &&
+    cmake --build "$work/consumer"
+} >"$log" 2>&1 || { cat "$log"; echo "FAIL: building tests/consumer against the Conan package"; exit 1; }
+out=$("$work/consumer/consumer") || { cat "$log"; echo "FAIL: the consumer failed: $out"; exit 1; }
+echo "conan: tests/consumer built with CMakeDeps and ran: $out"

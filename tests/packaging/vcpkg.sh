@@ -9,7 +9,7 @@
 #     project (a plain find_package(mimcm) consumer) built against it and run.
 # VCPKG_ROOT is only read: everything vcpkg writes goes under WORK_DIR.
 # Usage: vcpkg.sh SOURCE_DIR WORK_DIR CXX_COMPILER
-# Exits 77 (SKIP) when vcpkg is not on PATH or VCPKG_ROOT is not a vcpkg root.
+# Exits 77 (SKIP) when vcpkg is not on PATH or VCPKG_ROOT is not a bootstrapped vcpkg root.
 set -eu
 src=$(cd "$1" && pwd) work=$2 cxx=$3
 fixtures="$src/tests/packaging/vcpkg"
@@ -20,6 +20,11 @@ if ! command -v vcpkg >/dev/null 2>&1; then
 fi
 if [ -z "${VCPKG_ROOT:-}" ] || [ ! -f "$VCPKG_ROOT/scripts/buildsystems/vcpkg.cmake" ]; then
     echo "SKIP: VCPKG_ROOT does not name a vcpkg root (scripts/buildsystems/vcpkg.cmake)"
+    exit 77
+fi
+# The toolchain runs the vcpkg executable of its root (bootstrap-vcpkg.sh puts it there).
+if [ ! -x "$VCPKG_ROOT/vcpkg" ]; then
+    echo "SKIP: $VCPKG_ROOT/vcpkg is missing (bootstrap-vcpkg.sh puts it there; the toolchain needs it)"
     exit 77
 fi
 
