@@ -87,8 +87,10 @@ echo "conan: mimcm/$version core only: test_package passed"
 
 log="$work/consumer.log"
 {
-    conan install --requires="mimcm/$version" -pr:h offline -pr:b default -g CMakeDeps \
-          -g CMakeToolchain --output-folder="$work/consumer-deps" &&
+    # From WORK_DIR: CMakeToolchain writes a CMakeUserPresets.json into the current directory
+    # when it holds a CMakeLists.txt.
+    (cd "$work" && conan install --requires="mimcm/$version" -pr:h offline -pr:b default \
+          -g CMakeDeps -g CMakeToolchain --output-folder="$work/consumer-deps") &&
     cmake -S "$src/tests/consumer" -B "$work/consumer" -DCMAKE_BUILD_TYPE=Release \
           -DCMAKE_CXX_COMPILER="$cxx" \
           -DCMAKE_TOOLCHAIN_FILE="$work/consumer-deps/conan_toolchain.cmake" &&

@@ -57,6 +57,14 @@ fail() {  # fail LOG MESSAGE
     exit 1
 }
 
+# 0. The port's manifest is in vcpkg's canonical format (as the registry requires).
+mkdir -p "$work/format/mimcm"
+cp "$src/packaging/vcpkg/ports/mimcm/vcpkg.json" "$work/format/mimcm/vcpkg.json"
+vcpkg format-manifest "$work/format/mimcm/vcpkg.json" >"$work/format.log" 2>&1 ||
+    fail "$work/format.log" "vcpkg format-manifest"
+diff -u "$src/packaging/vcpkg/ports/mimcm/vcpkg.json" "$work/format/mimcm/vcpkg.json" ||
+    fail "$work/format.log" "packaging/vcpkg/ports/mimcm/vcpkg.json is not formatted as vcpkg format-manifest does"
+
 # 1. Manifest mode through the toolchain.
 log="$work/manifest.log"
 cmake -S "$src/tests/consumer" -B "$work/manifest" -DCMAKE_BUILD_TYPE=Release \
