@@ -96,6 +96,7 @@ class MimcmConan(ConanFile):
         CMake(self).install()
         # Conan generates the consumers' CMake config and pkg-config files from package_info().
         rmdir(self, os.path.join(self.package_folder, "share"))
+        rmdir(self, os.path.join(self.package_folder, "lib"))
 
     def package_info(self):
         self.cpp_info.bindirs = []
