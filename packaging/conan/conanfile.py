@@ -17,7 +17,6 @@ class MimcmConan(ConanFile):
     description = ("Header-only C++17 client SDK for the Microsoft Identity Manager Certificate "
                    "Management (MIM CM) REST API, with PC/SC card reading for smart card enrollment")
     license = "MIT"
-    homepage = "https://github.com/mimcm/mimcm"
     topics = ("mim", "certificate-management", "smartcard", "pcsc", "rest", "header-only")
     package_type = "header-library"
     settings = "os", "arch", "compiler", "build_type"
@@ -37,11 +36,12 @@ class MimcmConan(ConanFile):
 
     def set_version(self):
         if not self.version:
-            cmakelists = load(self, os.path.join(self._source_root(), "CMakeLists.txt"))
-            match = re.search(r"project\(mimcm\s+VERSION\s+([0-9.]+)", cmakelists)
-            if not match:
-                raise ConanException("no project(mimcm VERSION ...) in CMakeLists.txt")
-            self.version = match.group(1)
+            header = load(self, os.path.join(self._source_root(), "include", "mimcm", "version.hpp"))
+            parts = [re.search(r"^#define MIMCM_VERSION_%s +([0-9]+)$" % part, header, re.M)
+                     for part in ("MAJOR", "MINOR", "PATCH")]
+            if not all(parts):
+                raise ConanException("include/mimcm/version.hpp defines no MIMCM_VERSION_*")
+            self.version = ".".join(match.group(1) for match in parts)
 
     def export_sources(self):
         root = self._source_root()

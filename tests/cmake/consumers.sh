@@ -85,6 +85,9 @@ find_package)
     grep -q "PACKAGE_VERSION \"$(header_version)\"" \
         "$work/full-prefix/share/mimcm/cmake/mimcmConfigVersion.cmake" ||
         fail "mimcmConfigVersion.cmake does not carry version $(header_version)"
+    # The vcpkg manifest must name a version too: it has to be the same one.
+    grep -q "\"version\": \"$(header_version)\"" "$src/packaging/vcpkg/ports/mimcm/vcpkg.json" ||
+        fail "packaging/vcpkg/ports/mimcm/vcpkg.json does not carry version $(header_version)"
     consume plain -DCMAKE_PREFIX_PATH="$work/full-prefix"
     expect_report plain 1 TRUE TRUE
     expect_layers "core curl pcsc"

@@ -63,7 +63,8 @@ in_graph() {  # in_graph LOG REF: REF (name/version) is a node of the dependency
     grep -qE "^ +$2#" "$1"
 }
 
-version=$(sed -n 's/^project(mimcm VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")
+version=$(sed -n 's/^#define MIMCM_VERSION_\(MAJOR\|MINOR\|PATCH\) \+\([0-9]\+\)$/\2/p' \
+    "$src/include/mimcm/version.hpp" | paste -sd.)
 
 create "$work/default.log"
 expect "$work/default.log" "mimcm $version: core ok, curl=1 pcsc=1"

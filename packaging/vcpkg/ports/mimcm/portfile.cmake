@@ -6,7 +6,7 @@
 #
 #   vcpkg_from_github(
 #       OUT_SOURCE_PATH SOURCE_PATH
-#       REPO mimcm/mimcm
+#       REPO <owner>/mimcm  # where the release is published
 #       REF "v${VERSION}"
 #       SHA512 <sha512 of the v${VERSION} tarball: `vcpkg hash <file>`, or 0 and copy it from the error>
 #       HEAD_REF main
