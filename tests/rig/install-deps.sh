@@ -5,7 +5,8 @@ set -eu
 packages="cmake g++ clang clang-format pkg-config make rapidjson-dev catch2 libcurl4-openssl-dev
 libpcsclite-dev pcscd vsmartcard-vpcd vsmartcard-vpicc python3 python3-virtualsmartcard
 python3-pycryptodome openssl ca-certificates
-krb5-kdc krb5-admin-server krb5-user curl apache2 libapache2-mod-auth-gssapi winbind util-linux"
+krb5-kdc krb5-admin-server krb5-user curl apache2 libapache2-mod-auth-gssapi winbind util-linux
+g++-mingw-w64-x86-64-posix wine64 wine"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
