@@ -35,9 +35,8 @@ fi
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
 
-# --- the dependency root
+# --- the dependency root (kept between runs, so a rerun rebuilds nothing that did not change)
 deps="$build/deps"
-rm -rf "$deps"
 mkdir -p "$deps/include" "$deps/lib/cmake/Catch2" "$deps/lib/pkgconfig"
 curl_include=""
 for dir in /usr/include /usr/include/*-linux-gnu; do
@@ -50,12 +49,12 @@ for header in /usr/include/rapidjson/document.h /usr/include/catch2/catch.hpp \
         exit 1
     fi
 done
-ln -s /usr/include/rapidjson "$deps/include/rapidjson"
-ln -s /usr/include/catch2 "$deps/include/catch2"
-ln -s "$curl_include/curl" "$deps/include/curl"
-ln -s /usr/lib/cmake/Catch2/Catch2ConfigVersion.cmake /usr/lib/cmake/Catch2/Catch.cmake \
-      /usr/lib/cmake/Catch2/CatchAddTests.cmake "$deps/lib/cmake/Catch2/"
-cat >"$deps/lib/cmake/Catch2/Catch2Config.cmake" <<'EOF'
+ln -sfn /usr/include/rapidjson "$deps/include/rapidjson"
+ln -sfn /usr/include/catch2 "$deps/include/catch2"
+ln -sfn "$curl_include/curl" "$deps/include/curl"
+ln -sf /usr/lib/cmake/Catch2/Catch2ConfigVersion.cmake /usr/lib/cmake/Catch2/Catch.cmake \
+       /usr/lib/cmake/Catch2/CatchAddTests.cmake "$deps/lib/cmake/Catch2/"
+catch2_config=$(cat <<'EOF'
 if(NOT TARGET Catch2::Catch2)
     list(APPEND CMAKE_MODULE_PATH "${CMAKE_CURRENT_LIST_DIR}")
     get_filename_component(_catch2_include "${CMAKE_CURRENT_LIST_DIR}/../../../include" ABSOLUTE)
@@ -63,7 +62,13 @@ if(NOT TARGET Catch2::Catch2)
     set_target_properties(Catch2::Catch2 PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${_catch2_include}")
 endif()
 EOF
-$triple-dlltool --input-def "$src/tests/windows/libcurl.def" --output-lib "$deps/lib/libcurl.dll.a"
+)
+if [ "$(cat "$deps/lib/cmake/Catch2/Catch2Config.cmake" 2>/dev/null)" != "$catch2_config" ]; then
+    printf '%s\n' "$catch2_config" >"$deps/lib/cmake/Catch2/Catch2Config.cmake"
+fi
+if [ "$src/tests/windows/libcurl.def" -nt "$deps/lib/libcurl.dll.a" ]; then
+    $triple-dlltool --input-def "$src/tests/windows/libcurl.def" --output-lib "$deps/lib/libcurl.dll.a"
+fi
 
 # --- configure and build
 start=$(now)
