@@ -4,7 +4,13 @@
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#if defined(_WIN32)
+#include <winsock2.h>  // before windows.h, as libcurl's headers need
+
+#include <windows.h>
+#else
 #include <termios.h>
+#endif
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -211,9 +217,38 @@ inline void require_readable(const std::string& option, const std::string& path)
 inline mimcm::SecretString secret_from_env_or_prompt(const char* name, const std::string& prompt) {
     if (const char* value = std::getenv(name))
         return mimcm::SecretString(value);
+    const std::string no_terminal = std::string("no terminal to ask for the password: set ") + name;
+    mimcm::SecretString secret;
+    char ch = 0;
+#if defined(_WIN32)
+    // The console itself, whatever stdin and stderr are redirected to.
+    HANDLE console =
+        CreateFileA("CONIN$", GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE,
+                    nullptr, OPEN_EXISTING, 0, nullptr);
+    if (console == INVALID_HANDLE_VALUE)
+        throw UsageError{no_terminal};
+    std::FILE* out = std::fopen("CONOUT$", "w");
+    DWORD saved = 0;
+    const bool has_mode = GetConsoleMode(console, &saved) != 0;
+    if (has_mode)
+        SetConsoleMode(console, saved & ~static_cast<DWORD>(ENABLE_ECHO_INPUT));
+    std::fputs(prompt.c_str(), out ? out : stderr);
+    std::fflush(out ? out : stderr);
+    DWORD got = 0;
+    while (ReadFile(console, &ch, 1, &got, nullptr) && got == 1 && ch != '\n') {
+        if (ch != '\r')
+            secret.append(std::string_view(&ch, 1));
+    }
+    if (has_mode)
+        SetConsoleMode(console, saved);
+    std::fputc('\n', out ? out : stderr);
+    if (out)
+        std::fclose(out);
+    CloseHandle(console);
+#else
     std::FILE* tty = std::fopen("/dev/tty", "r+");
     if (!tty)
-        throw UsageError{std::string("no terminal to ask for the password: set ") + name};
+        throw UsageError{no_terminal};
     termios saved{};
     const bool has_termios = tcgetattr(fileno(tty), &saved) == 0;
     if (has_termios) {
@@ -223,15 +258,16 @@ inline mimcm::SecretString secret_from_env_or_prompt(const char* name, const std
     }
     std::fputs(prompt.c_str(), tty);
     std::fflush(tty);
-    mimcm::SecretString secret;
     for (int c = std::fgetc(tty); c != EOF && c != '\n'; c = std::fgetc(tty)) {
-        const char ch = static_cast<char>(c);
+        ch = static_cast<char>(c);
         secret.append(std::string_view(&ch, 1));
     }
     if (has_termios)
         tcsetattr(fileno(tty), TCSAFLUSH, &saved);
     std::fputc('\n', tty);
     std::fclose(tty);
+#endif
+    mimcm::secure_wipe(&ch, 1);
     return secret;
 }
 

@@ -6,8 +6,6 @@
 //
 // Exit codes are part of the contract (see kUsage). Messages go to stderr; stdout carries only the
 // result (the PIN, or one JSON object with --json). The PIN never goes to stderr.
-#include <termios.h>
-
 #include <cctype>
 #include <chrono>
 #include <cstdio>

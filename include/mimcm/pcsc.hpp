@@ -6,8 +6,9 @@
 // This is the only mimcm header that includes the PC/SC headers:
 //   Linux/BSD: <winscard.h> from pcsc-lite (pkg-config libpcsclite adds -I/usr/include/PCSC)
 //   macOS:     <PCSC/winscard.h> (-framework PCSC)
-//   Windows:   <windows.h> then <winscard.h> (winscard.lib); the ...A functions are called
-//              explicitly, so reader names are narrow (ANSI) strings whatever UNICODE says.
+//   Windows:   <winsock2.h>, <windows.h>, then <winscard.h> (winscard.lib); the ...A functions
+//              are called explicitly, so reader names are narrow (ANSI) strings whatever UNICODE
+//              says. NOMINMAX is not needed: mimcm writes (std::min)(a, b).
 //
 // Errors: every failing PC/SC call throws mimcm::pcsc::Error, which carries a portable
 // ErrorCode, the native PC/SC code, the operation and the reader; describe(code) tells the user
@@ -24,6 +25,10 @@
 #endif
 
 #if defined(_WIN32)
+// winsock2.h first: <windows.h> alone brings in the old winsock.h, which clashes with the
+// winsock2.h that libcurl's headers (and many applications) include later.
+#include <winsock2.h>
+
 #include <windows.h>
 #include <winscard.h>
 #elif defined(__APPLE__)

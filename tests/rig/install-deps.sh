@@ -12,6 +12,7 @@ pcscd vsmartcard-vpcd vsmartcard-vpicc
 python3 python3-virtualsmartcard python3-pycryptodome
 openssl ca-certificates curl util-linux
 krb5-kdc krb5-admin-server krb5-user apache2 libapache2-mod-auth-gssapi winbind
+g++-mingw-w64-x86-64-posix wine64 wine
 "
 
 missing=""

@@ -2,6 +2,14 @@
 // variable that is not inline fails to link, and each header must stand on its own.
 #include <catch2/catch.hpp>
 
+#if defined(_WIN32)
+// An application that includes <windows.h> first, without NOMINMAX: its min and max macros must
+// not break mimcm (winsock2.h before it, as libcurl's headers need).
+#include <winsock2.h>
+
+#include <windows.h>
+#endif
+
 #include "mimcm/mimcm.hpp"
 
 static_assert(mimcm::is_transport_v<mimcm::CurlTransport>);

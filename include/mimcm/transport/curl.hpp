@@ -251,6 +251,13 @@ class CurlTransport {
             set(CURLOPT_CAINFO_BLOB, &blob);
         }
 #endif  // older: refused when the transport is made
+#if defined(_WIN32) && defined(CURLSSLOPT_NATIVE_CA)
+        // The system store on Windows is the Windows certificate store: libcurl with Schannel
+        // always uses it; this makes a libcurl built with OpenSSL use it too.
+        if (verify && options_.ca_file.empty() && options_.ca_path.empty() &&
+            options_.ca_pem.empty())
+            set(CURLOPT_SSL_OPTIONS, static_cast<long>(CURLSSLOPT_NATIVE_CA));
+#endif
         if (!options_.pinned_public_key.empty()) {
             set(CURLOPT_PINNEDPUBLICKEY, options_.pinned_public_key.c_str());
         }
