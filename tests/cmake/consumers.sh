@@ -192,7 +192,10 @@ fetchcontent)
     mkdir -p "$repo"
     git -C "$src" ls-files -co --exclude-standard -z >"$work/files" 2>>"$log" ||
         fail "the source tree is not a git checkout git can read"
-    (cd "$src" && xargs -0 cp --parents -t "$repo" <"$work/files") || fail "copying the sources failed"
+    # (A tracked file deleted in the working tree is left out, as a commit would.)
+    (cd "$src" && while IFS= read -r -d '' f; do
+        if [ -e "$f" ]; then cp --parents -t "$repo" "$f" || exit 1; fi
+    done <"$work/files") || fail "copying the sources failed"
     run git -C "$repo" init -q
     run git -C "$repo" add -A
     run git -C "$repo" -c user.name=test -c user.email=test@localhost commit -q -m snapshot
