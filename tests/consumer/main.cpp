@@ -6,7 +6,7 @@
 int main() {
     mimcm::CurlGlobal curl;
     mimcm::Client client(mimcm::CmUrl::parse("https://cm.contoso.com"), mimcm::CurlTransport{});
-    const auto profile = mimcm::card::make_profile("auto");
-    std::cout << client.server().base() << " " << profile->name() << "\n";
+    const auto profiles = mimcm::card::ProfileResolver::by_name("auto");
+    std::cout << client.server().base() << " " << mimcm::card::GidsProfile().name() << "\n";
     return client.server().base() == "https://cm.contoso.com/CertificateManagement" ? 0 : 1;
 }
