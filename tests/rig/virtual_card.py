@@ -16,13 +16,12 @@ Layout of this file:
                                     (T=0 GET RESPONSE, 6C wrong-Le retry, log)
   * VpcdLink, main()                the vpcd connection and process lifetime
 
-Admin challenge lifetime (a deliberate choice, see tests/rig/README.md): the
-last challenge (GIDS GET CHALLENGE, PIV GENERAL AUTHENTICATE 7C 02 81 00)
-stays valid until it is used once (right or wrong), a new challenge is issued,
-or the card is reset or powered off.  A SELECT of the applet that is already
-selected and reading the card id do NOT clear it: that lets a client re-check
-the card id in a new PC/SC transaction before it sends the response.  Admin
-authentication lasts until reset/power-off or the SELECT of another applet.
+Strict like the real applets (GidsApplet, PivApplet on Java Card; see
+tests/rig/README.md): a SELECT of an applet by AID -- also of the applet that
+is already selected -- drops every pending challenge and the admin and PIN
+authentication, as a card reset or power-off does.  GIDS has no GET
+CHALLENGE / EXTERNAL AUTHENTICATE (6D 00) unless --legacy-challenge asks for a
+card that has only those.
 """
 
 import argparse
@@ -56,9 +55,9 @@ alias_pycryptodome()
 from virtualsmartcard.VirtualSmartcard import SmartcardOS, VirtualICC  # noqa: E402
 
 try:
-    from Cryptodome.Cipher import DES, DES3  # Debian's pycryptodome
-except ImportError:                          # a classic install under the name Crypto
-    from Crypto.Cipher import DES, DES3
+    from Cryptodome.Cipher import AES, DES, DES3  # Debian's pycryptodome
+except ImportError:                               # a classic install under the name Crypto
+    from Crypto.Cipher import AES, DES, DES3
 
 VPCD_HOST = "localhost"
 VPCD_BASE_PORT = 35963  # slot 0; slot 1 is 35964
@@ -66,7 +65,9 @@ VPCD_BASE_PORT = 35963  # slot 0; slot 1 is 35964
 DEFAULT_CARD_ID = "3ff188bcba833740826246eba1291c6e"
 DEFAULT_ADMIN_KEY = bytes(24)   # GIDS default admin key / the MIM CM docs' example key
 DEFAULT_PIN = "12345678"
+DEFAULT_PUK = "12345678"
 PIN_TRIES = 3
+PUK_TRIES = 3
 
 # Exit codes (2 is argparse's bad command line; SIGTERM/SIGINT exit 0).
 EXIT_VPCD_GONE = 3      # vpcd closed the connection: pcscd stopped
@@ -87,6 +88,7 @@ DEFAULT_ATRS = {
 
 # Status words
 SW_OK = 0x9000
+SW_NO_PRECISE_DIAGNOSIS = 0x6F00  # GidsApplet: a response with no key selected by MSE SET
 SW_AUTH_FAILED = 0x6300          # EXTERNAL AUTHENTICATE: wrong response
 SW_WRONG_LENGTH = 0x6700
 SW_SECURITY_NOT_SATISFIED = 0x6982
@@ -95,6 +97,7 @@ SW_CHAINING_UNSUPPORTED = 0x6884
 SW_CONDITIONS_NOT_SATISFIED = 0x6985
 SW_WRONG_DATA = 0x6A80
 SW_NOT_FOUND = 0x6A82
+SW_FUNC_NOT_SUPPORTED = 0x6A81
 SW_WRONG_P1P2 = 0x6A86
 SW_REF_NOT_FOUND = 0x6A88
 SW_INS_NOT_SUPPORTED = 0x6D00
@@ -109,12 +112,14 @@ INS_EXTERNAL_AUTHENTICATE = 0x82
 INS_PUT_DATA = 0xDB
 INS_RESET_RETRY_COUNTER = 0x2C
 INS_VERIFY = 0x20
+INS_MSE = 0x22                    # MANAGE SECURITY ENVIRONMENT
 INS_SET_MANAGEMENT_KEY = 0xFF     # Yubico PIV extension
+INS_GET_METADATA = 0xF7           # Yubico PIV extension
 
 # Commands that need a selected applet; before the SELECT they answer 69 85.
 APPLET_COMMANDS = (INS_GET_DATA, INS_GET_CHALLENGE, INS_GENERAL_AUTHENTICATE,
                    INS_EXTERNAL_AUTHENTICATE, INS_PUT_DATA, INS_RESET_RETRY_COUNTER, INS_VERIFY,
-                   INS_SET_MANAGEMENT_KEY)
+                   INS_SET_MANAGEMENT_KEY, INS_MSE, INS_GET_METADATA)
 
 
 # --------------------------------------------------------------------------
@@ -206,25 +211,74 @@ def parse_pin(text):
 # 3DES
 # --------------------------------------------------------------------------
 
-def des3_ede_encrypt(key, block):
-    """3DES-EDE (ECB, no padding) of one 8-byte block with a 24-byte key:
-    E(K3, D(K2, E(K1, block))).  This is what MIM CM computes as the admin
-    challenge response.  pycryptodome's DES3 refuses degenerate keys (K1 == K2
-    or K2 == K3, e.g. the all-zero GIDS default key or the PIV vendor default
-    0102030405060708 x 3), so those are computed from single DES.
-
-    Check: all-zero key, challenge d61143f9ccffd2ca -> 17466e766e303cb6 (the
-    MIM CM docs example, base64 1hFD+cz/0so= -> F0Zudm4wPLY=)."""
+def _des3_ede(key, block, decrypt):
+    """3DES-EDE (ECB, no padding) of one 8-byte block with a 24-byte key.
+    pycryptodome's DES3 refuses degenerate keys (K1 == K2 or K2 == K3, e.g.
+    the all-zero GIDS default key or the PIV vendor default 0102030405060708
+    x 3), so those are computed from single DES."""
     if len(key) != 24 or len(block) != 8:
         raise ValueError("3DES-EDE needs a 24-byte key and an 8-byte block")
     try:
-        return DES3.new(key, DES3.MODE_ECB).encrypt(block)
+        cipher = DES3.new(key, DES3.MODE_ECB)
+        return cipher.decrypt(block) if decrypt else cipher.encrypt(block)
     except ValueError:
         pass
     k1, k2, k3 = key[:8], key[8:16], key[16:]
+    if decrypt:
+        step = DES.new(k3, DES.MODE_ECB).decrypt(block)
+        step = DES.new(k2, DES.MODE_ECB).encrypt(step)
+        return DES.new(k1, DES.MODE_ECB).decrypt(step)
     step = DES.new(k1, DES.MODE_ECB).encrypt(block)
     step = DES.new(k2, DES.MODE_ECB).decrypt(step)
     return DES.new(k3, DES.MODE_ECB).encrypt(step)
+
+
+def des3_ede_encrypt(key, block):
+    """E(K3, D(K2, E(K1, block))): what MIM CM computes as the admin challenge
+    response.  Check: all-zero key, challenge d61143f9ccffd2ca ->
+    17466e766e303cb6 (the MIM CM docs example, base64 1hFD+cz/0so= ->
+    F0Zudm4wPLY=)."""
+    return _des3_ede(key, block, decrypt=False)
+
+
+def des3_ede_decrypt(key, block):
+    return _des3_ede(key, block, decrypt=True)
+
+
+def des3_cbc(key, data, decrypt=False):
+    """3DES-EDE in CBC mode with a zero IV, no padding (GIDS mutual
+    authentication; for one block it equals ECB)."""
+    if len(data) % 8:
+        raise ValueError("3DES-CBC needs whole 8-byte blocks")
+    out, prev = b"", bytes(8)
+    for i in range(0, len(data), 8):
+        block = data[i:i + 8]
+        if decrypt:
+            out += bytes(a ^ b for a, b in zip(des3_ede_decrypt(key, block), prev))
+            prev = block
+        else:
+            prev = des3_ede_encrypt(key, bytes(a ^ b for a, b in zip(block, prev)))
+            out += prev
+    return out
+
+
+def block_encrypt(alg, key, block):
+    """One block of the PIV management key algorithm: 03 = 3DES (8-byte
+    blocks), 0A = AES-192 (16-byte blocks); ECB, no padding."""
+    if alg == ALG_AES192:
+        return AES.new(key, AES.MODE_ECB).encrypt(block)
+    return des3_ede_encrypt(key, block)
+
+
+def block_decrypt(alg, key, block):
+    if alg == ALG_AES192:
+        return AES.new(key, AES.MODE_ECB).decrypt(block)
+    return des3_ede_decrypt(key, block)
+
+
+ALG_3DES = 0x03
+ALG_AES192 = 0x0A
+BLOCK_SIZE = {ALG_3DES: 8, ALG_AES192: 16}
 
 
 # --------------------------------------------------------------------------
@@ -238,8 +292,10 @@ class ChallengeSource:
         self.fixed = fixed
 
     def next(self, length=8):
+        """A challenge of length bytes; a fixed 8-byte value is repeated for
+        16-byte (AES) challenges."""
         if self.fixed is not None:
-            return self.fixed
+            return (self.fixed * (length // 8 + 1))[:length]
         return os.urandom(length)
 
 
@@ -258,10 +314,12 @@ class CardSecrets:
     so tests can assert what the card holds.
     """
 
-    def __init__(self, admin_key, pin, state_file=None):
+    def __init__(self, admin_key, pin, state_file=None, puk=DEFAULT_PUK):
         self.admin_key = admin_key
         self.pin = pin
+        self.puk = puk
         self.pin_tries_left = PIN_TRIES
+        self.puk_tries_left = PUK_TRIES
         self.admin_authenticated = False
         self.pin_verified = False
         self.state_file = state_file
@@ -270,7 +328,8 @@ class CardSecrets:
     def snapshot(self):
         return {"admin_key": self.admin_key.hex(), "pin": self.pin,
                 "admin_authenticated": self.admin_authenticated,
-                "pin_tries_left": self.pin_tries_left}
+                "pin_tries_left": self.pin_tries_left,
+                "puk_tries_left": self.puk_tries_left}
 
     def save(self):
         if self.state_file is None:
@@ -286,7 +345,8 @@ class CardSecrets:
         os.replace(tmp, self.state_file)
 
     def end_session(self):
-        """Reset, power-off or another applet selected: authentication is gone."""
+        """Reset, power-off, a SELECT of an applet (also the one already
+        selected) or a logout: admin and PIN authentication are gone."""
         changed = self.admin_authenticated
         self.admin_authenticated = False
         self.pin_verified = False
@@ -336,6 +396,18 @@ class CardSecrets:
         """Is response 3DES-EDE(admin key, challenge)?"""
         return des3_ede_encrypt(self.admin_key, challenge) == response
 
+    def unblock_with_puk(self, puk, new_pin):
+        """PIV RESET RETRY COUNTER: 90 00 (new PIN, PIN tries back), 63 Cx
+        (x PUK tries left) or 69 83 (PUK blocked)."""
+        if self.puk_tries_left == 0:
+            raise CardError(SW_AUTH_BLOCKED)
+        if puk != self.puk.encode():
+            self.puk_tries_left -= 1
+            self.save()
+            raise CardError(0x63C0 | self.puk_tries_left)
+        self.puk_tries_left = PUK_TRIES
+        self.set_pin(new_pin)
+
 
 # --------------------------------------------------------------------------
 # Applets (one per card edge)
@@ -347,10 +419,11 @@ class Applet:
     A subclass sets FULL_AID and MIN_AID_LEN (the shortest AID prefix a SELECT
     may use), implements fci() and registers its command handlers in
     self.handlers (INS -> method(apdu) returning the response data, or raising
-    CardError).  Per-session state (the last challenge) is dropped by reset(),
-    which the card OS calls on reset/power-off and when another applet gets
-    selected -- not when this applet is selected again (see the top of the
-    file); the authentication state lives in the shared CardSecrets.
+    CardError).  Per-session state (challenges, the key chosen by MSE SET) is
+    dropped by reset(), which the card OS calls on reset/power-off and on every
+    SELECT of an applet by AID -- selecting the applet that is already selected
+    counts as a deselect, as on Java Card; the authentication state lives in
+    the shared CardSecrets and is dropped at the same moments.
     """
 
     NAME = "applet"
@@ -369,8 +442,13 @@ class Applet:
     def fci(self):
         return b""
 
+    def select_file(self, apdu):
+        """SELECT by file id or path (P1 00/08); applets without a file
+        system answer 6A 82."""
+        raise CardError(SW_NOT_FOUND)
+
     def reset(self):
-        """Called on card reset/power-off and when another applet gets selected."""
+        """Called on card reset/power-off and on every SELECT by AID."""
         self.last_challenge = None
 
     def handle(self, apdu):
@@ -394,11 +472,52 @@ class Applet:
             raise CardError(SW_SECURITY_NOT_SATISFIED)
 
 
+def parse_tlvs(data):
+    """A list of (tag, value) of a flat BER-TLV string with 1-byte tags and
+    lengths 00..7F, 81 xx, 82 xxxx; CardError(6A 80) when malformed."""
+    items, i = [], 0
+    while i < len(data):
+        if i + 2 > len(data):
+            raise CardError(SW_WRONG_DATA)
+        tag, length = data[i], data[i + 1]
+        i += 2
+        if length == 0x81 and i < len(data):
+            length, i = data[i], i + 1
+        elif length == 0x82 and i + 1 < len(data):
+            length, i = (data[i] << 8) | data[i + 1], i + 2
+        elif length >= 0x80:
+            raise CardError(SW_WRONG_DATA)
+        if i + length > len(data):
+            raise CardError(SW_WRONG_DATA)
+        items.append((tag, data[i:i + length]))
+        i += length
+    return items
+
+
+def dynamic_auth_template(data):
+    """The contents of a GENERAL AUTHENTICATE 7C template as {tag: value}."""
+    items = parse_tlvs(data)
+    if len(items) != 1 or items[0][0] != 0x7C:
+        raise CardError(SW_WRONG_DATA)
+    inner = {}
+    for tag, value in parse_tlvs(items[0][1]):
+        if tag in inner:
+            raise CardError(SW_WRONG_DATA)
+        inner[tag] = value
+    return inner
+
+
 class GidsApplet(Applet):
-    """Microsoft Generic Identity Device Specification (GIDS) v2 card edge.
+    """Microsoft Generic Identity Device Specification (GIDS) v2 card edge,
+    as the GidsApplet Java Card applet behaves.
 
     Files live in DOs inside EFs and are located through the master file
-    table (EF A000, DO DF1F), like the Windows GIDS minidriver does.
+    table (EF A000, DO DF1F), like the Windows GIDS minidriver does.  The
+    admin key (key reference 80) is authenticated with MSE SET + GENERAL
+    AUTHENTICATE, externally (8-byte challenge) or mutually (16-byte randoms,
+    3DES-CBC); GET CHALLENGE and EXTERNAL AUTHENTICATE exist only with
+    legacy=True (--legacy-challenge), which refuses MSE SET and GENERAL
+    AUTHENTICATE instead.
     """
 
     NAME = "gids"
@@ -406,6 +525,9 @@ class GidsApplet(Applet):
     MIN_AID_LEN = 9                                        # sent without the version
 
     MF_EF, MF_DO = 0xA000, 0xDF1F
+    APPLET_FID = 0x3FFF            # the GIDS application DF
+    MF_FID = 0x3F00
+    PIN_STATUS_DOS = (0x7F71, 0x7F72)
 
     # (directory, file, DO, EF) as in the minidriver spec's default profile.
     LAYOUT_DEFAULT = [
@@ -431,10 +553,18 @@ class GidsApplet(Applet):
     ADMIN_KEY_SUFFIX = bytes.fromhex("8803B073DC")
     KEY_ADMIN = 0x80
     PIN_REF = 0x80
+    PIN_LOGOUT_REF = 0x82          # VERIFY 00 20 00 82: log every PIN and the admin out
 
-    def __init__(self, challenges, secrets, card_id, layout="default"):
+    # MSE SET P1: 81 external authentication (verification), C1 mutual; P2 A4
+    # (authentication template); data 83 01 <key reference>.
+    MSE_SET_AUTH = (0x81, 0xC1)
+    MSE_AUTH_TEMPLATE = 0xA4
+    EXTERNAL, MUTUAL = "external", "mutual"
+
+    def __init__(self, challenges, secrets, card_id, layout="default", legacy=False):
         super().__init__(challenges, secrets)
         self.card_id = card_id
+        self.legacy = legacy
         self.records = self.LAYOUT_ALT if layout == "alt" else self.LAYOUT_DEFAULT
         contents = {
             "cardid": card_id,
@@ -447,14 +577,32 @@ class GidsApplet(Applet):
         for directory, name, do, ef in self.records:
             if name:
                 self.objects[(ef, do)] = contents[name]
+        self.efs = sorted({ef for _, _, _, ef in self.records})
         self.handlers = {
             INS_GET_DATA: self.get_data,
-            INS_GET_CHALLENGE: self.get_challenge,
-            INS_EXTERNAL_AUTHENTICATE: self.external_authenticate,
             INS_PUT_DATA: self.put_data,
             INS_RESET_RETRY_COUNTER: self.reset_retry_counter,
             INS_VERIFY: self.verify,
         }
+        if legacy:
+            self.handlers[INS_GET_CHALLENGE] = self.get_challenge
+            self.handlers[INS_EXTERNAL_AUTHENTICATE] = self.external_authenticate
+        else:
+            self.handlers[INS_MSE] = self.manage_security_environment
+            self.handlers[INS_GENERAL_AUTHENTICATE] = self.general_authenticate
+        self.reset()
+
+    def reset(self):
+        super().reset()
+        self.key_ref = None          # the key chosen by MSE SET
+        self.auth_mode = None        # EXTERNAL or MUTUAL while a challenge is pending
+        self.host_random = None      # R1 of a mutual authentication
+
+    def logout(self):
+        """GidsApplet's DeauthenticateAllPin: PIN and admin logged out, the
+        pending challenge and the MSE SET key choice dropped."""
+        self.reset()
+        self.secrets.end_session()
 
     def master_file_table(self):
         table = bytearray([0x01])
@@ -463,18 +611,139 @@ class GidsApplet(Applet):
         return bytes(table)
 
     def fci(self):
-        return tlv(0x61, tlv(0x4F, self.FULL_AID))
+        # 73 03 40 01 C0: cryptographic mechanisms (external and mutual
+        # authentication), which tells Windows to use the 8-byte external form.
+        return tlv(0x61, tlv(0x4F, self.FULL_AID) + bytes.fromhex("730340 01C0"))
+
+    def fcp(self, fid, is_df):
+        descriptor = b"\x38" if is_df else b"\x01"   # DF / transparent working EF
+        return tlv(0x62, tlv(0x82, descriptor) + tlv(0x83, struct.pack(">H", fid)))
+
+    def select_file(self, apdu):
+        """SELECT by file id (P1 00: 3FFF or 3F00 = the application DF, or one
+        of its EFs; no data = the DF) or by path from the MF (P1 08).  This is
+        not an applet selection: challenge and login stay.  P2 00 answers the
+        FCI of the DF, the FCP of an EF (GidsApplet: 6A 86 there; OpenSC's
+        opensc-explorer asks for P2 00 when it looks for files); 04 the FCP,
+        0C nothing."""
+        if apdu.p2 & 0xF3:
+            raise CardError(SW_WRONG_P1P2)
+        data = apdu.data
+        if apdu.p1 == 0x00:
+            if len(data) not in (0, 2):
+                raise CardError(SW_WRONG_LENGTH)
+        elif apdu.p1 == 0x08:
+            if not data or len(data) % 2:
+                raise CardError(SW_WRONG_LENGTH)
+            if data[:2] == struct.pack(">H", self.APPLET_FID):
+                data = data[2:]
+            if len(data) > 2:
+                raise CardError(SW_NOT_FOUND)
+        else:
+            raise CardError(SW_WRONG_P1P2)
+        fid = struct.unpack(">H", data)[0] if data else self.APPLET_FID
+        is_df = fid in (self.APPLET_FID, self.MF_FID)
+        if not is_df and fid not in self.efs:
+            raise CardError(SW_NOT_FOUND)
+        what = apdu.p2 & 0x0C
+        if what == 0x0C:
+            return b""
+        if what == 0x04:
+            return self.fcp(fid, is_df)
+        if what == 0x00:
+            return self.fci() if is_df else self.fcp(fid, is_df)
+        raise CardError(SW_WRONG_P1P2)
 
     def get_data(self, apdu):
         data = apdu.data
         if len(data) != 4 or data[0] != 0x5C or data[1] != 0x02:
             raise CardError(SW_WRONG_DATA)
         do = (data[2] << 8) | data[3]
+        if apdu.p1p2 == self.APPLET_FID:
+            # 00 CB 3F FF 04 5C 02 7F 71 00 -> 7F 71 06 97 01 <tries left> 93 01 <max>
+            if do not in self.PIN_STATUS_DOS:
+                raise CardError(SW_WRONG_DATA)
+            return tlv(do, tlv(0x97, bytes([self.secrets.pin_tries_left]))
+                       + tlv(0x93, bytes([PIN_TRIES])))
         content = self.objects.get((apdu.p1p2, do))
         if content is None:
             raise CardError(SW_NOT_FOUND)
         return tlv(do, content)
 
+    # -- admin authentication, GIDS style --------------------------------
+    def manage_security_environment(self, apdu):
+        """00 22 81|C1 A4 03 83 01 80: the admin key for external or mutual
+        authentication."""
+        if apdu.p1 not in self.MSE_SET_AUTH:
+            raise CardError(SW_FUNC_NOT_SUPPORTED)
+        items = dict(parse_tlvs(apdu.data))
+        key = items.get(0x83)
+        if apdu.p2 != self.MSE_AUTH_TEMPLATE or key is None or len(key) != 1:
+            raise CardError(SW_WRONG_DATA)
+        if key[0] != self.KEY_ADMIN:
+            raise CardError(SW_WRONG_DATA)
+        self.key_ref = key[0]
+        return b""
+
+    def general_authenticate(self, apdu):
+        """00 87 00 00 Lc 7C ...:
+          7C 02 81 00            -> 7C 0A 81 08 <8-byte challenge>   (external)
+          7C 12 81 10 <R1>       -> 7C 12 81 10 <R2>                  (mutual)
+          7C 0A 82 08 <3DES(K, challenge)>                  -> 90 00 / 69 82
+          7C 2A 82 28 <3DES-CBC(K, R2 | R1 | Z1)>           -> 7C 2A 82 28 <3DES-CBC(K, R1 | R2 | Z2)>
+        A response with no pending challenge: 69 85; without MSE SET: 6F 00.
+        The challenge is used up either way."""
+        if apdu.p1p2 != 0x0000:
+            raise CardError(SW_WRONG_P1P2)
+        inner = dynamic_auth_template(apdu.data)
+        if 0x81 in inner:
+            host_random = inner[0x81]
+            self.reset_challenge()
+            self.secrets.set_admin(False)   # GidsApplet clears its auth status here
+            if len(host_random) == 0:
+                self.auth_mode = self.EXTERNAL
+                return tlv(0x7C, tlv(0x81, self.issue_challenge(8)))
+            if len(host_random) == 16:
+                self.auth_mode = self.MUTUAL
+                self.host_random = host_random
+                self.last_challenge = os.urandom(16)
+                return tlv(0x7C, tlv(0x81, self.last_challenge))
+            raise CardError(SW_WRONG_DATA)
+        if 0x82 not in inner:
+            raise CardError(SW_WRONG_DATA)
+        response = inner[0x82]
+        if len(response) > 40:
+            raise CardError(SW_WRONG_DATA)
+        mode, challenge, host_random = self.auth_mode, self.last_challenge, self.host_random
+        self.reset_challenge()
+        if mode is None or challenge is None:
+            raise CardError(SW_CONDITIONS_NOT_SATISFIED)
+        if self.key_ref is None:
+            raise CardError(SW_NO_PRECISE_DIAGNOSIS)
+        key = self.secrets.admin_key
+        if mode == self.EXTERNAL:
+            if len(response) != 8 or not self.secrets.check_response(challenge, response):
+                self.secrets.set_admin(False)
+                raise CardError(SW_SECURITY_NOT_SATISFIED)
+            self.secrets.set_admin(True)
+            return b""
+        if len(response) != 40:
+            self.secrets.set_admin(False)
+            raise CardError(SW_SECURITY_NOT_SATISFIED)
+        plain = des3_cbc(key, response, decrypt=True)
+        if plain[:16] != challenge or plain[16:32] != host_random or plain[39] != 0x80:
+            self.secrets.set_admin(False)
+            raise CardError(SW_SECURITY_NOT_SATISFIED)
+        self.secrets.set_admin(True)
+        proof = des3_cbc(key, host_random + challenge + os.urandom(7) + b"\x80")
+        return tlv(0x7C, tlv(0x82, proof))
+
+    def reset_challenge(self):
+        self.last_challenge = None
+        self.auth_mode = None
+        self.host_random = None
+
+    # -- admin authentication, legacy ISO style (--legacy-challenge) ------
     def get_challenge(self, apdu):
         if apdu.p1p2 != 0:
             raise CardError(SW_WRONG_P1P2)
@@ -501,9 +770,10 @@ class GidsApplet(Applet):
         self.secrets.set_admin(True)
         return b""
 
+    # -- admin commands ---------------------------------------------------
     def put_data(self, apdu):
         """Only the admin key object (admin authenticated, else 69 82)."""
-        if apdu.p1p2 != 0x3FFF:
+        if apdu.p1p2 != self.APPLET_FID:
             raise CardError(SW_WRONG_P1P2)
         data = apdu.data
         if (len(data) != 2 + 0x24 or not data.startswith(self.ADMIN_KEY_PREFIX)
@@ -514,25 +784,31 @@ class GidsApplet(Applet):
         return b""
 
     def reset_retry_counter(self, apdu):
-        """00 2C 02 80 Lc <new PIN, 4..16 bytes>: admin only (else 69 82)."""
+        """00 2C 02 80 Lc <new PIN, 4..16 bytes>: admin only (else 69 82).
+        The admin is logged out afterwards, as on GidsApplet."""
         if apdu.p1 != 0x02:
             raise CardError(SW_WRONG_P1P2)
         if apdu.p2 != self.PIN_REF:
             raise CardError(SW_REF_NOT_FOUND)
+        self.require_admin()
         if not 4 <= len(apdu.data) <= 16:
             raise CardError(SW_WRONG_LENGTH)
-        self.require_admin()
         try:
             pin = apdu.data.decode()
         except UnicodeDecodeError:
             raise CardError(SW_WRONG_DATA)
         self.secrets.set_pin(pin)
+        self.logout()
         return b""
 
     def verify(self, apdu):
-        """00 20 00 80 Lc <PIN>: 90 00 / 63 Cx; without data: 63 Cx (tries left)."""
+        """00 20 00 80 Lc <PIN>: 90 00 / 63 Cx; without data: 63 Cx (tries
+        left); 00 20 00 82: log out (PIN and admin)."""
         if apdu.p1 != 0x00:
             raise CardError(SW_WRONG_P1P2)
+        if apdu.p2 == self.PIN_LOGOUT_REF and not apdu.data:
+            self.logout()
+            return b""
         if apdu.p2 != self.PIN_REF:
             raise CardError(SW_REF_NOT_FOUND)
         if not apdu.data:
@@ -746,26 +1022,35 @@ class VirtualCardOS(SmartcardOS):
         return self.selected.handle(apdu)
 
     def select(self, apdu):
-        """SELECT by DF name. A failed SELECT keeps the current applet, its
-        challenge and the authentication state; selecting the applet that is
-        already selected keeps them too; selecting another applet drops them."""
+        """SELECT by DF name (P1 04) of an applet: it becomes the selected one
+        and, like any applet selection on Java Card (selecting the applet that
+        is already selected counts as a deselect), every challenge and the
+        admin and PIN authentication are dropped.  A SELECT that matches no
+        applet answers 6A 82 and changes nothing.  SELECT by file id or path
+        (P1 00/08) goes to the selected applet's file system and keeps the
+        session."""
+        if apdu.p1 in (0x00, 0x08):
+            if self.selected is None:
+                raise CardError(SW_NOT_FOUND)
+            return self.selected.select_file(apdu)
         if apdu.p1 != 0x04 or not apdu.data:
             raise CardError(SW_NOT_FOUND)
         for applet in self.applets:
             if applet.matches_aid(apdu.data):
                 if apdu.p2 not in (0x00, 0x0C):
                     raise CardError(SW_WRONG_P1P2)
-                if applet is not self.selected:
-                    if self.selected is not None:
-                        self.selected.reset()
-                        if self.secrets is not None:
-                            self.secrets.end_session()
-                    applet.reset()
-                    self.selected = applet
+                if self.selected is not None:
+                    self.selected.reset()
+                applet.reset()
+                if self.secrets is not None:
+                    self.secrets.end_session()
+                self.selected = applet
                 return b"" if apdu.p2 == 0x0C else applet.fci()
         raise CardError(SW_NOT_FOUND)
 
     def shape(self, apdu, data, sw):
+        """Le is honoured: an answer longer than Le (no Le: 256) sends Le
+        bytes and 61 xx, the rest comes with GET RESPONSE."""
         if not data:
             return sw_bytes(sw)
         if self.le_quirk and apdu.le is not None and apdu.le != len(data):
@@ -773,6 +1058,10 @@ class VirtualCardOS(SmartcardOS):
         if self.t0:
             self.pending, self.pending_sw = data, sw
             return bytes([0x61, len(data) & 0xFF])
+        limit = apdu.le if apdu.le is not None else 256
+        if len(data) > limit:
+            self.pending, self.pending_sw = data[limit:], sw
+            return data[:limit] + bytes([0x61, len(self.pending) & 0xFF])
         return data + sw_bytes(sw)
 
     def get_response(self, apdu):
@@ -903,7 +1192,13 @@ def parse_args(argv):
     parser.add_argument("--state-file", metavar="FILE",
                         help="JSON file rewritten (atomically) after every change: admin_key, "
                              "pin, admin_authenticated, pin_tries_left")
+    parser.add_argument("--legacy-challenge", action="store_true",
+                        help="GIDS: answer GET CHALLENGE / EXTERNAL AUTHENTICATE (ISO style) "
+                             "and refuse MSE SET / GENERAL AUTHENTICATE with 6D00, unlike a "
+                             "real GIDS applet (for testing a client's fallback)")
     args = parser.parse_args(argv)
+    if args.legacy_challenge and args.profile != "gids":
+        parser.error("--legacy-challenge applies to --profile gids only")
     if args.atr is None:
         t1_atr, t0_atr = DEFAULT_ATRS[args.profile]
         args.atr = bytes.fromhex(t0_atr if args.t0 else t1_atr)
@@ -916,7 +1211,8 @@ def parse_args(argv):
 
 def make_applets(args, challenges, secrets):
     if args.profile == "gids":
-        return [GidsApplet(challenges, secrets, args.card_id, args.mf_layout)]
+        return [GidsApplet(challenges, secrets, args.card_id, args.mf_layout,
+                           legacy=args.legacy_challenge)]
     if args.profile == "piv":
         return [PivApplet(challenges, secrets, args.card_id)]
     return []
