@@ -235,7 +235,7 @@ def case_gids_select_by_file_id(rig):
     expect(card, "00A40000023F00", 0x6A82, what="SELECT 3F00 before the applet")
     expect(card, GIDS_SELECT, 0x9000)
     fci = expect(card, "00A40000023F0000", 0x9000, what="SELECT MF 3F00")
-    if not fci.startswith(bytes.fromhex("6112")):
+    if fci != bytes.fromhex("6207 820138 83023F00"):
         raise Failure("3F00 FCI: %s" % fci.hex())
     expect(card, "00A40000023FFF00", 0x9000, what="SELECT 3FFF")
     expect(card, "00A4080002A01200", 0x9000, bytes.fromhex("6207 820101 8302A012"), "A012 FCI")

@@ -622,10 +622,10 @@ class GidsApplet(Applet):
     def select_file(self, apdu):
         """SELECT by file id (P1 00: 3FFF or 3F00 = the application DF, or one
         of its EFs; no data = the DF) or by path from the MF (P1 08).  This is
-        not an applet selection: challenge and login stay.  P2 00 answers the
-        FCI of the DF, the FCP of an EF (GidsApplet: 6A 86 there; OpenSC's
-        opensc-explorer asks for P2 00 when it looks for files); 04 the FCP,
-        0C nothing."""
+        not an applet selection: challenge and login stay.  P2 00 and 04
+        answer the FCP (62 ...), 0C nothing.  (GidsApplet answers P2 00 with
+        its 61 application template for the DF and 6A 86 for an EF; OpenSC,
+        which asks with P2 00, accepts only 62 or 6F there.)"""
         if apdu.p2 & 0xF3:
             raise CardError(SW_WRONG_P1P2)
         data = apdu.data
@@ -648,10 +648,8 @@ class GidsApplet(Applet):
         what = apdu.p2 & 0x0C
         if what == 0x0C:
             return b""
-        if what == 0x04:
+        if what in (0x00, 0x04):
             return self.fcp(fid, is_df)
-        if what == 0x00:
-            return self.fci() if is_df else self.fcp(fid, is_df)
         raise CardError(SW_WRONG_P1P2)
 
     def get_data(self, apdu):
