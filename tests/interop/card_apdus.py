@@ -260,6 +260,171 @@ def case_gids_legacy_challenge(rig):
     card.close()
 
 
+# --------------------------------------------------------------------------
+# Cases: PIV
+# --------------------------------------------------------------------------
+PIV_SELECT = "00A4040009A0000003080000100000"
+PIV_CHUID = "00CB3FFF055C035FC102"
+
+
+def piv_get_data_all(card, apdu):
+    """An object read with Le 00, following 61xx with GET RESPONSE; returns
+    (data, number of GET RESPONSEs)."""
+    data, sw = card.transmit(apdu + "00")
+    rounds = 0
+    while sw >> 8 == 0x61 and rounds < 64:
+        if len(data) != 256 and rounds == 0:
+            raise Failure("first part of a chained answer has %d bytes" % len(data))
+        more, sw = card.transmit("00C00000%02X" % (sw & 0xFF))
+        data += more
+        rounds += 1
+    if sw != 0x9000:
+        raise Failure("%s -> %04X" % (apdu, sw))
+    return data, rounds
+
+
+def tlv_value(data, tag):
+    """The value of the first TLV with that 1- or 2-byte tag at the start of data."""
+    tag_bytes = bytes([tag]) if tag < 0x100 else tag.to_bytes(2, "big")
+    if not data.startswith(tag_bytes):
+        raise Failure("expected tag %X in %s" % (tag, data[:8].hex()))
+    i = len(tag_bytes)
+    length = data[i]
+    i += 1
+    if length == 0x81:
+        length, i = data[i], i + 1
+    elif length == 0x82:
+        length, i = int.from_bytes(data[i:i + 2], "big"), i + 2
+    return data[i:i + length]
+
+
+def piv_external_response(alg, key, challenge):
+    size = vc.BLOCK_SIZE[alg]
+    return "0087%02X9B%02X7C%02X82%02X%s" % (alg, size + 4, size + 2, size,
+                                             vc.block_encrypt(alg, key, challenge).hex())
+
+
+def piv_ask_challenge(card, alg=vc.ALG_3DES):
+    size = vc.BLOCK_SIZE[alg]
+    answer = expect(card, "0087%02X9B047C02810000" % alg, 0x9000)
+    if answer[:4] != bytes([0x7C, size + 2, 0x81, size]) or len(answer) != size + 4:
+        raise Failure("challenge template: %s" % answer.hex())
+    return answer[4:]
+
+
+def set_mgmt_key(alg, key):
+    return "00FFFFFF1B%02X9B18%s" % (alg, key.hex())
+
+
+def case_piv_objects_chaining_and_le(rig):
+    insert(rig, 1, "--profile", "piv")
+    card = Card(1)
+    expect(card, PIV_SELECT, 0x9000)
+    chuid, rounds = piv_get_data_all(card, PIV_CHUID)
+    if rounds < 1:
+        raise Failure("a signed CHUID over 256 bytes came without 61xx (%d bytes)" % len(chuid))
+    body = tlv_value(chuid, 0x53)
+    if bytes.fromhex("3410") + bytes.fromhex("3ff188bcba833740826246eba1291c6e") not in body:
+        raise Failure("CHUID without the card id GUID")
+    if b"\x3e\x82" not in body:
+        raise Failure("CHUID signature (3E) empty or short")
+    first, sw = card.transmit(PIV_CHUID + "08")
+    if len(first) != 8 or sw >> 8 != 0x61 or first != chuid[:8]:
+        raise Failure("Le 08 not honoured: %d bytes, SW %04X" % (len(first), sw))
+    rest = expect(card, "00C00000%02X" % (sw & 0xFF), 0x6100 | ((len(chuid) - 8 - (sw & 0xFF)) & 0xFF)
+                  if len(chuid) - 8 > 256 else 0x9000)
+    if rest != chuid[8:8 + len(rest)]:
+        raise Failure("GET RESPONSE data does not continue the object")
+    for name, tag in (("CCC", "5FC107"), ("Security Object", "5FC106"),
+                      ("PIV authentication certificate", "5FC105"),
+                      ("card authentication certificate", "5FC101")):
+        data, _ = piv_get_data_all(card, "00CB3FFF055C03" + tag)
+        body = tlv_value(data, 0x53)
+        if name.endswith("certificate") and not tlv_value(body, 0x70).startswith(b"\x30\x82"):
+            raise Failure("%s is no DER certificate" % name)
+        if name == "CCC" and not tlv_value(body, 0xF0).startswith(bytes.fromhex("A000000116")):
+            raise Failure("CCC without card identifier")
+    expect(card, "00CB3FFF055C035FC10300", 0x6A82, what="fingerprints: absent")
+    card.close()
+
+
+def case_piv_mgmt_key_3des(rig):
+    insert(rig, 1, "--profile", "piv", "--admin-key", NEW_KEY.hex())
+    card = Card(1)
+    alg = vc.ALG_3DES
+    expect(card, PIV_SELECT, 0x9000)
+    expect(card, "00F7009B00", 0x9000, bytes.fromhex("010103 02020001 050101"), "metadata")
+    expect(card, piv_external_response(alg, NEW_KEY, bytes(8)), 0x6A80, what="no challenge")
+    challenge = piv_ask_challenge(card)
+    expect(card, piv_external_response(alg, ZERO_KEY, challenge), 0x6A80, what="wrong response")
+    expect(card, piv_external_response(alg, NEW_KEY, challenge), 0x6A80, what="challenge used up")
+    challenge = piv_ask_challenge(card)
+    expect(card, PIV_SELECT, 0x9000, what="re-SELECT")
+    expect(card, piv_external_response(alg, NEW_KEY, challenge), 0x6A80, what="after re-SELECT")
+    expect(card, "00870A9B047C02810000", 0x6A80, what="AES-192 on a 3DES key")
+    expect(card, set_mgmt_key(alg, ZERO_KEY), 0x6982, what="SET MANAGEMENT KEY, not admin")
+    challenge = piv_ask_challenge(card)
+    expect(card, "00CB3FFF035C017E00", 0x9000, what="GET DATA between challenge and response")
+    expect(card, piv_external_response(alg, NEW_KEY, challenge), 0x9000, what="right response")
+    expect(card, PIV_SELECT, 0x9000, what="re-SELECT")
+    expect(card, set_mgmt_key(alg, ZERO_KEY), 0x6982, what="SET MANAGEMENT KEY after re-SELECT")
+    # mutual, as yubico-piv-tool and piv-tool -A M:9B:03 do it
+    answer = expect(card, "0087039B047C02800000", 0x9000)
+    witness = vc.block_decrypt(alg, NEW_KEY, tlv_value(tlv_value(answer, 0x7C), 0x80))
+    host_challenge = os.urandom(8)
+    answer = expect(card, "0087039B167C1480" + "08" + witness.hex() + "8108" + host_challenge.hex()
+                    + "00", 0x9000)
+    if tlv_value(tlv_value(answer, 0x7C), 0x82) != vc.block_encrypt(alg, NEW_KEY, host_challenge):
+        raise Failure("card's mutual answer is not E(K, challenge)")
+    expect(card, set_mgmt_key(alg, ZERO_KEY), 0x9000, what="SET MANAGEMENT KEY")
+    expect(card, "00F7009B00", 0x9000, bytes.fromhex("010103 02020001 050100"), "metadata")
+    card.close()
+
+
+def case_piv_mgmt_key_aes192(rig):
+    insert(rig, 1, "--profile", "piv", "--mgmt-key-alg", "0A", "--admin-key", NEW_KEY.hex())
+    card = Card(1)
+    alg = vc.ALG_AES192
+    expect(card, PIV_SELECT, 0x9000)
+    expect(card, "00F7009B00", 0x9000, bytes.fromhex("01010A 02020001 050101"), "metadata")
+    expect(card, "0087039B047C02810000", 0x6A80, what="3DES on an AES-192 key")
+    challenge = piv_ask_challenge(card, alg)
+    expect(card, piv_external_response(alg, ZERO_KEY, challenge), 0x6A80, what="wrong response")
+    challenge = piv_ask_challenge(card, alg)
+    expect(card, piv_external_response(alg, NEW_KEY, challenge), 0x9000, what="right response")
+    expect(card, set_mgmt_key(alg, ZERO_KEY), 0x9000, what="SET MANAGEMENT KEY")
+    card.close()
+
+
+def case_piv_chuid_variants(rig):
+    insert(rig, 1, "--profile", "piv", "--no-chuid")
+    card = Card(1)
+    expect(card, PIV_SELECT, 0x9000)
+    expect(card, PIV_CHUID + "00", 0x6A82, what="--no-chuid")
+    card.close()
+    insert(rig, 1, "--profile", "piv", "--chuid-guid", "zero")
+    card = Card(1)
+    expect(card, PIV_SELECT, 0x9000)
+    chuid, _ = piv_get_data_all(card, PIV_CHUID)
+    if bytes.fromhex("3410") + bytes(16) not in tlv_value(chuid, 0x53):
+        raise Failure("--chuid-guid zero: GUID not zero")
+    card.close()
+
+
+def case_piv_puk_resets_pin(rig):
+    insert(rig, 1, "--profile", "piv", "--puk", "87654321")
+    card = Card(1)
+    expect(card, PIV_SELECT, 0x9000)
+
+    def padded(text):
+        return text.encode().ljust(8, b"\xff").hex()
+    expect(card, "002C008010" + padded("12345678") + padded("222222"), 0x63C2, what="wrong PUK")
+    expect(card, "002C008010" + padded("87654321") + padded("222222"), 0x9000, what="PUK")
+    expect(card, "0020008008" + padded("12345678"), 0x63C2, what="old PIN")
+    expect(card, "0020008008" + padded("222222"), 0x9000, what="new PIN")
+    card.close()
+
+
 CASES = [(name[len("case_"):], fn) for name, fn in sorted(globals().items())
          if name.startswith("case_")]
 

@@ -54,10 +54,16 @@ sys.path.insert(0, VSMARTCARD_PATH)
 alias_pycryptodome()
 from virtualsmartcard.VirtualSmartcard import SmartcardOS, VirtualICC  # noqa: E402
 
-try:
-    from Cryptodome.Cipher import AES, DES, DES3  # Debian's pycryptodome
-except ImportError:                               # a classic install under the name Crypto
+try:  # Debian's pycryptodome
+    from Cryptodome.Cipher import AES, DES, DES3
+    from Cryptodome.Hash import SHA256
+    from Cryptodome.PublicKey import ECC
+    from Cryptodome.Signature import DSS
+except ImportError:  # a classic install under the name Crypto
     from Crypto.Cipher import AES, DES, DES3
+    from Crypto.Hash import SHA256
+    from Crypto.PublicKey import ECC
+    from Crypto.Signature import DSS
 
 VPCD_HOST = "localhost"
 VPCD_BASE_PORT = 35963  # slot 0; slot 1 is 35964
@@ -816,6 +822,90 @@ class GidsApplet(Applet):
         return b""
 
 
+# --------------------------------------------------------------------------
+# DER, X.509 and CMS for the PIV data objects
+# --------------------------------------------------------------------------
+
+def der(tag, value):
+    """DER TLV with a 1-byte tag."""
+    return bytes([tag]) + ber_length(len(value)) + value
+
+
+def der_seq(*items):
+    return der(0x30, b"".join(items))
+
+
+def der_set(*items):
+    return der(0x31, b"".join(sorted(items)))
+
+
+def der_int(n):
+    body = n.to_bytes(max(1, (n.bit_length() + 8) // 8), "big")
+    return der(0x02, body)
+
+
+def der_oid(dotted):
+    parts = [int(p) for p in dotted.split(".")]
+    body = bytes([40 * parts[0] + parts[1]])
+    for p in parts[2:]:
+        chunk = [p & 0x7F]
+        p >>= 7
+        while p:
+            chunk.append(0x80 | (p & 0x7F))
+            p >>= 7
+        body += bytes(reversed(chunk))
+    return der(0x06, body)
+
+
+def der_name(common_name):
+    return der_seq(der_set(der_seq(der_oid("2.5.4.3"), der(0x0C, common_name.encode()))))
+
+
+OID_SHA256 = "2.16.840.1.101.3.4.2.1"
+OID_ECDSA_SHA256 = "1.2.840.10045.4.3.2"
+
+
+class PivSigner:
+    """An ECDSA P-256 key with a certificate, which issues the card's
+    certificates and signs the CHUID and the Security Object (CMS
+    SignedData, as SP 800-73-4 asks; a test card's own throwaway issuer)."""
+
+    def __init__(self, name):
+        self.key = ECC.generate(curve="P-256")
+        self.name = name
+        self.serial = int.from_bytes(os.urandom(8), "big") >> 1
+        self.cert = self.issue(name, self.key, self.serial)
+
+    def sign(self, data):
+        return DSS.new(self.key, "fips-186-3", encoding="der").sign(SHA256.new(data))
+
+    def issue(self, subject, key, serial):
+        """A DER X.509 v3 certificate for key, issued (and signed) by this signer."""
+        alg = der_seq(der_oid(OID_ECDSA_SHA256))
+        validity = der_seq(der(0x17, b"250101000000Z"), der(0x17, b"491231235959Z"))
+        tbs = der_seq(der(0xA0, der_int(2)), der_int(serial), alg, der_name(self.name),
+                      validity, der_name(subject), key.public_key().export_key(format="DER"))
+        return der_seq(tbs, alg, der(0x03, b"\x00" + self.sign(tbs)))
+
+    def cms(self, content_type, content, detached):
+        """CMS SignedData (RFC 5652) over content with signed attributes;
+        detached: the content itself is not included (the CHUID signature)."""
+        digest_alg = der_seq(der_oid(OID_SHA256))
+        attrs = [der_seq(der_oid("1.2.840.113549.1.9.3"), der_set(der_oid(content_type))),
+                 der_seq(der_oid("1.2.840.113549.1.9.4"),
+                         der_set(der(0x04, SHA256.new(content).digest())))]
+        signature = self.sign(der_set(*attrs))
+        signer_info = der_seq(der_int(1), der_seq(der_name(self.name), der_int(self.serial)),
+                              digest_alg, der(0xA0, b"".join(sorted(attrs))),
+                              der_seq(der_oid(OID_ECDSA_SHA256)), der(0x04, signature))
+        encap = der_oid(content_type)
+        if not detached:
+            encap += der(0xA0, der(0x04, content))
+        signed_data = der_seq(der_int(3), der_set(digest_alg), der_seq(encap),
+                              der(0xA0, self.cert), der_set(signer_info))
+        return der_seq(der_oid("1.2.840.113549.1.7.2"), der(0xA0, signed_data))
+
+
 def encode_fascn(agency, system, credential, cs, ici, pi, oc, oi, poa):
     """Encode a FASC-N (SP 800-73-4 / TIG SCEPACS): 40 five-bit characters,
     each 4 data bits LSB first plus an odd parity bit, ending with an LRC."""
@@ -837,47 +927,86 @@ def encode_fascn(agency, system, credential, cs, ici, pi, oc, oi, poa):
 
 
 class PivApplet(Applet):
-    """NIST SP 800-73-4 PIV card application (read-only subset)."""
+    """NIST SP 800-73-4 PIV card application, as PivApplet (YubiKey
+    compatible) behaves: data objects, the 9B management key (3DES or
+    AES-192; external and mutual authentication), the PIN and the PUK."""
 
     NAME = "piv"
     FULL_AID = bytes.fromhex("A000000308000010000100")
     MIN_AID_LEN = 5                                        # the RID alone is accepted
 
-    ALG_3DES = 0x03
     KEY_CARD_MANAGEMENT = 0x9B
     EXPIRY = b"20301231"
     # Agency code 9999 (test/non-federal): clients then use the GUID as card id.
     FASCN = encode_fascn("9999", "9999", "999999", "1", "1", "9999999999", "1", "9999", "1")
+    YUBIKEY_DEFAULT_KEY = bytes.fromhex("0102030405060708" * 3)
 
     PIN_REF = 0x80
+    PUK_REF = 0x81
     PIN_LENGTH = 8                                         # padded with FF
 
-    def __init__(self, challenges, secrets, card_id):
+    # OIDs of the signed objects (SP 800-73-4 / ICAO 9303)
+    OID_CHUID_SECURITY_OBJECT = "2.16.840.1.101.3.6.1"
+    OID_LDS_SECURITY_OBJECT = "2.23.136.1.1.1"
+
+    def __init__(self, challenges, secrets, card_id, mgmt_alg=ALG_3DES, chuid=True):
         super().__init__(challenges, secrets)
         self.card_id = card_id
-        chuid = (tlv(0x30, self.FASCN) + tlv(0x34, card_id) + tlv(0x35, self.EXPIRY)
-                 + tlv(0x3E, b"") + tlv(0xFE, b""))
-        discovery = tlv(0x4F, self.FULL_AID) + tlv(0x5F2F, b"\x40\x00")
+        self.mgmt_alg = mgmt_alg
+        signer = PivSigner("mimcm virtual PIV content signer")
+        certs = {bytes.fromhex("5FC105"): "mimcm virtual PIV authentication",
+                 bytes.fromhex("5FC101"): "mimcm virtual PIV card authentication"}
         # GET DATA tag list (the bytes after 5C) -> full response data
         self.objects = {
-            bytes.fromhex("5FC102"): tlv(0x53, chuid),
-            bytes.fromhex("7E"): tlv(0x7E, discovery),
+            bytes.fromhex("7E"): tlv(0x7E, tlv(0x4F, self.FULL_AID) + tlv(0x5F2F, b"\x40\x00")),
+            bytes.fromhex("5FC107"): tlv(0x53, self.ccc()),
         }
+        for tag, subject in certs.items():
+            cert = signer.issue(subject, ECC.generate(curve="P-256"),
+                                int.from_bytes(os.urandom(8), "big") >> 1)
+            self.objects[tag] = tlv(0x53, tlv(0x70, cert) + tlv(0x71, b"\x00") + tlv(0xFE, b""))
+        if chuid:
+            unsigned = tlv(0x30, self.FASCN) + tlv(0x34, card_id) + tlv(0x35, self.EXPIRY)
+            signature = signer.cms(self.OID_CHUID_SECURITY_OBJECT, unsigned, detached=True)
+            chuid_object = tlv(0x53, unsigned + tlv(0x3E, signature) + tlv(0xFE, b""))
+            self.objects[bytes.fromhex("5FC102")] = chuid_object
+            # Security Object: data group 1 = the CHUID (container 3000), its
+            # SHA-256 in an LDS security object signed by the content signer.
+            lds = der_seq(der_int(0), der_seq(der_oid(OID_SHA256)),
+                          der_seq(der_seq(der_int(1), der(0x04, SHA256.new(chuid_object).digest()))))
+            security_object = (tlv(0xBA, bytes.fromhex("013000"))
+                               + tlv(0xBB, signer.cms(self.OID_LDS_SECURITY_OBJECT, lds, False))
+                               + tlv(0xFE, b""))
+            self.objects[bytes.fromhex("5FC106")] = tlv(0x53, security_object)
         self.handlers = {
             INS_GET_DATA: self.get_data,
             INS_GENERAL_AUTHENTICATE: self.general_authenticate,
             INS_SET_MANAGEMENT_KEY: self.set_management_key,
             INS_RESET_RETRY_COUNTER: self.reset_retry_counter,
             INS_VERIFY: self.verify,
+            INS_GET_METADATA: self.get_metadata,
         }
+        self.reset()
+
+    def reset(self):
+        super().reset()
+        self.pending_mode = None     # "external" (81) or "mutual" (80) with last_challenge
+
+    def ccc(self):
+        """Card Capability Container (SP 800-73-4 part 1, table 8)."""
+        card_identifier = bytes.fromhex("A000000116FF01") + self.card_id[:14]
+        return (tlv(0xF0, card_identifier) + tlv(0xF1, b"\x21") + tlv(0xF2, b"\x21")
+                + tlv(0xF3, b"") + tlv(0xF4, b"\x00") + tlv(0xF5, b"\x10") + tlv(0xF6, b"")
+                + tlv(0xF7, b"") + tlv(0xFA, b"") + tlv(0xFB, b"") + tlv(0xFC, b"")
+                + tlv(0xFD, b"") + tlv(0xFE, b""))
 
     def fci(self):
         # Application Property Template: PIX of the application, its authority.
         return tlv(0x61, tlv(0x4F, self.FULL_AID[5:])
                    + tlv(0x79, tlv(0x4F, self.FULL_AID[:5]))
                    + tlv(0x50, b"mimcm virtual PIV")
-                   + tlv(0xAC, tlv(0x80, b"\x03") + tlv(0x80, b"\x07")
-                         + tlv(0x80, b"\x11") + tlv(0x06, b"\x00")))
+                   + tlv(0xAC, tlv(0x80, b"\x03") + tlv(0x80, b"\x0A") + tlv(0x80, b"\x11")
+                         + tlv(0x06, b"\x00")))
 
     def get_data(self, apdu):
         if apdu.p1p2 != 0x3FFF:
@@ -891,38 +1020,94 @@ class PivApplet(Applet):
         return content
 
     def general_authenticate(self, apdu):
-        if apdu.p1 != self.ALG_3DES or apdu.p2 != self.KEY_CARD_MANAGEMENT:
+        """The 9B management key (algorithm --mgmt-key-alg: 03 3DES, 8-byte
+        blocks; 0A AES-192, 16-byte blocks), as PivApplet answers:
+          external: 7C 02 81 00 -> 7C L 81 n <challenge>;
+                    7C L 82 n <E(K, challenge)> -> 90 00
+          mutual:   7C 02 80 00 -> 7C L 80 n <E(K, witness)>;
+                    7C L 80 n <witness> 81 n <C> [82 00] -> 7C L 82 n <E(K, C)>
+        A wrong answer, no pending challenge (used up, re-SELECT, reset) or
+        the wrong algorithm: 6A 80."""
+        if apdu.p2 != self.KEY_CARD_MANAGEMENT:
             raise CardError(SW_WRONG_P1P2)
-        # One-way external authentication of the host with the 9B key:
-        #   7C 02 81 00           -> 7C 0A 81 08 <challenge>
-        #   7C 0A 82 08 <response> -> 90 00 if response = 3DES-EDE(key, challenge),
-        #                             else 69 82 (also with no pending challenge).
-        if apdu.data == bytes.fromhex("7C028100"):
-            return tlv(0x7C, tlv(0x81, self.issue_challenge(8)))
-        if len(apdu.data) == 12 and apdu.data.startswith(bytes.fromhex("7C0A8208")):
-            challenge = self.take_challenge()
-            if challenge is None or not self.secrets.check_response(challenge, apdu.data[4:]):
-                self.secrets.set_admin(False)
-                raise CardError(SW_SECURITY_NOT_SATISFIED)
+        if apdu.p1 != self.mgmt_alg:
+            raise CardError(SW_WRONG_DATA)
+        inner = dynamic_auth_template(apdu.data)
+        size = BLOCK_SIZE[self.mgmt_alg]
+        key = self.secrets.admin_key
+        tags = sorted(inner)
+        if tags == [0x81] and not inner[0x81]:
+            self.pending_mode = "external"
+            return tlv(0x7C, tlv(0x81, self.issue_challenge(size)))
+        if tags == [0x80] and not inner[0x80]:
+            self.pending_mode = "mutual"
+            witness = self.issue_challenge(size)
+            return tlv(0x7C, tlv(0x80, block_encrypt(self.mgmt_alg, key, witness)))
+        mode, expected = self.pending_mode, self.take_challenge()
+        self.pending_mode = None
+        if tags == [0x82] and mode == "external" and expected is not None:
+            if inner[0x82] == block_encrypt(self.mgmt_alg, key, expected):
+                self.secrets.set_admin(True)
+                return b""
+        elif (tags in ([0x80, 0x81], [0x80, 0x81, 0x82]) and mode == "mutual"
+              and expected is not None and not inner.get(0x82)
+              and len(inner[0x81]) == size and inner[0x80] == expected):
             self.secrets.set_admin(True)
-            return b""
+            return tlv(0x7C, tlv(0x82, block_encrypt(self.mgmt_alg, key, inner[0x81])))
+        self.secrets.set_admin(False)
         raise CardError(SW_WRONG_DATA)
 
     def set_management_key(self, apdu):
-        """Yubico SET MANAGEMENT KEY 00 FF FF FF|FE 1B 03 9B 18 <24-byte key>:
-        admin only (else 69 82)."""
+        """Yubico SET MANAGEMENT KEY 00 FF FF FF|FE 1B <alg 03|0A> 9B 18
+        <24-byte key>: admin only (else 69 82); the algorithm changes too."""
         if apdu.p1 != 0xFF or apdu.p2 not in (0xFF, 0xFE):
             raise CardError(SW_WRONG_P1P2)
         data = apdu.data
-        if len(data) != 27 or data[:3] != bytes([self.ALG_3DES, self.KEY_CARD_MANAGEMENT, 24]):
+        if (len(data) != 27 or data[0] not in BLOCK_SIZE
+                or data[1:3] != bytes([self.KEY_CARD_MANAGEMENT, 24])):
             raise CardError(SW_WRONG_DATA)
         self.require_admin()
+        self.mgmt_alg = data[0]
         self.secrets.set_admin_key(data[3:])
         return b""
 
+    def get_metadata(self, apdu):
+        """Yubico GET METADATA 00 F7 00 <ref>: 9B -> 01 01 <alg> 02 02 00 01
+        05 01 <is YubiKey default key>; 80/81 (PIN/PUK) -> 01 01 FF 05 01
+        <default> 06 02 <max> <left>; other references 6A 88."""
+        if apdu.p1 != 0x00:
+            raise CardError(SW_WRONG_P1P2)
+        secrets = self.secrets
+        if apdu.p2 == self.KEY_CARD_MANAGEMENT:
+            default = secrets.admin_key == self.YUBIKEY_DEFAULT_KEY
+            return (tlv(0x01, bytes([self.mgmt_alg])) + tlv(0x02, b"\x00\x01")
+                    + tlv(0x05, bytes([default])))
+        if apdu.p2 == self.PIN_REF:
+            return (tlv(0x01, b"\xFF") + tlv(0x05, bytes([secrets.pin == DEFAULT_PIN]))
+                    + tlv(0x06, bytes([PIN_TRIES, secrets.pin_tries_left])))
+        if apdu.p2 == self.PUK_REF:
+            return (tlv(0x01, b"\xFF") + tlv(0x05, bytes([secrets.puk == DEFAULT_PUK]))
+                    + tlv(0x06, bytes([PUK_TRIES, secrets.puk_tries_left])))
+        raise CardError(SW_REF_NOT_FOUND)
+
     def reset_retry_counter(self, apdu):
-        """The PIV PIN is reset with the PUK, never with the management key."""
-        raise CardError(SW_SECURITY_NOT_SATISFIED)
+        """00 2C 00 80 10 <PUK FF-padded to 8> <new PIN FF-padded to 8>: the
+        PIV PIN is reset with the PUK (never with the management key)."""
+        if apdu.p1 != 0x00:
+            raise CardError(SW_WRONG_P1P2)
+        if apdu.p2 != self.PIN_REF:
+            raise CardError(SW_REF_NOT_FOUND)
+        if len(apdu.data) != 2 * self.PIN_LENGTH:
+            raise CardError(SW_WRONG_LENGTH)
+        puk, pin = apdu.data[:8].rstrip(b"\xff"), apdu.data[8:].rstrip(b"\xff")
+        if len(pin) < 6:
+            raise CardError(SW_WRONG_DATA)
+        try:
+            new_pin = pin.decode()
+        except UnicodeDecodeError:
+            raise CardError(SW_WRONG_DATA)
+        self.secrets.unblock_with_puk(puk, new_pin)
+        return b""
 
     def verify(self, apdu):
         """00 20 00 80 08 <PIN padded with FF to 8>: 90 00 / 63 Cx; without data:
@@ -1194,7 +1379,24 @@ def parse_args(argv):
                         help="GIDS: answer GET CHALLENGE / EXTERNAL AUTHENTICATE (ISO style) "
                              "and refuse MSE SET / GENERAL AUTHENTICATE with 6D00, unlike a "
                              "real GIDS applet (for testing a client's fallback)")
+    parser.add_argument("--mgmt-key-alg", type=lambda s: int(s, 16), choices=(ALG_3DES, ALG_AES192),
+                        default=ALG_3DES, metavar="03|0A",
+                        help="PIV: algorithm of the 9B management key: 03 3DES (default), "
+                             "0A AES-192 (YubiKey 5.7 and later)")
+    parser.add_argument("--chuid-guid", choices=("card-id", "zero"), default="card-id",
+                        help="PIV: the CHUID GUID (tag 34): the card id (default) or all zero "
+                             "(clients then fall back to the FASC-N)")
+    parser.add_argument("--no-chuid", action="store_true",
+                        help="PIV: no CHUID (nor Security Object) on the card: GET DATA 6A 82, "
+                             "like a fresh YubiKey")
+    parser.add_argument("--puk", type=parse_pin, default=DEFAULT_PUK, metavar="TEXT",
+                        help="PIV: the PUK, at most 8 bytes, default %s; 3 tries" % DEFAULT_PUK)
     args = parser.parse_args(argv)
+    if args.profile != "piv" and (args.mgmt_key_alg != ALG_3DES or args.chuid_guid != "card-id"
+                                  or args.no_chuid or args.puk != DEFAULT_PUK):
+        parser.error("--mgmt-key-alg, --chuid-guid, --no-chuid and --puk apply to --profile piv")
+    if args.profile == "piv" and len(args.puk.encode()) > PivApplet.PIN_LENGTH:
+        parser.error("--puk: a PIV PUK has at most 8 bytes")
     if args.legacy_challenge and args.profile != "gids":
         parser.error("--legacy-challenge applies to --profile gids only")
     if args.atr is None:
@@ -1212,7 +1414,9 @@ def make_applets(args, challenges, secrets):
         return [GidsApplet(challenges, secrets, args.card_id, args.mf_layout,
                            legacy=args.legacy_challenge)]
     if args.profile == "piv":
-        return [PivApplet(challenges, secrets, args.card_id)]
+        card_id = bytes(16) if args.chuid_guid == "zero" else args.card_id
+        return [PivApplet(challenges, secrets, card_id, mgmt_alg=args.mgmt_key_alg,
+                          chuid=not args.no_chuid)]
     return []
 
 
@@ -1224,7 +1428,7 @@ def main(argv):
     tag = "virtual_card[slot %d, %s]" % (args.slot, args.profile)
 
     try:
-        secrets = CardSecrets(args.admin_key, args.pin, args.state_file)
+        secrets = CardSecrets(args.admin_key, args.pin, args.state_file, puk=args.puk)
         card_os = VirtualCardOS(args.atr,
                                 make_applets(args, ChallengeSource(args.challenge), secrets),
                                 t0=args.t0, le_quirk=args.le_quirk, log_file=log_file,
