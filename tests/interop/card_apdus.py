@@ -344,7 +344,10 @@ def case_piv_objects_chaining_and_le(rig):
             raise Failure("%s is no DER certificate" % name)
         if name == "CCC" and not tlv_value(body, 0xF0).startswith(bytes.fromhex("A000000116")):
             raise Failure("CCC without card identifier")
-    expect(card, "00CB3FFF055C035FC10300", 0x6A82, what="fingerprints: absent")
+    expect(card, "00CB3FFF055C035FC10300", 0x6982, what="fingerprints without the PIN")
+    expect(card, "00CB3FFF055C035FC10A00", 0x6A82, what="digital signature certificate: absent")
+    expect(card, "0020008008" + b"12345678".hex(), 0x9000, what="PIN")
+    expect(card, "00CB3FFF055C035FC10300", 0x9000, what="fingerprints after the PIN")
     card.close()
 
 

@@ -944,6 +944,7 @@ class PivApplet(Applet):
     PIN_REF = 0x80
     PUK_REF = 0x81
     PIN_LENGTH = 8                                         # padded with FF
+    PIN_PROTECTED = (bytes.fromhex("5FC103"), bytes.fromhex("5FC108"))  # fingerprints, face
 
     # OIDs of the signed objects (SP 800-73-4 / ICAO 9303)
     OID_CHUID_SECURITY_OBJECT = "2.16.840.1.101.3.6.1"
@@ -960,6 +961,9 @@ class PivApplet(Applet):
         self.objects = {
             bytes.fromhex("7E"): tlv(0x7E, tlv(0x4F, self.FULL_AID) + tlv(0x5F2F, b"\x40\x00")),
             bytes.fromhex("5FC107"): tlv(0x53, self.ccc()),
+            # PIN-protected mandatory objects (empty biometric records here).
+            bytes.fromhex("5FC103"): tlv(0x53, tlv(0xBC, b"") + tlv(0xFE, b"")),
+            bytes.fromhex("5FC108"): tlv(0x53, tlv(0xBC, b"") + tlv(0xFE, b"")),
         }
         for tag, subject in certs.items():
             cert = signer.issue(subject, ECC.generate(curve="P-256"),
@@ -1017,6 +1021,8 @@ class PivApplet(Applet):
         content = self.objects.get(bytes(data[2:]))
         if content is None:
             raise CardError(SW_NOT_FOUND)
+        if bytes(data[2:]) in self.PIN_PROTECTED and not self.secrets.pin_verified:
+            raise CardError(SW_SECURITY_NOT_SATISFIED)
         return content
 
     def general_authenticate(self, apdu):
