@@ -331,10 +331,11 @@ def case_piv_objects_chaining_and_le(rig):
     first, sw = card.transmit(PIV_CHUID + "08")
     if len(first) != 8 or sw >> 8 != 0x61 or first != chuid[:8]:
         raise Failure("Le 08 not honoured: %d bytes, SW %04X" % (len(first), sw))
-    rest = expect(card, "00C00000%02X" % (sw & 0xFF), 0x6100 | ((len(chuid) - 8 - (sw & 0xFF)) & 0xFF)
-                  if len(chuid) - 8 > 256 else 0x9000)
-    if rest != chuid[8:8 + len(rest)]:
-        raise Failure("GET RESPONSE data does not continue the object")
+    if sw != 0x6100 | (min(len(chuid) - 8, 256) & 0xFF):
+        raise Failure("61xx after Le 08: %04X for %d bytes left" % (sw, len(chuid) - 8))
+    rest, sw = card.transmit("00C0000010")
+    if rest != chuid[8:24] or sw >> 8 != 0x61:
+        raise Failure("GET RESPONSE with Le 10: %d bytes, SW %04X" % (len(rest), sw))
     for name, tag in (("CCC", "5FC107"), ("Security Object", "5FC106"),
                       ("PIV authentication certificate", "5FC105"),
                       ("card authentication certificate", "5FC101")):
@@ -425,6 +426,42 @@ def case_piv_puk_resets_pin(rig):
     expect(card, "002C008010" + padded("87654321") + padded("222222"), 0x9000, what="PUK")
     expect(card, "0020008008" + padded("12345678"), 0x63C2, what="old PIN")
     expect(card, "0020008008" + padded("222222"), 0x9000, what="new PIN")
+    card.close()
+
+
+# --------------------------------------------------------------------------
+# Cases: transport options
+# --------------------------------------------------------------------------
+def case_t0_get_response(rig):
+    insert(rig, 1, "--profile", "piv", "--t0")
+    card = Card(1)
+    if card.protocol.value != SCARD_PROTOCOL_T0:
+        raise Failure("--t0 card not negotiated as T=0")
+    fci, sw = card.transmit(PIV_SELECT)
+    if fci or sw >> 8 != 0x61:
+        raise Failure("T=0 SELECT: %d bytes, SW %04X" % (len(fci), sw))
+    fci = expect(card, "00C00000%02X" % (sw & 0xFF), 0x9000, what="GET RESPONSE")
+    if not fci.startswith(b"\x61"):
+        raise Failure("T=0 FCI: %s" % fci.hex())
+    data, sw = card.transmit(PIV_CHUID)
+    if data or sw != 0x6100:
+        raise Failure("T=0 CHUID (over 256 bytes): %d bytes, SW %04X" % (len(data), sw))
+    chuid, rounds = b"", 0
+    while sw >> 8 == 0x61 and rounds < 16:
+        more, sw = card.transmit("00C00000%02X" % (sw & 0xFF))
+        chuid += more
+        rounds += 1
+    if sw != 0x9000 or len(tlv_value(chuid, 0x53)) + 4 != len(chuid):
+        raise Failure("T=0 CHUID through GET RESPONSE: %d bytes, SW %04X" % (len(chuid), sw))
+    card.close()
+
+
+def case_le_quirk(rig):
+    insert(rig, 0, "--profile", "gids", "--le-quirk")
+    card = Card(0)
+    expect(card, "00A4040009A0000003974254465914", 0x9000, what="SELECT with the exact Le")
+    expect(card, "00CBA012045C02DF2000", 0x6C13, what="GET DATA card id, Le 00")
+    expect(card, "00CBA012045C02DF2013", 0x9000, what="GET DATA card id, Le 13")
     card.close()
 
 

@@ -192,6 +192,11 @@ def sw_bytes(sw):
     return struct.pack(">H", sw)
 
 
+def more_data(remaining):
+    """61 xx: xx more bytes wait for GET RESPONSE (00 = 256 or more)."""
+    return bytes([0x61, min(remaining, 256) & 0xFF])
+
+
 def parse_hex(text, length=None):
     """argparse type: a hex string, optionally of an exact byte length."""
     try:
@@ -1246,11 +1251,11 @@ class VirtualCardOS(SmartcardOS):
             return bytes([0x6C, len(data) & 0xFF])
         if self.t0:
             self.pending, self.pending_sw = data, sw
-            return bytes([0x61, len(data) & 0xFF])
+            return more_data(len(data))
         limit = apdu.le if apdu.le is not None else 256
         if len(data) > limit:
             self.pending, self.pending_sw = data[limit:], sw
-            return data[:limit] + bytes([0x61, len(self.pending) & 0xFF])
+            return data[:limit] + more_data(len(self.pending))
         return data + sw_bytes(sw)
 
     def get_response(self, apdu):
@@ -1263,7 +1268,7 @@ class VirtualCardOS(SmartcardOS):
         available = len(self.pending)
         if apdu.le < available:
             part, self.pending = self.pending[:apdu.le], self.pending[apdu.le:]
-            return part + bytes([0x61, len(self.pending) & 0xFF])
+            return part + more_data(len(self.pending))
         if apdu.le > available and self.le_quirk:
             return bytes([0x6C, available & 0xFF])
         part, self.pending = self.pending, b""
