@@ -8,12 +8,14 @@ command line and the behaviour of each profile.
 
 Layout of this file:
   * Apdu / CardError / helpers     parsing and encoding
-  * des3_ede_encrypt                3DES-EDE for the admin challenge-response
-  * ChallengeSource                 fixed or random 8-byte challenges
-  * CardSecrets                     admin key, PIN, admin state; the --state-file
-  * Applet, GidsApplet, PivApplet   one class per card edge (add commands here)
+  * des3_ede_encrypt, des3_cbc,     3DES-EDE / AES-192 for the admin and
+    block_encrypt                   management key challenge-responses
+  * ChallengeSource                 fixed or random challenges
+  * CardSecrets                     admin key, PIN, PUK, admin state; the --state-file
+  * Applet, GidsApplet              one class per card edge (add commands here)
+  * der_*, PivSigner, PivApplet     DER, X.509 and CMS of the PIV objects; PIV
   * VirtualCardOS                   applet selection plus the transport shaping
-                                    (T=0 GET RESPONSE, 6C wrong-Le retry, log)
+                                    (Le with 61xx, T=0 GET RESPONSE, 6C retry, log)
   * VpcdLink, main()                the vpcd connection and process lifetime
 
 Strict like the real applets (GidsApplet, PivApplet on Java Card; see
