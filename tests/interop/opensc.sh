@@ -44,7 +44,12 @@ pass() {
 
 # contains NAME TEXT NEEDLE
 contains() {
-    if grep -qF -- "$3" <<<"$2"; then pass "$1"; else fail "$1: '$3' not in output:"; echo "$2" | head -40; fi
+    if grep -qF -- "$3" <<<"$2"; then
+        pass "$1"
+    else
+        fail "$1: '$3' not in output:"
+        echo "$2" | head -40
+    fi
 }
 
 # run NAME COMMAND... : output in $out, fails the case on a non-zero exit
@@ -64,22 +69,26 @@ run() {
 # The raw 16 bytes as mimcm prints the card id: a Windows GUID (Data1-3 little-endian).
 guid_of() {
     local h=$1
-    echo "${h:6:2}${h:4:2}${h:2:2}${h:0:2}-${h:10:2}${h:8:2}-${h:14:2}${h:12:2}-${h:16:4}-${h:20:12}"
+    local data1=${h:6:2}${h:4:2}${h:2:2}${h:0:2} data2=${h:10:2}${h:8:2} data3=${h:14:2}${h:12:2}
+    echo "$data1-$data2-$data3-${h:16:4}-${h:20:12}"
 }
 
 # opensc-tool --serial's hex bytes, lowercase, no spaces
 serial_of() {
-    opensc-tool -r "$1" --serial 2>&1 | sed -n 's/^\(\([0-9A-F][0-9A-F] \)*[0-9A-F][0-9A-F]\) .*/\1/p' |
+    opensc-tool -r "$1" --serial 2>&1 |
+        sed -n 's/^\(\([0-9A-F][0-9A-F] \)*[0-9A-F][0-9A-F]\) .*/\1/p' |
         tr -d ' \n' | tr 'A-F' 'a-f'
 }
 
 state_field() {  # FILE FIELD
-    /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
+    /usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
+        "$1" "$2"
 }
 
 for tool in opensc-tool pkcs15-tool opensc-explorer gids-tool piv-tool yubico-piv-tool; do
     if ! command -v $tool >/dev/null; then
-        echo "SKIP: $tool is not installed (tests/rig/install-deps.sh installs opensc and yubico-piv-tool)"
+        echo "SKIP: $tool is not installed" \
+            "(tests/rig/install-deps.sh installs opensc and yubico-piv-tool)"
         exit 77
     fi
 done
@@ -98,7 +107,8 @@ insert() {  # SLOT options...
 case_gids() {
     insert 0 --profile gids --card-id $GIDS_CARD_ID --admin-key $ADMIN_KEY --pin 1234 \
         --state-file "$work/gids.json"
-    run "opensc-tool -n" opensc-tool -r "$GIDS_READER" -n && contains "OpenSC sees a GIDS card" "$out" "GIDS Smart Card"
+    run "opensc-tool -n" opensc-tool -r "$GIDS_READER" -n &&
+        contains "OpenSC sees a GIDS card" "$out" "GIDS Smart Card"
     local serial
     serial=$(serial_of "$GIDS_READER")
     [ "$serial" = $GIDS_CARD_ID ] && pass "opensc-tool --serial = the card id" ||
@@ -135,7 +145,8 @@ case_gids() {
 }
 
 case_piv() {
-    insert 1 --profile piv --card-id $PIV_CARD_ID --admin-key $ADMIN_KEY --state-file "$work/piv.json"
+    insert 1 --profile piv --card-id $PIV_CARD_ID --admin-key $ADMIN_KEY \
+        --state-file "$work/piv.json"
     run "opensc-tool -n" opensc-tool -r "$PIV_READER" -n &&
         contains "OpenSC sees a PIV card" "$out" "Personal Identity Verification Card"
     local serial
@@ -175,7 +186,8 @@ case_piv() {
     # piv-tool: mutual 9B authentication (3DES) with the key from PIV_EXT_AUTH_KEY.
     echo $NEW_ADMIN_KEY >"$work/wrong.key"
     echo $ADMIN_KEY >"$work/right.key"
-    if PIV_EXT_AUTH_KEY="$work/wrong.key" piv-tool -r "$PIV_READER" -A M:9B:03 >"$work/piv-tool.log" 2>&1; then
+    if PIV_EXT_AUTH_KEY="$work/wrong.key" piv-tool -r "$PIV_READER" -A M:9B:03 \
+        >"$work/piv-tool.log" 2>&1; then
         fail "piv-tool authenticated with a wrong management key"
     else
         pass "piv-tool refused by a wrong management key"

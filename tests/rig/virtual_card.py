@@ -701,7 +701,8 @@ class GidsApplet(Applet):
           7C 02 81 00            -> 7C 0A 81 08 <8-byte challenge>   (external)
           7C 12 81 10 <R1>       -> 7C 12 81 10 <R2>                  (mutual)
           7C 0A 82 08 <3DES(K, challenge)>                  -> 90 00 / 69 82
-          7C 2A 82 28 <3DES-CBC(K, R2 | R1 | Z1)>           -> 7C 2A 82 28 <3DES-CBC(K, R1 | R2 | Z2)>
+          7C 2A 82 28 <3DES-CBC(K, R2 | R1 | Z1)>
+                                  -> 7C 2A 82 28 <3DES-CBC(K, R1 | R2 | Z2)>
         A response with no pending challenge: 69 85; without MSE SET: 6F 00.
         The challenge is used up either way."""
         if apdu.p1p2 != 0x0000:
@@ -983,8 +984,9 @@ class PivApplet(Applet):
             self.objects[bytes.fromhex("5FC102")] = chuid_object
             # Security Object: data group 1 = the CHUID (container 3000), its
             # SHA-256 in an LDS security object signed by the content signer.
+            chuid_hash = der(0x04, SHA256.new(chuid_object).digest())
             lds = der_seq(der_int(0), der_seq(der_oid(OID_SHA256)),
-                          der_seq(der_seq(der_int(1), der(0x04, SHA256.new(chuid_object).digest()))))
+                          der_seq(der_seq(der_int(1), chuid_hash)))
             security_object = (tlv(0xBA, bytes.fromhex("013000"))
                                + tlv(0xBB, signer.cms(self.OID_LDS_SECURITY_OBJECT, lds, False))
                                + tlv(0xFE, b""))
