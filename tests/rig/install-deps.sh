@@ -4,6 +4,7 @@
 set -eu
 packages="cmake g++ clang clang-format pkg-config make rapidjson-dev catch2 libcurl4-openssl-dev
 libpcsclite-dev pcscd vsmartcard-vpcd vsmartcard-vpicc python3 python3-virtualsmartcard
+opensc yubico-piv-tool
 python3-pycryptodome openssl ca-certificates
 krb5-kdc krb5-admin-server krb5-user curl apache2 libapache2-mod-auth-gssapi winbind util-linux"
 missing=""
