@@ -434,16 +434,108 @@ TEST_CASE("PIV: the 9B response makes us admin and sets a new management key",
     session.set_admin_key(secret(kKey2));
     CHECK(read_state(state).admin_key == kKey2);
 
-    SECTION("a wrong response is refused") {
-        (void)session.read();
-        const auto e =
-            thrown<CardError>([&] { session.authenticate_admin(secret(kPivDefaultKeyResponse)); });
-        CHECK((e.code() == CardErrorCode::admin_auth_refused ||
-               e.code() == CardErrorCode::admin_auth_failed));
-    }
     session.close();
     const auto commands = commands_in(log);
     INFO(slurp(log));
     CHECK(count_prefix(commands, "00a4") == 1);
     CHECK(count_prefix(commands, "00ffffff1b039b18" + kKey2) == 1);
+}
+
+TEST_CASE("PIV: a wrong response is admin_auth_refused (6A80), the challenge is gone",
+          "[pcsc][card-admin]") {
+    rig::EmptyReadersAtExit cleanup;
+    const std::string state = fresh_path("admin-piv-wrong.json");
+    const std::string log = fresh_path("admin-piv-wrong.log");
+    rig::insert_card(1, card_args("piv", state, log, "--challenge " + kChallenge));
+    Context context;
+    CardSession session = CardSession::open(context, reader_and_profile(kReader1, "piv"));
+    (void)session.read();
+    const auto e =
+        thrown<CardError>([&] { session.authenticate_admin(secret(kPivDefaultKeyResponse)); });
+    CHECK(e.code() == CardErrorCode::admin_auth_refused);
+    CHECK(e.sw() == std::optional<std::uint16_t>{0x6A80});
+    CHECK(thrown<CardError>([&] { session.set_admin_key(secret(kKey2)); }).code() ==
+          CardErrorCode::not_authenticated);
+    session.close();
+    CHECK(read_state(state).admin_key == kZeroKey);
+    CHECK(count_prefix(commands_in(log), "00ff") == 0);
+}
+
+TEST_CASE("PIV: an AES-192 management key is refused before anything is written",
+          "[pcsc][card-admin]") {
+    rig::EmptyReadersAtExit cleanup;
+    const std::string state = fresh_path("admin-piv-aes.json");
+    const std::string log = fresh_path("admin-piv-aes.log");
+    rig::insert_card(1, card_args("piv", state, log, "--mgmt-key-alg 0A"));
+    Context context;
+    CardSession session = CardSession::open(context, reader_and_profile(kReader1, "piv"));
+    const auto e = thrown<CardError>([&] { (void)session.read(); });
+    CHECK(e.code() == CardErrorCode::not_supported);
+    CHECK_THAT(e.what(), Catch::Contains("0A (AES-192)"));
+    session.close();
+    const auto commands = commands_in(log);
+    CHECK(count_prefix(commands, "00f7009b") == 1);
+    CHECK(count_prefix(commands, "0087") == 0);
+    CHECK(count_prefix(commands, "00ff") == 0);
+}
+
+TEST_CASE("PIV: a zero or missing CHUID GUID is a typed error that names it",
+          "[pcsc][card-admin]") {
+    rig::EmptyReadersAtExit cleanup;
+    Context context;
+    SECTION("zero GUID") {
+        rig::insert_card(1, "--profile piv --chuid-guid zero");
+        const auto e = thrown<CardError>(
+            [&] { (void)mimcm::pcsc::read_card(context, reader_and_profile(kReader1, "piv")); });
+        CHECK(e.code() == CardErrorCode::missing_card_id);
+        CHECK_THAT(e.what(), Catch::Contains("CHUID GUID (tag 34) is all zero"));
+    }
+    SECTION("no CHUID") {
+        rig::insert_card(1, "--profile piv --no-chuid");
+        const auto e = thrown<CardError>(
+            [&] { (void)mimcm::pcsc::read_card(context, reader_and_profile(kReader1, "piv")); });
+        CHECK(e.code() == CardErrorCode::missing_card_id);
+        CHECK_THAT(e.what(), Catch::Contains("the card has no CHUID"));
+    }
+}
+
+TEST_CASE("PIV: the PIN is set with the PUK, a wrong PUK is puk_refused", "[pcsc][card-admin]") {
+    rig::EmptyReadersAtExit cleanup;
+    const std::string state = fresh_path("admin-piv-puk.json");
+    const std::string log = fresh_path("admin-piv-puk.log");
+    rig::insert_card(1, card_args("piv", state, log, "--puk 24681357"));
+    Context context;
+    CardSession session = CardSession::open(context, reader_and_profile(kReader1, "piv"));
+    const auto e = thrown<CardError>(
+        [&] { session.reset_pin_with_puk(SecretString("12345678"), SecretString("135790")); });
+    CHECK(e.code() == CardErrorCode::puk_refused);
+    CHECK_THAT(e.what(), !Catch::Contains("12345678") && !Catch::Contains("135790"));
+    CHECK(read_state(state).pin == "12345678");
+    session.reset_pin_with_puk(SecretString("24681357"), SecretString("135790"));
+    session.close();
+    CHECK(read_state(state).pin == "135790");
+    CHECK(verify_pin(kReader1, "piv", std::string("135790")) == 0x9000);
+    CHECK(count_prefix(commands_in(log), "00a4") == 2);  // ours, and verify_pin's
+}
+
+TEST_CASE("GIDS: a card without GENERAL AUTHENTICATE is asked GET CHALLENGE",
+          "[pcsc][card-admin]") {
+    rig::EmptyReadersAtExit cleanup;
+    const std::string state = fresh_path("admin-gids-legacy.json");
+    const std::string log = fresh_path("admin-gids-legacy.log");
+    rig::insert_card(0,
+                     card_args("gids", state, log, "--legacy-challenge --challenge " + kChallenge));
+    Context context;
+    CardSession session = CardSession::open(context, reader_and_profile(kReader0, "gids"));
+    CHECK(to_hex(session.read().challenge.bytes()) == kChallenge);
+    session.authenticate_admin(secret(kZeroKeyResponse));
+    session.set_admin_key(secret(kKey2));
+    session.close();
+    CHECK(read_state(state).admin_key == kKey2);
+    const auto commands = commands_in(log);
+    INFO(slurp(log));
+    CHECK(count_prefix(commands, "002281a4") == 1);  // refused with 6D00
+    CHECK(count_prefix(commands, "0084000008") == 1);
+    CHECK(count_prefix(commands, "0082008008" + kZeroKeyResponse) == 1);
+    CHECK(count_prefix(commands, "00a4") == 1);
 }
