@@ -209,6 +209,13 @@ class CardSession {
         privileged_ = true;
         guarded([&] { session_->authenticate_admin(response); });
     }
+    /// verify_same_card(), then the admin login with a 3DES admin key the application holds
+    /// (mutual authentication, see card::Session::authenticate_admin_with_key).
+    void authenticate_admin_with_key(const SecretBytes& key) {
+        verify_same_card();
+        privileged_ = true;
+        guarded([&] { session_->authenticate_admin_with_key(key); });
+    }
     /// A new admin key; needs the admin login of this session.
     void set_admin_key(const SecretBytes& key) {
         guarded([&] { session_->set_admin_key(key); });

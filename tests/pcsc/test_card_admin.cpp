@@ -539,3 +539,32 @@ TEST_CASE("GIDS: a card without GENERAL AUTHENTICATE is asked GET CHALLENGE",
     CHECK(count_prefix(commands, "0082008008" + kZeroKeyResponse) == 1);
     CHECK(count_prefix(commands, "00a4") == 1);
 }
+
+TEST_CASE("mutual authentication with the admin key the application holds", "[pcsc][card-admin]") {
+    rig::EmptyReadersAtExit cleanup;
+    for (const std::string profile : {"gids", "piv"}) {
+        INFO(profile);
+        const int slot = profile == "gids" ? 0 : 1;
+        const std::string reader = profile == "gids" ? kReader0 : kReader1;
+        const std::string state = fresh_path("admin-mutual-" + profile + ".json");
+        const std::string log = fresh_path("admin-mutual-" + profile + ".log");
+        rig::insert_card(slot, card_args(profile, state, log, "--admin-key " + kKey2));
+        Context context;
+        CardSession session = CardSession::open(context, reader_and_profile(reader, profile));
+        CHECK(session.supports(CardOperation::mutual_authentication));
+        const auto e =
+            thrown<CardError>([&] { session.authenticate_admin_with_key(secret(kZeroKey)); });
+        CHECK((e.code() == CardErrorCode::admin_auth_failed ||
+               e.code() == CardErrorCode::admin_auth_refused));
+        CHECK_FALSE(read_state(state).admin_authenticated);
+        session.authenticate_admin_with_key(secret(kKey2));
+        CHECK(read_state(state).admin_authenticated);
+        session.set_admin_key(secret(kPivDefaultKey));
+        session.close();
+        CHECK(read_state(state).admin_key == kPivDefaultKey);
+        const auto commands = commands_in(log);
+        CHECK(count_prefix(commands, "00a4") == 1);
+        for (const auto& command : commands)
+            CHECK(command.find(kKey2) == std::string::npos);  // the key never leaves the host
+    }
+}

@@ -574,3 +574,132 @@ TEST_CASE("sessions are movable and keep their state", "[card-admin]") {
     CHECK(second.admin_authenticated());
     CHECK(card.done());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Mutual authentication with an admin key the application holds
+
+TEST_CASE("3DES-EDE known answers", "[card-admin][des]") {
+    using mimcm::card::des3_cbc;
+    const Bytes challenge = hex("d61143f9ccffd2ca");
+    // The CM docs example (all-zero key) and two keys cross-checked with openssl enc -des-ede3.
+    CHECK(to_hex(des3_cbc(secret(std::string(48, '0')), challenge)) == docs_response);
+    CHECK(to_hex(des3_cbc(secret(new_key), challenge)) == "2b34badb5051fe80");
+    CHECK(to_hex(des3_cbc(secret("010203040506070801020304050607080102030405060708"), challenge)) ==
+          "2b5108a3889dff6e");
+    // Single DES (K1 = K2 = K3), the classic textbook vector.
+    CHECK(to_hex(des3_cbc(secret("133457799bbcdff1133457799bbcdff1133457799bbcdff1"),
+                          hex("0123456789abcdef"))) == "85e813540f0ab405");
+    // CBC chains and decrypts back.
+    const Bytes plain = hex("00112233445566778899aabbccddeeff0001020304050607");
+    const Bytes cipher = des3_cbc(secret(new_key), plain);
+    CHECK(to_hex(Bytes(cipher.begin(), cipher.begin() + 8)) ==
+          to_hex(des3_cbc(secret(new_key), Bytes(plain.begin(), plain.begin() + 8))));
+    CHECK(to_hex(des3_cbc(secret(new_key), cipher, true)) == to_hex(plain));
+    CHECK_THROWS_AS(des3_cbc(secret("0011"), challenge), std::invalid_argument);
+    CHECK_THROWS_AS(des3_cbc(secret(new_key), hex("0011")), std::invalid_argument);
+}
+
+namespace {
+
+// A GIDS or PIV card answering the mutual authentication with its own admin key.
+class MutualCard : public mimcm::card::ApduChannel {
+  public:
+    MutualCard(bool gids, const std::string& key) : gids_(gids), key_(secret(key)) {}
+
+    Bytes transmit_raw(const Bytes& command) override {
+        using mimcm::card::des3_cbc;
+        sent.push_back(to_hex(command));
+        const std::uint8_t ins = command[1];
+        const Bytes data(command.begin() + 5, command.begin() + 5 + command[4]);
+        auto ok = [](Bytes out) {
+            out.push_back(0x90);
+            out.push_back(0x00);
+            return out;
+        };
+        if (ins == 0x22)
+            return hex("9000");
+        if (ins == 0xF7)
+            return hex("6D00");
+        if (gids_ && data[2] == 0x81) {  // 7C 12 81 10 R1
+            host_random_.assign(data.begin() + 4, data.end());
+            card_random_ = hex("0102030405060708090a0b0c0d0e0f10");
+            return ok(hex("7C 12 81 10 0102030405060708090a0b0c0d0e0f10"));
+        }
+        if (gids_) {  // 7C 2A 82 28 E(R2 R1 Z1)
+            const Bytes plain = des3_cbc(key_, Bytes(data.begin() + 4, data.end()), true);
+            if (Bytes(plain.begin(), plain.begin() + 16) != card_random_ ||
+                Bytes(plain.begin() + 16, plain.begin() + 32) != host_random_ || plain[39] != 0x80)
+                return hex("6982");
+            Bytes mine = host_random_;
+            mine.insert(mine.end(), card_random_.begin(), card_random_.end());
+            const Bytes z = hex("aabbccddeeff0080");
+            mine.insert(mine.end(), z.begin(), z.end());
+            return ok(hex("7C 2A 82 28" + to_hex(des3_cbc(key_, mine))));
+        }
+        if (data.size() == 4) {  // 7C 02 80 00
+            witness_ = hex("1122334455667788");
+            return ok(hex("7C 0A 80 08" + to_hex(des3_cbc(key_, witness_))));
+        }
+        // 7C 14 80 08 W 81 08 C
+        if (Bytes(data.begin() + 4, data.begin() + 12) != witness_)
+            return hex("6A80");
+        return ok(hex("7C 0A 82 08" +
+                      to_hex(des3_cbc(key_, Bytes(data.begin() + 14, data.begin() + 22)))));
+    }
+
+    std::vector<std::string> sent;
+
+  private:
+    bool gids_;
+    SecretBytes key_;
+    Bytes host_random_, card_random_, witness_;
+};
+
+}  // namespace
+
+TEST_CASE("mutual authentication with the admin key the application holds", "[card-admin]") {
+    for (const bool gids : {true, false}) {
+        INFO((gids ? "GIDS" : "PIV"));
+        std::unique_ptr<mimcm::card::CardProfile> profile;
+        if (gids)
+            profile = std::make_unique<GidsProfile>();
+        else
+            profile = std::make_unique<PivProfile>();
+        CHECK(profile->supports(CardOperation::mutual_authentication));
+        {
+            MutualCard card(gids, new_key);
+            profile->authenticate_admin_with_key(card, secret(new_key));
+            REQUIRE(card.sent.size() == (gids ? 3U : 3U));
+            CHECK(card.sent[0] == (gids ? "0022c1a403830180" : "00f7009b00"));
+            // Two random host values: the first exchange never repeats.
+            MutualCard again(gids, new_key);
+            profile->authenticate_admin_with_key(again, secret(new_key));
+            CHECK(again.sent[1] != card.sent[1]);
+            for (const auto& command : card.sent)
+                CHECK(command.find(new_key) == std::string::npos);
+        }
+        {
+            MutualCard card(gids, std::string(48, '0'));  // the card holds another key
+            const auto e = thrown<CardError>(
+                [&] { profile->authenticate_admin_with_key(card, secret(new_key)); });
+            CHECK((e.code() == CardErrorCode::admin_auth_failed ||
+                   e.code() == CardErrorCode::admin_auth_refused));
+            check_no_secret(e.what(), {new_key});
+        }
+    }
+    SECTION("the session logs in without a challenge from the server") {
+        MutualCard card(true, new_key);
+        ScriptedChannel opening;
+        expect_gids_open(opening);
+        Session session(opening, gids_only());
+        session.rebind(card);
+        session.authenticate_admin_with_key(secret(new_key));
+        CHECK(session.admin_authenticated());
+    }
+    SECTION("a key that is not 24 bytes is refused before anything is sent") {
+        MutualCard card(true, new_key);
+        CHECK_THROWS_AS(GidsProfile().authenticate_admin_with_key(card, secret("0011")),
+                        std::invalid_argument);
+        CHECK(card.sent.empty());
+    }
+}

@@ -35,6 +35,7 @@
 #include <initializer_list>
 #include <memory>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -42,6 +43,7 @@
 #include <vector>
 
 #include "mimcm/card/apdu.hpp"
+#include "mimcm/card/des.hpp"
 #include "mimcm/encoding.hpp"
 #include "mimcm/secret.hpp"
 
@@ -72,6 +74,7 @@ enum class CardOperation {
     set_admin_key,           ///< a new 24-byte 3DES admin key (admin rights)
     set_pin_with_admin_key,  ///< a new user PIN with admin rights (GIDS)
     set_pin_with_puk,        ///< a new user PIN with the PUK (PIV RESET RETRY COUNTER)
+    mutual_authentication,   ///< admin login with a 3DES admin key the application holds
 };
 
 /// The name of a CardOperation ("read_card_id", ...).
@@ -89,6 +92,8 @@ inline std::string_view to_string(CardOperation operation) noexcept {
             return "set_pin_with_admin_key";
         case CardOperation::set_pin_with_puk:
             return "set_pin_with_puk";
+        case CardOperation::mutual_authentication:
+            return "mutual_authentication";
     }
     return "unknown";
 }
@@ -126,6 +131,14 @@ class CardProfile {
     /// Default: throws CardError{not_supported}.
     virtual void authenticate_admin(ApduChannel& /*channel*/, const SecretBytes& /*response*/) {
         throw unsupported("admin authentication");
+    }
+
+    /// Logs in as admin with a 24-byte 3DES admin key the application holds itself, by mutual
+    /// authentication (the card proves it holds the key too). std::invalid_argument when the
+    /// key is not 24 bytes (nothing sent); CardError{admin_auth_failed, admin_auth_refused}
+    /// when the card does not hold this key. Default: throws CardError{not_supported}.
+    virtual void authenticate_admin_with_key(ApduChannel& /*channel*/, const SecretBytes& /*key*/) {
+        throw unsupported("mutual authentication with the admin key");
     }
 
     /// Sets a new 24-byte 3DES admin key; needs the admin authentication of this session.
@@ -441,6 +454,55 @@ inline bool command_refused(std::uint16_t sw) noexcept {
     return sw == 0x6D00 || sw == 0x6E00 || sw == 0x6A81 || sw == 0x6A86 || sw == 0x6B00;
 }
 
+/// `size` random bytes (std::random_device: the operating system's generator).
+inline Bytes random_bytes(std::size_t size) {
+    std::random_device device;
+    Bytes out;
+    out.reserve(size);
+    while (out.size() < size) {
+        auto word = static_cast<std::uint32_t>(device());
+        for (int i = 0; i < 4 && out.size() < size; ++i, word >>= 8)
+            out.push_back(static_cast<std::uint8_t>(word & 0xFF));
+    }
+    return out;
+}
+
+/// The value of `tag` (exactly `size` bytes) inside the dynamic authentication template
+/// `7C L { ... }` of a GENERAL AUTHENTICATE answer; CardError{malformed} naming `what`.
+inline Bytes template_value(const Bytes& response, std::uint32_t tag, std::size_t size,
+                            const std::string& what) {
+    const auto outer = tlv::parse(response, what);
+    const tlv::Item* templ = tlv::find(outer, 0x7C);
+    if (!templ)
+        throw CardError(CardErrorCode::malformed, what + " did not return template 7C");
+    const auto inner = tlv::parse(templ->value, what + " template 7C");
+    const tlv::Item* value = tlv::find(inner, tag);
+    if (!value || value->value.size() != size) {
+        throw CardError(CardErrorCode::malformed, what + " has no " + std::to_string(size) +
+                                                      "-byte tag " + hex_tag(tag) +
+                                                      " in template 7C");
+    }
+    return value->value;
+}
+
+/// Constant-time comparison of equal-sized buffers.
+inline bool same_bytes(const Bytes& a, const Bytes& b) noexcept {
+    if (a.size() != b.size())
+        return false;
+    std::uint8_t diff = 0;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        diff = static_cast<std::uint8_t>(diff | (a[i] ^ b[i]));
+    return diff == 0;
+}
+
+/// The card answered a mutual authentication with a cryptogram of another key.
+inline CardError card_proof_wrong(std::string_view profile) {
+    return CardError(CardErrorCode::admin_auth_failed,
+                     std::string(profile) +
+                         ": the card's answer to the mutual authentication does not match the "
+                         "admin key given: the card does not hold this key");
+}
+
 /// An 8-byte challenge in `7C L { 81 08 <8 bytes> }` (tag 80 accepted too), naming `profile`.
 inline Bytes challenge_from_template(const Bytes& response, std::string_view profile) {
     const std::string p(profile);
@@ -606,6 +668,50 @@ class GidsProfile : public CardProfile {
                                  detail::secret_data({0x7C, 0x0A, 0x82, 0x08}, response.reveal())));
         detail::expect_admin_accepted(
             answer, "GIDS", "GENERAL AUTHENTICATE (response for admin key 80)", {0x6300, 0x6982});
+    }
+
+    /// Mutual authentication with the admin key (what OpenSC's gids-tool does): MSE SET
+    /// 00 22 C1 A4 03 83 01 80; GENERAL AUTHENTICATE 7C 12 81 10 <R1> -> 7C 12 81 10 <R2>;
+    /// 7C 2A 82 28 <3DES-CBC(K, R2 R1 Z1)> -> 7C 2A 82 28 <3DES-CBC(K, R1 R2 Z2)>, zero IV,
+    /// 16-byte randoms, Z = 7 random bytes + 80. The card's answer is checked too.
+    void authenticate_admin_with_key(ApduChannel& channel, const SecretBytes& key) override {
+        detail::check_admin_key(key, "GIDS");
+        const ResponseApdu mse = transmit(
+            channel, CommandApdu(0x00, 0x22, 0xC1, 0xA4, Bytes{0x83, 0x01, admin_key_reference}));
+        detail::expect_ok(mse, "GIDS", "MSE SET (mutual authentication, admin key 80)");
+        const Bytes host_random = detail::random_bytes(16);
+        Bytes ask{0x7C, 0x12, 0x81, 0x10};
+        ask.insert(ask.end(), host_random.begin(), host_random.end());
+        const ResponseApdu first =
+            transmit(channel, CommandApdu(0x00, 0x87, 0x00, 0x00, std::move(ask), 256));
+        detail::expect_ok(first, "GIDS", "GENERAL AUTHENTICATE (mutual, card random)");
+        const Bytes card_random = detail::template_value(
+            first.data, 0x81, 16, "GIDS: GENERAL AUTHENTICATE (mutual, card random)");
+        Bytes plain = card_random;
+        plain.insert(plain.end(), host_random.begin(), host_random.end());
+        const Bytes padding = detail::random_bytes(7);
+        plain.insert(plain.end(), padding.begin(), padding.end());
+        plain.push_back(0x80);
+        Bytes proof{0x7C, 0x2A, 0x82, 0x28};
+        const Bytes cryptogram = des3_cbc(key, plain);
+        secure_wipe(plain);
+        proof.insert(proof.end(), cryptogram.begin(), cryptogram.end());
+        const ResponseApdu answer = detail::transmit_secret(
+            channel, CommandApdu(0x00, 0x87, 0x00, 0x00, std::move(proof), 256));
+        detail::expect_admin_accepted(
+            answer, "GIDS", "GENERAL AUTHENTICATE (mutual, host cryptogram)", {0x6300, 0x6982});
+        Bytes card_plain =
+            des3_cbc(key,
+                     detail::template_value(answer.data, 0x82, 40,
+                                            "GIDS: GENERAL AUTHENTICATE (mutual, card cryptogram)"),
+                     true);
+        const bool matches =
+            detail::same_bytes(Bytes(card_plain.begin(), card_plain.begin() + 16), host_random) &&
+            detail::same_bytes(Bytes(card_plain.begin() + 16, card_plain.begin() + 32),
+                               card_random);
+        secure_wipe(card_plain);
+        if (!matches)
+            throw detail::card_proof_wrong("GIDS");
     }
 
     /// PUT DATA of the admin key, the minidriver spec's bytes:
@@ -815,6 +921,48 @@ class PivProfile : public CardProfile {
         }
         detail::expect_admin_accepted(answer, "PIV", "GENERAL AUTHENTICATE (response for key 9B)",
                                       {0x6982});
+    }
+
+    /// Mutual authentication with the 3DES management key (what yubico-piv-tool does):
+    /// 7C 02 80 00 -> 7C 0A 80 08 <E(K, witness)>; 7C 14 80 08 <witness> 81 08 <C>
+    /// -> 7C 0A 82 08 <E(K, C)>, which is checked. 6A80: CardError{admin_auth_refused}.
+    void authenticate_admin_with_key(ApduChannel& channel, const SecretBytes& key) override {
+        detail::check_admin_key(key, "PIV");
+        if (const auto alg = management_key_algorithm(channel); alg && *alg != algorithm_3des)
+            throw not_3des("GET METADATA says its algorithm is " + algorithm_name(*alg));
+        const ResponseApdu first =
+            transmit(channel, CommandApdu(0x00, 0x87, algorithm_3des, management_key,
+                                          Bytes{0x7C, 0x02, 0x80, 0x00}, 256));
+        if (first.sw() == 0x6A80 || first.sw() == 0x6A86)
+            throw not_3des("GENERAL AUTHENTICATE with algorithm 03 answered " +
+                           sw_to_string(first.sw()));
+        detail::expect_ok(first, "PIV", "GENERAL AUTHENTICATE (mutual, witness for key 9B)");
+        Bytes witness = des3_cbc(
+            key, detail::template_value(first.data, 0x80, 8, "PIV: GENERAL AUTHENTICATE witness"),
+            true);
+        const Bytes challenge = detail::random_bytes(8);
+        Bytes body{0x7C, 0x14, 0x80, 0x08};
+        body.insert(body.end(), witness.begin(), witness.end());
+        secure_wipe(witness);
+        body.push_back(0x81);
+        body.push_back(0x08);
+        body.insert(body.end(), challenge.begin(), challenge.end());
+        const ResponseApdu answer = detail::transmit_secret(
+            channel, CommandApdu(0x00, 0x87, algorithm_3des, management_key, std::move(body), 256));
+        if (answer.sw() == 0x6A80) {
+            throw CardError(CardErrorCode::admin_auth_refused,
+                            "PIV: the card refused the mutual authentication (GENERAL "
+                            "AUTHENTICATE for key 9B answered 6A80): the card does not hold "
+                            "this management key",
+                            answer.sw());
+        }
+        detail::expect_admin_accepted(answer, "PIV", "GENERAL AUTHENTICATE (mutual, key 9B)",
+                                      {0x6982});
+        const Bytes expected = des3_cbc(key, challenge);
+        if (!detail::same_bytes(
+                detail::template_value(answer.data, 0x82, 8, "PIV: GENERAL AUTHENTICATE answer"),
+                expected))
+            throw detail::card_proof_wrong("PIV");
     }
 
     /// SET MANAGEMENT KEY, the Yubico PIV extension (no NIST command exists):

@@ -84,6 +84,15 @@ class Session {
         authenticated_ = true;
     }
 
+    /// Logs in as admin with a 3DES admin key the application holds (mutual authentication;
+    /// no challenge from the server). Ends a pending challenge.
+    void authenticate_admin_with_key(const SecretBytes& key) {
+        pending_ = false;
+        authenticated_ = false;
+        profile_->authenticate_admin_with_key(*channel_, key);
+        authenticated_ = true;
+    }
+
     /// A new 24-byte admin key. CardError{not_authenticated} without the admin login of this
     /// session (nothing is sent).
     void set_admin_key(const SecretBytes& key) {
