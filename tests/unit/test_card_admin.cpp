@@ -524,13 +524,15 @@ TEST_CASE("PIV: the PIN is set with the PUK (RESET RETRY COUNTER)", "[card-admin
     }
     SECTION("PUK and PIN of 6 to 8 bytes, checked before anything is sent") {
         ScriptedChannel card;
-        for (const auto& [puk, pin] : {std::pair<const char*, const char*>{"12345", "123456"},
-                                       {"123456789", "123456"},
-                                       {"12345678", "12345"},
-                                       {"12345678", "123456789"}}) {
-            INFO(puk << " " << pin);
-            const auto e = thrown<std::invalid_argument>(
-                [&] { piv.reset_pin_with_puk(card, SecretString(puk), SecretString(pin)); });
+        for (const auto& values : {std::pair<const char*, const char*>{"12345", "123456"},
+                                   {"123456789", "123456"},
+                                   {"12345678", "12345"},
+                                   {"12345678", "123456789"}}) {
+            INFO(values.first << " " << values.second);
+            const auto e = thrown<std::invalid_argument>([&] {
+                piv.reset_pin_with_puk(card, SecretString(values.first),
+                                       SecretString(values.second));
+            });
             CHECK_THAT(e.what(), Catch::StartsWith("PIV: a "));
         }
         CHECK(card.sent().empty());
