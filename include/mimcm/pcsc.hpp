@@ -41,6 +41,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -517,63 +518,73 @@ constexpr const char* pnp_notification = "\\\\?PnP?\\Notification";
 }  // namespace detail
 
 /// A PC/SC context (SCardEstablishContext, user scope). Non-copyable, movable.
-class Context {
+namespace detail {
+/// The native context, released when the Context and every Card made from it are gone.
+class ContextHandle {
   public:
-    Context() {
+    ContextHandle() {
         check(SCardEstablishContext(SCARD_SCOPE_USER, nullptr, nullptr, &handle_),
               "SCardEstablishContext");
-        valid_ = true;
     }
-    ~Context() { release(); }
+    ~ContextHandle() { SCardReleaseContext(handle_); }
+    ContextHandle(const ContextHandle&) = delete;
+    ContextHandle& operator=(const ContextHandle&) = delete;
+    [[nodiscard]] SCARDCONTEXT native() const noexcept { return handle_; }
+
+  private:
+    SCARDCONTEXT handle_{};
+};
+}  // namespace detail
+
+class Context {
+  public:
+    Context() : state_(std::make_shared<const detail::ContextHandle>()) {}
+    ~Context() = default;
 
     Context(const Context&) = delete;
     Context& operator=(const Context&) = delete;
-    Context(Context&& other) noexcept
-        : handle_(other.handle_), valid_(std::exchange(other.valid_, false)) {}
-    Context& operator=(Context&& other) noexcept {
-        if (this != &other) {
-            release();
-            handle_ = other.handle_;
-            valid_ = std::exchange(other.valid_, false);
-        }
-        return *this;
-    }
+    Context(Context&& other) noexcept = default;
+    Context& operator=(Context&& other) noexcept = default;
 
     /// The native handle. Throws std::logic_error on a moved-from or released Context.
     [[nodiscard]] SCARDCONTEXT native() const {
-        if (!valid_)
+        if (!state_)
             throw std::logic_error("mimcm::pcsc::Context used after move or release");
-        return handle_;
+        return state_->native();
     }
     /// True while this object owns a context (not a liveness check of the service).
-    [[nodiscard]] bool valid() const noexcept { return valid_; }
+    [[nodiscard]] bool valid() const noexcept { return state_ != nullptr; }
+
+    /// The shared native context: a Card keeps it alive for as long as it needs it.
+    [[nodiscard]] std::shared_ptr<const detail::ContextHandle> share() const {
+        if (!state_)
+            throw std::logic_error("mimcm::pcsc::Context used after move or release");
+        return state_;
+    }
 
     /// Ends a blocking SCardGetStatusChange of this context (callable from another thread);
     /// the waiting call then throws Error{cancelled}.
     void cancel() const { check(SCardCancel(native()), "SCardCancel"); }
 
-    /// Releases the context now (SCardReleaseContext); never throws.
-    void release() noexcept {
-        if (valid_) {
-            SCardReleaseContext(handle_);
-            valid_ = false;
-        }
-    }
+    /// Gives up this object's context (SCardReleaseContext once no Card made from it is left
+    /// either); never throws.
+    void release() noexcept { state_.reset(); }
 
   private:
-    SCARDCONTEXT handle_{};
-    bool valid_ = false;
+    std::shared_ptr<const detail::ContextHandle> state_;
 };
 
 /// A connection to the card in one reader (SCardConnect, SHARED, T=0 or T=1), usable as an
-/// ApduChannel. Non-copyable, movable. Must not outlive its Context.
+/// ApduChannel. Non-copyable, movable. Keeps the native context alive, so it may outlive the
+/// Context object it was made from.
 class Card final : public card::ApduChannel {
   public:
     /// Largest response accepted from SCardTransmit (extended length + SW).
     static constexpr std::size_t max_response = 65536 + 2;
 
-    Card(const Context& context, std::string reader) : reader_(std::move(reader)) {
-        check(detail::connect(context.native(), reader_.c_str(), SCARD_SHARE_SHARED,
+    Card(const Context& context, std::string reader)
+        : context_(context.share()), reader_(std::move(reader)) {
+        check(detail::connect(context_->native(), reader_.c_str(), SCARD_SHARE_SHARED,
                               SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &handle_, &protocol_),
               "SCardConnect", reader_);
         connected_ = true;
@@ -584,6 +595,7 @@ class Card final : public card::ApduChannel {
     Card& operator=(const Card&) = delete;
     Card(Card&& other) noexcept
         : card::ApduChannel(std::move(other)),
+          context_(std::move(other.context_)),
           reader_(std::move(other.reader_)),
           handle_(other.handle_),
           protocol_(other.protocol_),
@@ -591,6 +603,7 @@ class Card final : public card::ApduChannel {
     Card& operator=(Card&& other) noexcept {
         if (this != &other) {
             release();
+            context_ = std::move(other.context_);
             reader_ = std::move(other.reader_);
             handle_ = other.handle_;
             protocol_ = other.protocol_;
@@ -693,6 +706,7 @@ class Card final : public card::ApduChannel {
         return false;
     }
 
+    std::shared_ptr<const detail::ContextHandle> context_;  // released after the handle
     std::string reader_;
     SCARDHANDLE handle_{};
     DWORD protocol_ = 0;

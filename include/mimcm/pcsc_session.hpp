@@ -20,7 +20,7 @@
 // read_card() is the one-off reading (ATR, card id, challenge) for the calls that only send the
 // challenge to the server, e.g. the server-proposed PIN.
 //
-// Threads: one session per thread. Movable, not copyable; must not outlive its Context.
+// Threads: one session per thread. Movable, not copyable; keeps its PC/SC context alive.
 #pragma once
 
 #include <chrono>

@@ -626,6 +626,18 @@ TEST_CASE("Context, Card and Transaction are movable RAII handles", "[pcsc][raii
     card.reconnect();
     CHECK(to_hex(card.atr()) == kGidsAtr);
     card.disconnect();
+
+    // A Card keeps its native context alive: it may outlive the Context it was made from.
+    std::optional<Card> survivor;
+    {
+        Context scoped;
+        survivor.emplace(scoped, kReader0);
+    }
+    CHECK(to_hex(survivor->atr()) == kGidsAtr);
+    CHECK(mimcm::card::transmit(*survivor, mimcm::card::CommandApdu::select_aid(
+                                               *mimcm::from_hex("a00000039742544659")))
+              .ok());
+    survivor.reset();
     CHECK_FALSE(card.connected());
     CHECK_NOTHROW(card.disconnect());
     CHECK_THROWS_AS(card.atr(), std::logic_error);
