@@ -1,4 +1,4 @@
-// Card profiles (GIDS, PIV, auto) against scripted cards, and the BER-TLV parser they use.
+// Card profiles (GIDS, PIV, the resolver) against scripted cards, and the BER-TLV parser they use.
 #include <catch2/catch.hpp>
 
 #include <array>
@@ -500,7 +500,7 @@ TEST_CASE("PIV returns nullopt when the card has no PIV applet", "[piv]") {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Auto and make_profile
+// The profile resolver
 
 TEST_CASE("profile resolver: PIV first, then GIDS, the applet left selected", "[auto]") {
     const mimcm::card::ProfileResolver resolver;

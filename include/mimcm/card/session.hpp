@@ -107,9 +107,10 @@ class Session {
         require_admin("setting the user PIN");
         try {
             profile_->set_user_pin(*channel_, pin);
-        } catch (const CardError& e) {
-            if (e.sw())  // the card answered: assume the worst about the admin login
-                authenticated_ = authenticated_ && !profile_->pin_change_ends_admin_login();
+        } catch (const CardError&) {
+            // The card may have logged the admin out before it refused: assume it did.
+            if (profile_->pin_change_ends_admin_login())
+                authenticated_ = false;
             throw;
         }
         if (profile_->pin_change_ends_admin_login())
