@@ -20,8 +20,9 @@
 // Before the first write to the card the flow checks that the card can do every card step the
 // policy needs (check_card); a card that could not finish is refused with nothing changed.
 // The PIN: GIDS cards take it with the admin key; PIV cards only with the PUK, which the
-// application supplies through EnrollmentOptions::puk; without a PUK the PIN step is left to
-// the user (EnrollmentReport::pin == PinOutcome::left_to_user) and the enrollment goes on.
+// application supplies through EnrollmentOptions::puk (then the PIN is set BEFORE the admin
+// key, so a refused PUK leaves the card unchanged); without a PUK the PIN step is left to the
+// user (EnrollmentReport::pin == PinOutcome::left_to_user) and the enrollment goes on.
 #pragma once
 
 #include <functional>
@@ -274,13 +275,21 @@ class Enrollment {
             return PinPath::user;
         });
 
+        // A card whose PIN needs the PUK gets its PIN first: a refused PUK then leaves the card
+        // unchanged, where it would otherwise leave a changed admin key behind.
+        const bool pin_first = pin_path == PinPath::puk;
         bool diversified = false;
-        if (card_policy.diversify_admin_key) {
+        SecretString pin;
+        const auto admin_key_steps = [&] {
+            if (!card_policy.diversify_admin_key)
+                return;
             const SecretBlob key = step(EnrollmentStep::diversified_key, [&] {
                 return value<SecretBlob>(client_.get_diversified_admin_key(request_id, smartcard,
                                                                            card.card_id, card.atr));
             });
             step(EnrollmentStep::set_admin_key, [&] {
+                if (pin_first)
+                    card = card_.read();  // a fresh challenge after the PIN step
                 const SecretBlob response = value<SecretBlob>(client_.get_authentication_response(
                     request_id, smartcard, card.card_id, card.challenge, false, card.atr));
                 card_.set_admin_key(response.bytes, key.bytes);
@@ -288,47 +297,57 @@ class Enrollment {
             });
             report_.admin_key_changed = true;
             diversified = true;
-        }
+        };
 
-        SecretString pin;
-        if (card_policy.user_pin_option == UserPinOption::server_proposed) {
-            step(EnrollmentStep::proposed_pin, [&] {
-                card = card_.read();
-                auto proposed = client_.server_proposed_pin(smartcard, card);
-                if (auto* p = std::get_if<PinProposed>(&proposed)) {
-                    pin = std::move(p->pin);
-                    report_.pin_proposed_by_server = true;
-                } else if (!std::holds_alternative<NoPinProposed>(proposed)) {
-                    throw detail::StepFailed{EnrollmentStep::proposed_pin, describe(proposed),
-                                             std::string(outcome_name(proposed))};
+        const auto pin_steps = [&] {
+            if (card_policy.user_pin_option == UserPinOption::server_proposed) {
+                step(EnrollmentStep::proposed_pin, [&] {
+                    card = card_.read();
+                    auto proposed = client_.server_proposed_pin(smartcard, card);
+                    if (auto* p = std::get_if<PinProposed>(&proposed)) {
+                        pin = std::move(p->pin);
+                        report_.pin_proposed_by_server = true;
+                    } else if (!std::holds_alternative<NoPinProposed>(proposed)) {
+                        throw detail::StepFailed{EnrollmentStep::proposed_pin, describe(proposed),
+                                                 std::string(outcome_name(proposed))};
+                    }
+                    return true;
+                });
+            }
+            step(EnrollmentStep::set_pin, [&] {
+                if (pin_path == PinPath::user) {
+                    report_.pin = PinOutcome::left_to_user;
+                    return true;
                 }
+                if (pin.empty()) {
+                    if (!options_.user_pin) {
+                        throw detail::StepFailed{
+                            EnrollmentStep::set_pin,
+                            "the user must choose the PIN: no user_pin callback"};
+                    }
+                    pin = options_.user_pin();
+                }
+                if (pin_path == PinPath::puk) {
+                    card_.reset_pin_with_puk(puk, pin);
+                } else {
+                    card = card_.read();
+                    const SecretBlob response = value<SecretBlob>(
+                        client_.get_authentication_response(request_id, smartcard, card.card_id,
+                                                            card.challenge, diversified, card.atr));
+                    card_.set_user_pin(response.bytes, pin);
+                }
+                report_.pin = PinOutcome::set;
+                report_.pin_set = true;
                 return true;
             });
+        };
+        if (pin_first) {
+            pin_steps();
+            admin_key_steps();
+        } else {
+            admin_key_steps();
+            pin_steps();
         }
-        step(EnrollmentStep::set_pin, [&] {
-            if (pin_path == PinPath::user) {
-                report_.pin = PinOutcome::left_to_user;
-                return true;
-            }
-            if (pin.empty()) {
-                if (!options_.user_pin) {
-                    throw detail::StepFailed{EnrollmentStep::set_pin,
-                                             "the user must choose the PIN: no user_pin callback"};
-                }
-                pin = options_.user_pin();
-            }
-            if (pin_path == PinPath::puk) {
-                card_.reset_pin_with_puk(puk, pin);
-            } else {
-                card = card_.read();
-                const SecretBlob response = value<SecretBlob>(client_.get_authentication_response(
-                    request_id, smartcard, card.card_id, card.challenge, diversified, card.atr));
-                card_.set_user_pin(response.bytes, pin);
-            }
-            report_.pin = PinOutcome::set;
-            report_.pin_set = true;
-            return true;
-        });
         card_.finish();
 
         const auto generation = step(EnrollmentStep::generation_options, [&] {

@@ -2,6 +2,7 @@
 // emulator over HTTPS, mimcm::Enrollment with mimcm::pcsc::EnrollmentCard.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -329,6 +330,13 @@ TEST_CASE("PIV enrollment sets the PIN with the PUK, or leaves it to the user", 
         CHECK(run.report.pin == PinOutcome::set);
         CHECK(run.report.pin_set);
         CHECK(run.report.admin_key_changed);
+        // With the PUK, the PIN goes first, then the admin key.
+        const auto at = [&](EnrollmentStep step) {
+            return std::find(run.steps.begin(), run.steps.end(), step) - run.steps.begin();
+        };
+        CHECK(at(EnrollmentStep::check_card) < at(EnrollmentStep::set_pin));
+        CHECK(at(EnrollmentStep::set_pin) < at(EnrollmentStep::set_admin_key));
+        CHECK(at(EnrollmentStep::set_admin_key) < static_cast<long>(run.steps.size()));
         const auto card = card_state(piv_state_path());
         CHECK(std::string(card["pin"].GetString()) == kUserPin);
         const auto server = server_state(*run.report.smartcard);
@@ -347,9 +355,9 @@ TEST_CASE("PIV enrollment sets the PIN with the PUK, or leaves it to the user", 
         CHECK(std::string(card_state(piv_state_path())["pin"].GetString()) == "00000000");
         CHECK(run.report.certificates.size() == 1);
     }
-    SECTION("a wrong PUK fails the PIN step and leaves the PIN unchanged") {
+    SECTION("a wrong PUK fails the PIN step, before the admin key: the card is unchanged") {
         insert_piv_card();
-        const Run run = enroll("Test UserPin NotDiversified", {}, 1, [] {
+        const Run run = enroll("Test UserPin Diversified", {}, 1, [] {
             return std::optional<SecretString>(SecretString("11111111"));
         });
         CHECK_FALSE(run.report.succeeded);
@@ -358,6 +366,7 @@ TEST_CASE("PIV enrollment sets the PIN with the PUK, or leaves it to the user", 
         CHECK_THAT(run.report.error,
                    Catch::Contains("refused the PUK") && !Catch::Contains("11111111"));
         CHECK(run.report.pin == PinOutcome::not_reached);
+        CHECK_FALSE(run.report.admin_key_changed);
         CHECK(wrote_nothing(piv_state_path()));
     }
 }
