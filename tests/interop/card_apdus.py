@@ -463,6 +463,14 @@ def case_le_quirk(rig):
     expect(card, "00CBA012045C02DF2000", 0x6C13, what="GET DATA card id, Le 00")
     expect(card, "00CBA012045C02DF2013", 0x9000, what="GET DATA card id, Le 13")
     card.close()
+    insert(rig, 1, "--profile", "piv", "--le-quirk")
+    card = Card(1)
+    expect(card, PIV_SELECT[:-2] + "34", 0x9000, what="PIV SELECT with the exact Le")
+    expect(card, PIV_CHUID + "08", 0x6C00, what="CHUID over 256 bytes, Le 08")
+    data, sw = card.transmit(PIV_CHUID + "00")
+    if len(data) != 256 or sw >> 8 != 0x61:
+        raise Failure("CHUID with Le 00 under --le-quirk: %d bytes, SW %04X" % (len(data), sw))
+    card.close()
 
 
 CASES = [(name[len("case_"):], fn) for name, fn in sorted(globals().items())

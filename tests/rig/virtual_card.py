@@ -1248,11 +1248,14 @@ class VirtualCardOS(SmartcardOS):
 
     def shape(self, apdu, data, sw):
         """Le is honoured: an answer longer than Le (no Le: 256) sends Le
-        bytes and 61 xx, the rest comes with GET RESPONSE."""
+        bytes and 61 xx, the rest comes with GET RESPONSE.  Under --le-quirk a
+        Le other than min(length, 256) gets 6C xx instead."""
         if not data:
             return sw_bytes(sw)
-        if self.le_quirk and apdu.le is not None and apdu.le != len(data):
-            return bytes([0x6C, len(data) & 0xFF])
+        # --le-quirk: the right Le is the length, or 256 (00) for longer answers,
+        # which then come in parts with 61xx.
+        if self.le_quirk and apdu.le is not None and apdu.le != min(len(data), 256):
+            return bytes([0x6C, min(len(data), 256) & 0xFF])
         if self.t0:
             self.pending, self.pending_sw = data, sw
             return more_data(len(data))
