@@ -333,8 +333,13 @@ TEST_CASE("a card answering 6Cxx for a wrong Le is read after one resend", "[pcs
     rig::EmptyReadersAtExit cleanup;
     Context context;
     const std::string log = log_path("pcsc-le-quirk.log");
-    // GIDS only: the signed PIV CHUID is longer than 256 bytes, which no short Le can ask for
-    // exactly; a card sends such an answer with 61xx (tested above), never with 6Cxx.
+    SECTION("PIV (its signed CHUID is longer than 256 bytes: 6C00, then 61xx chaining)") {
+        rig::insert_card(0, card_args("piv", "--le-quirk --log " + rig::shell_quote(log)));
+        const auto reading = mimcm::pcsc::read_card(context, from_reader(kReader0));
+        CHECK(reading.identity.profile == "piv");
+        CHECK(id_hex(reading.identity) == kCardId);
+        CHECK(to_hex(reading.identity.challenge) == kChallenge);
+    }
     SECTION("GIDS") {
         rig::insert_card(0, card_args("gids", "--le-quirk --log " + rig::shell_quote(log)));
         const auto reading = mimcm::pcsc::read_card(context, from_reader(kReader0));
