@@ -633,6 +633,28 @@ class Card final : public card::ApduChannel {
         return Bytes(buffer, buffer + (std::min)(static_cast<std::size_t>(length), sizeof(buffer)));
     }
 
+    /// The ATR, after checking the reader's state for this handle (SCardStatus): a card
+    /// reset by another application is Error{card_reset}; a card that is gone, or whose state
+    /// says absent, Error{card_removed}; an active protocol other than this connection's
+    /// (the card was reset and renegotiated) Error{card_reset}.
+    [[nodiscard]] Bytes checked_atr() const {
+        BYTE buffer[64] = {};
+        DWORD length = sizeof(buffer);
+        DWORD state = 0;
+        DWORD protocol = 0;
+        check(detail::status(native(), &state, &protocol, buffer, &length), "SCardStatus", reader_);
+        if (detail::state_absent(state)) {
+            throw Error::from_native(static_cast<LONG>(SCARD_W_REMOVED_CARD), "SCardStatus",
+                                     reader_, "the reader reports no card",
+                                     ErrorCode::card_removed);
+        }
+        if (protocol != protocol_) {
+            throw Error::from_native(static_cast<LONG>(SCARD_W_RESET_CARD), "SCardStatus", reader_,
+                                     "the card's active protocol changed", ErrorCode::card_reset);
+        }
+        return Bytes(buffer, buffer + (std::min)(static_cast<std::size_t>(length), sizeof(buffer)));
+    }
+
     /// SCardReconnect (SHARED, T=0|T=1) with the given initialisation, e.g. after
     /// Error{card_reset}. Any applet selection and authentication state is gone afterwards.
     void reconnect(Disposition initialization = Disposition::leave) {

@@ -168,13 +168,14 @@ class CardSession {
     [[nodiscard]] const card::Session& card_session() const { return *session_; }
 
     /// Checks, without selecting anything, that the card read at open() is still there and
-    /// was not reset: the ATR from SCardStatus, then the card id by GET DATA.
+    /// was not reset: the reader's state and the ATR (SCardStatus), then the card id by
+    /// GET DATA.
     /// Error{card_changed} (ATR or card id differ, or the card has no card id any more);
     /// Error{card_reset} (message: the challenge is gone); Error{card_removed}, ...
     void verify_same_card() {
         guarded([&] {
             begin();
-            if (connected().atr() != atr_->bytes())
+            if (connected().checked_atr() != atr_->bytes())
                 throw detail::card_changed_error(reader(), "its ATR differs from the one read");
             std::optional<CardId> now;
             try {
