@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,7 +65,8 @@ struct Run {
 
 Run enroll(const std::string& profile_template,
            const std::function<void(EnrollmentStep)>& at_step = {}, int slot = 0,
-           std::function<std::optional<SecretString>()> puk = {}) {
+           std::function<std::optional<SecretString>()> puk = {},
+           const card::ProfileResolver& profiles = {}) {
     Emulator emulator;
     CurlOptions http;
     http.ca_file = Emulator::ca_file();
@@ -73,6 +75,7 @@ Run enroll(const std::string& profile_template,
     pcsc::Context context;
     pcsc::ReadOptions read;
     read.reader = rig::reader_name(slot);
+    read.profiles = profiles;
     pcsc::EnrollmentCard card(context, read);
     Run run;
     EnrollmentOptions options;
@@ -394,4 +397,34 @@ TEST_CASE("PIV enrollment that could not finish writes nothing to the card", "[e
         CHECK_THAT(run.report.error, Catch::Contains("CHUID GUID (tag 34) is all zero"));
         CHECK(wrote_nothing(piv_state_path()));
     }
+}
+
+namespace {
+// A GIDS card family that cannot take a new admin key.
+class NoAdminKeyGids : public card::GidsProfile {
+  public:
+    [[nodiscard]] bool supports(card::CardOperation operation) const override {
+        return operation != card::CardOperation::set_admin_key &&
+               card::GidsProfile::supports(operation);
+    }
+};
+}  // namespace
+
+TEST_CASE("a card that cannot do what the policy needs is refused before anything is written",
+          "[enroll]") {
+    rig::EmptyReadersAtExit cleanup;
+    insert_enrollment_card();
+    const card::ProfileResolver profiles(
+        {[] { return std::unique_ptr<card::CardProfile>(std::make_unique<NoAdminKeyGids>()); }});
+    const Run run = enroll("Test UserPin Diversified", {}, 0, {}, profiles);
+    CHECK_FALSE(run.report.succeeded);
+    REQUIRE(run.report.failed_step.has_value());
+    CHECK(*run.report.failed_step == EnrollmentStep::check_card);
+    CHECK_THAT(run.report.error,
+               Catch::Contains("set_admin_key") && Catch::Contains("nothing was written"));
+    CHECK(std::find(run.steps.begin(), run.steps.end(), EnrollmentStep::diversified_key) ==
+          run.steps.end());
+    const auto card = card_state(state_path());
+    CHECK(std::string(card["admin_key"].GetString()) == kZeroKey);
+    CHECK(std::string(card["pin"].GetString()) == "00000000");
 }
