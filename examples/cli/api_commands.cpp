@@ -1,7 +1,9 @@
 // mimcm-cli commands on the CM REST API beyond the proposed PIN: templates, requests, smart
 // cards, and the full enrollment of a card.
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <variant>
@@ -180,7 +182,7 @@ int cmd_smartcard(const Args& args) {
         }
     } else {
         const auto profile = checked_profile(args);
-        card_id = mimcm::CardId(read_card(args, *profile).identity.card_id);
+        card_id = mimcm::CardId(read_card(args, profile).identity.card_id);
     }
     return show<std::vector<mimcm::Smartcard>>(
         args, client.find_smartcards(card_id), [&](const auto& cards) {
@@ -202,7 +204,7 @@ int cmd_enroll(const Args& args) {
     mimcm::pcsc::Context context;
     mimcm::pcsc::ReadOptions read;
     read.reader = args.get("reader");
-    read.profile = profile.get();
+    read.profiles = profile;
     read.wait_for_card = seconds_option(args, "wait-card", std::chrono::milliseconds(0));
     mimcm::pcsc::EnrollmentCard card(context, read);
 
@@ -212,6 +214,12 @@ int cmd_enroll(const Args& args) {
     options.data_collection = args.data;
     options.user_pin = [] {
         return secret_from_env_or_prompt("MIMCM_PIN", "New PIN for the card: ");
+    };
+    // A PIV card takes a new PIN only with its PUK: from MIMCM_PUK, else the user sets the PIN.
+    options.puk = []() -> std::optional<mimcm::SecretString> {
+        if (const char* puk = std::getenv("MIMCM_PUK"))
+            return mimcm::SecretString(puk);
+        return std::nullopt;
     };
     options.make_certificate_requests =
         [&](const std::vector<mimcm::CertificateRequestGenerationOptions>& wanted) {
@@ -240,11 +248,16 @@ int cmd_enroll(const Args& args) {
                 .field("smartcard", report.smartcard->str())
                 .field("certificates", static_cast<int>(report.certificates.size()))
                 .field("pin_proposed_by_server", report.pin_proposed_by_server)
+                .field("pin", mimcm::to_string(report.pin))
                 .print();
         } else {
             std::cout << "enrolled: request " << report.request->str() << ", smart card "
                       << report.smartcard->str() << ", " << report.certificates.size()
                       << " certificate(s)\n";
+        }
+        if (report.pin == mimcm::PinOutcome::left_to_user) {
+            std::cerr << "mimcm-cli: the PIN was not set: this card takes a new PIN only with its "
+                         "PUK (set MIMCM_PUK); set the PIN with the card's own tool.\n";
         }
         return 0;
     }

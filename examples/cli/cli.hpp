@@ -188,18 +188,19 @@ inline int card_failure(const Args& args, const mimcm::card::CardError& e) {
                 "Check that the card is a GIDS or PIV card, or choose the profile with --profile.");
 }
 
-inline mimcm::pcsc::CardReading read_card(const Args& args, mimcm::card::CardProfile& profile) {
+inline mimcm::pcsc::CardReading read_card(const Args& args,
+                                          const mimcm::card::ProfileResolver& profiles) {
     mimcm::pcsc::Context context;
     mimcm::pcsc::ReadOptions options;
     options.reader = args.get("reader");
-    options.profile = &profile;
+    options.profiles = profiles;
     options.wait_for_card = seconds_option(args, "wait-card", std::chrono::milliseconds(0));
     return mimcm::pcsc::read_card(context, options);
 }
 
-inline std::unique_ptr<mimcm::card::CardProfile> checked_profile(const Args& args) {
+inline mimcm::card::ProfileResolver checked_profile(const Args& args) {
     try {
-        return mimcm::card::make_profile(args.get("profile").value_or("auto"));
+        return mimcm::card::ProfileResolver::by_name(args.get("profile").value_or("auto"));
     } catch (const std::invalid_argument& e) {
         throw UsageError{e.what()};
     }

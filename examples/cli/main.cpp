@@ -51,7 +51,8 @@ Usage:
 Every command that talks to the server takes --ca-file, --timeout, --json, --verbose and the
 login and TLS options below. enroll runs the documented enrollment of the card in the reader
 (request, card binding, admin key diversification, PIN, certificates) with progress on stderr;
-the PIN comes from the server's proposal, or from MIMCM_PIN or a prompt when the user chooses it.
+the PIN comes from the server's proposal, or from MIMCM_PIN or a prompt when the user chooses it;
+a PIV card takes a new PIN only with its PUK, from MIMCM_PUK (without it the PIN is left to the user).
 
 proposed-pin reads the card's ATR, card id and a fresh challenge, then asks the CM server
 (e.g. https://cm.contoso.com/CertificateManagement) for the PIN it proposes for the smart card
@@ -118,7 +119,7 @@ int cmd_readers(const Args& args) {
 
 int cmd_read_card(const Args& args) {
     const auto profile = checked_profile(args);
-    const auto reading = read_card(args, *profile);
+    const auto reading = read_card(args, profile);
     const mimcm::CardId card_id(reading.identity.card_id);
     const std::string atr = mimcm::to_hex(reading.atr);
     const std::string challenge = mimcm::base64_encode(reading.identity.challenge);
@@ -161,7 +162,7 @@ int cmd_proposed_pin(const Args& args) {
     mimcm::CurlOptions curl = http_options(args, options);
     const auto profile = checked_profile(args);
 
-    const auto reading = read_card(args, *profile);
+    const auto reading = read_card(args, profile);
     const mimcm::CardData card{mimcm::Atr(reading.atr), mimcm::CardId(reading.identity.card_id),
                                mimcm::Challenge(reading.identity.challenge)};
 

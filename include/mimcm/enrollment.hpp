@@ -6,13 +6,23 @@
 //
 // The card side is a template parameter, so this header needs no PC/SC. A Card provides:
 //
-//   mimcm::CardData read();   // ATR, card id and a FRESH challenge
+//   mimcm::CardData read();   // ATR, card id and a FRESH challenge (same card session)
+//   bool supports(mimcm::card::CardOperation) const;  // asked before anything is written
 //   void set_admin_key(const mimcm::SecretBytes& response, const mimcm::SecretBytes& new_key);
 //   void set_user_pin(const mimcm::SecretBytes& response, const mimcm::SecretString& pin);
+//   void reset_pin_with_puk(const mimcm::SecretString& puk, const mimcm::SecretString& pin);
+//   void finish() noexcept;   // the card is not needed any more
 //
 // where `response` is the server's answer to the challenge of the last read(), sent to the card
 // to authenticate as admin right before the change. mimcm::pcsc::EnrollmentCard implements it on
 // a real card (mimcm/pcsc_enrollment.hpp).
+//
+// Before the first write to the card the flow checks that the card can do every card step the
+// policy needs (check_card); a card that could not finish is refused with nothing changed.
+// The PIN: GIDS cards take it with the admin key; PIV cards only with the PUK, which the
+// application supplies through EnrollmentOptions::puk (then the PIN is set BEFORE the admin
+// key, so a refused PUK leaves the card unchanged); without a PUK the PIN step is left to the
+// user (EnrollmentReport::pin == PinOutcome::left_to_user) and the enrollment goes on.
 #pragma once
 
 #include <functional>
@@ -24,6 +34,7 @@
 #include <variant>
 #include <vector>
 
+#include "mimcm/card/profiles.hpp"
 #include "mimcm/client.hpp"
 
 namespace mimcm {
@@ -37,6 +48,7 @@ enum class EnrollmentStep {
     assign_smartcard,
     get_smartcard,
     smartcard_policy,
+    check_card,
     diversified_key,
     set_admin_key,
     proposed_pin,
@@ -64,6 +76,8 @@ enum class EnrollmentStep {
             return "get the smart card";
         case EnrollmentStep::smartcard_policy:
             return "get the smart card policy";
+        case EnrollmentStep::check_card:
+            return "check what the card can do";
         case EnrollmentStep::diversified_key:
             return "get the diversified admin key";
         case EnrollmentStep::set_admin_key:
@@ -90,6 +104,9 @@ struct EnrollmentOptions {
     std::string comment;
     /// Asked for the PIN when the policy lets the user choose it (or the server proposes none).
     std::function<SecretString()> user_pin;
+    /// Asked (before anything is written) for the PUK of a card whose PIN can be set only with
+    /// it (PIV). No callback, or std::nullopt: the PIN step is left to the user.
+    std::function<std::optional<SecretString>()> puk;
     /// Builds one base64 DER PKCS#10 request per options entry (keys are made on the card by
     /// the application's key storage provider).
     std::function<std::vector<std::string>(const std::vector<CertificateRequestGenerationOptions>&)>
@@ -97,6 +114,26 @@ struct EnrollmentOptions {
     /// Called as each step starts (done=false) and ends well (done=true).
     std::function<void(EnrollmentStep, bool done)> progress;
 };
+
+/// What became of the card's PIN.
+enum class PinOutcome {
+    not_reached,   ///< the flow failed before the PIN step
+    set,           ///< the PIN is set on the card
+    left_to_user,  ///< the card takes a new PIN only with its PUK and none was given: the user
+                   ///< sets the PIN (e.g. with the card vendor's tool)
+};
+
+[[nodiscard]] inline std::string_view to_string(PinOutcome outcome) noexcept {
+    switch (outcome) {
+        case PinOutcome::not_reached:
+            return "not_reached";
+        case PinOutcome::set:
+            return "set";
+        case PinOutcome::left_to_user:
+            return "left_to_user";
+    }
+    return "unknown";
+}
 
 /// What happened. On failure, `failed_step` and `error` say where and why (no secrets), and the
 /// other fields say what already exists on the server and the card.
@@ -110,7 +147,8 @@ struct EnrollmentReport {
     std::optional<Guid> request;     ///< created on the server: cancel or abandon it
     std::optional<Guid> smartcard;   ///< the card bound to the request
     bool admin_key_changed = false;  ///< the card now holds the diversified admin key
-    bool pin_set = false;
+    bool pin_set = false;            ///< pin == PinOutcome::set
+    PinOutcome pin = PinOutcome::not_reached;
     bool pin_proposed_by_server = false;
     std::vector<Certificate> certificates;  ///< issued certificates (install them on the card)
 };
@@ -142,6 +180,7 @@ class Enrollment {
             flow();
             report_.succeeded = true;
         } catch (const detail::StepFailed& failed) {
+            card_.finish();
             report_.failed_step = failed.step;
             report_.error = failed.error;
             report_.failure_outcome = failed.outcome;
@@ -204,13 +243,53 @@ class Enrollment {
             return value<SmartcardPolicy>(client_.get_smartcard_policy(profile_template));
         });
 
+        enum class PinPath { admin_key, puk, user };
+        SecretString puk;
+        const PinPath pin_path = step(EnrollmentStep::check_card, [&] {
+            using card::CardOperation;
+            auto require = [&](CardOperation operation, std::string_view why) {
+                if (!card_.supports(operation)) {
+                    throw detail::StepFailed{EnrollmentStep::check_card,
+                                             "the card cannot " + std::string(why) + " (no " +
+                                                 std::string(to_string(operation)) +
+                                                 "); nothing was written to it",
+                                             "card_error"};
+                }
+            };
+            if (card_policy.diversify_admin_key) {
+                require(CardOperation::admin_authentication,
+                        "answer the admin challenge, which the diversified admin key needs");
+                require(CardOperation::set_admin_key, "take the diversified admin key");
+            }
+            if (card_.supports(CardOperation::set_pin_with_admin_key)) {
+                require(CardOperation::admin_authentication,
+                        "answer the admin challenge, which setting the PIN needs");
+                return PinPath::admin_key;
+            }
+            if (card_.supports(CardOperation::set_pin_with_puk) && options_.puk) {
+                if (auto given = options_.puk()) {
+                    puk = std::move(*given);
+                    return PinPath::puk;
+                }
+            }
+            return PinPath::user;
+        });
+
+        // A card whose PIN needs the PUK gets its PIN first: a refused PUK then leaves the card
+        // unchanged, where it would otherwise leave a changed admin key behind.
+        const bool pin_first = pin_path == PinPath::puk;
         bool diversified = false;
-        if (card_policy.diversify_admin_key) {
+        SecretString pin;
+        const auto admin_key_steps = [&] {
+            if (!card_policy.diversify_admin_key)
+                return;
             const SecretBlob key = step(EnrollmentStep::diversified_key, [&] {
                 return value<SecretBlob>(client_.get_diversified_admin_key(request_id, smartcard,
                                                                            card.card_id, card.atr));
             });
             step(EnrollmentStep::set_admin_key, [&] {
+                if (pin_first)
+                    card = card_.read();  // a fresh challenge after the PIN step
                 const SecretBlob response = value<SecretBlob>(client_.get_authentication_response(
                     request_id, smartcard, card.card_id, card.challenge, false, card.atr));
                 card_.set_admin_key(response.bytes, key.bytes);
@@ -218,38 +297,58 @@ class Enrollment {
             });
             report_.admin_key_changed = true;
             diversified = true;
-        }
+        };
 
-        SecretString pin;
-        if (card_policy.user_pin_option == UserPinOption::server_proposed) {
-            step(EnrollmentStep::proposed_pin, [&] {
-                card = card_.read();
-                auto proposed = client_.server_proposed_pin(smartcard, card);
-                if (auto* p = std::get_if<PinProposed>(&proposed)) {
-                    pin = std::move(p->pin);
-                    report_.pin_proposed_by_server = true;
-                } else if (!std::holds_alternative<NoPinProposed>(proposed)) {
-                    throw detail::StepFailed{EnrollmentStep::proposed_pin, describe(proposed),
-                                             std::string(outcome_name(proposed))};
+        const auto pin_steps = [&] {
+            if (card_policy.user_pin_option == UserPinOption::server_proposed) {
+                step(EnrollmentStep::proposed_pin, [&] {
+                    card = card_.read();
+                    auto proposed = client_.server_proposed_pin(smartcard, card);
+                    if (auto* p = std::get_if<PinProposed>(&proposed)) {
+                        pin = std::move(p->pin);
+                        report_.pin_proposed_by_server = true;
+                    } else if (!std::holds_alternative<NoPinProposed>(proposed)) {
+                        throw detail::StepFailed{EnrollmentStep::proposed_pin, describe(proposed),
+                                                 std::string(outcome_name(proposed))};
+                    }
+                    return true;
+                });
+            }
+            step(EnrollmentStep::set_pin, [&] {
+                if (pin_path == PinPath::user) {
+                    report_.pin = PinOutcome::left_to_user;
+                    return true;
                 }
+                if (pin.empty()) {
+                    if (!options_.user_pin) {
+                        throw detail::StepFailed{
+                            EnrollmentStep::set_pin,
+                            "the user must choose the PIN: no user_pin callback"};
+                    }
+                    pin = options_.user_pin();
+                }
+                if (pin_path == PinPath::puk) {
+                    card_.reset_pin_with_puk(puk, pin);
+                } else {
+                    card = card_.read();
+                    const SecretBlob response = value<SecretBlob>(
+                        client_.get_authentication_response(request_id, smartcard, card.card_id,
+                                                            card.challenge, diversified, card.atr));
+                    card_.set_user_pin(response.bytes, pin);
+                }
+                report_.pin = PinOutcome::set;
+                report_.pin_set = true;
                 return true;
             });
+        };
+        if (pin_first) {
+            pin_steps();
+            admin_key_steps();
+        } else {
+            admin_key_steps();
+            pin_steps();
         }
-        step(EnrollmentStep::set_pin, [&] {
-            if (pin.empty()) {
-                if (!options_.user_pin) {
-                    throw detail::StepFailed{EnrollmentStep::set_pin,
-                                             "the user must choose the PIN: no user_pin callback"};
-                }
-                pin = options_.user_pin();
-            }
-            card = card_.read();
-            const SecretBlob response = value<SecretBlob>(client_.get_authentication_response(
-                request_id, smartcard, card.card_id, card.challenge, diversified, card.atr));
-            card_.set_user_pin(response.bytes, pin);
-            return true;
-        });
-        report_.pin_set = true;
+        card_.finish();
 
         const auto generation = step(EnrollmentStep::generation_options, [&] {
             return value<std::vector<CertificateRequestGenerationOptions>>(

@@ -1,7 +1,6 @@
-// PC/SC, RAII style: Context, Card (an ApduChannel), Transaction, reader listing and selection,
-// read_card(), which reads the card id, admin challenge and ATR in one transaction, and
-// with_same_card(), which re-checks that card later and runs the admin steps on it (answer the
-// challenge, set the admin key and PIN) in another transaction.
+// PC/SC, RAII style: Context, Card (an ApduChannel), Transaction, reader listing and selection.
+// The card session on top of it (one applet selection per card; read_card(), the admin steps)
+// is in mimcm/pcsc_session.hpp.
 //
 // This is the only mimcm header that includes the PC/SC headers:
 //   Linux/BSD: <winscard.h> from pcsc-lite (pkg-config libpcsclite adds -I/usr/include/PCSC)
@@ -12,9 +11,7 @@
 //
 // Errors: every failing PC/SC call throws mimcm::pcsc::Error, which carries a portable
 // ErrorCode, the native PC/SC code, the operation and the reader; describe(code) tells the user
-// what to do. Card-level failures (status words, malformed data) are mimcm::card::CardError,
-// which read_card() lets through, except "the card answers no profile", which read_card()
-// turns into Error{ErrorCode::no_profile} (see read_card()).
+// what to do. Card-level failures (status words, malformed data) are mimcm::card::CardError.
 //
 // Threads: use one Context (and the Cards made from it) per thread; Context::cancel() may be
 // called from another thread to end a wait.
@@ -49,6 +46,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -78,7 +76,7 @@ enum class ErrorCode {
     not_transacted,       ///< SCARD_E_NOT_TRANSACTED with the card still present
     communication,        ///< reader/card I/O trouble (F_COMM_ERROR, UNRESPONSIVE, ...)
     no_profile,           ///< the card answers none of the card profiles tried
-    card_changed,         ///< with_same_card(): another card than the one read is in the reader
+    card_changed,         ///< CardSession: another card than the one read is in the reader
     other,                ///< anything else; see native()
 };
 
@@ -525,63 +523,73 @@ constexpr const char* pnp_notification = "\\\\?PnP?\\Notification";
 }  // namespace detail
 
 /// A PC/SC context (SCardEstablishContext, user scope). Non-copyable, movable.
-class Context {
+namespace detail {
+/// The native context, released when the Context and every Card made from it are gone.
+class ContextHandle {
   public:
-    Context() {
+    ContextHandle() {
         check(SCardEstablishContext(SCARD_SCOPE_USER, nullptr, nullptr, &handle_),
               "SCardEstablishContext");
-        valid_ = true;
     }
-    ~Context() { release(); }
+    ~ContextHandle() { SCardReleaseContext(handle_); }
+    ContextHandle(const ContextHandle&) = delete;
+    ContextHandle& operator=(const ContextHandle&) = delete;
+    [[nodiscard]] SCARDCONTEXT native() const noexcept { return handle_; }
+
+  private:
+    SCARDCONTEXT handle_{};
+};
+}  // namespace detail
+
+class Context {
+  public:
+    Context() : state_(std::make_shared<const detail::ContextHandle>()) {}
+    ~Context() = default;
 
     Context(const Context&) = delete;
     Context& operator=(const Context&) = delete;
-    Context(Context&& other) noexcept
-        : handle_(other.handle_), valid_(std::exchange(other.valid_, false)) {}
-    Context& operator=(Context&& other) noexcept {
-        if (this != &other) {
-            release();
-            handle_ = other.handle_;
-            valid_ = std::exchange(other.valid_, false);
-        }
-        return *this;
-    }
+    Context(Context&& other) noexcept = default;
+    Context& operator=(Context&& other) noexcept = default;
 
     /// The native handle. Throws std::logic_error on a moved-from or released Context.
     [[nodiscard]] SCARDCONTEXT native() const {
-        if (!valid_)
+        if (!state_)
             throw std::logic_error("mimcm::pcsc::Context used after move or release");
-        return handle_;
+        return state_->native();
     }
     /// True while this object owns a context (not a liveness check of the service).
-    [[nodiscard]] bool valid() const noexcept { return valid_; }
+    [[nodiscard]] bool valid() const noexcept { return state_ != nullptr; }
+
+    /// The shared native context: a Card keeps it alive for as long as it needs it.
+    [[nodiscard]] std::shared_ptr<const detail::ContextHandle> share() const {
+        if (!state_)
+            throw std::logic_error("mimcm::pcsc::Context used after move or release");
+        return state_;
+    }
 
     /// Ends a blocking SCardGetStatusChange of this context (callable from another thread);
     /// the waiting call then throws Error{cancelled}.
     void cancel() const { check(SCardCancel(native()), "SCardCancel"); }
 
-    /// Releases the context now (SCardReleaseContext); never throws.
-    void release() noexcept {
-        if (valid_) {
-            SCardReleaseContext(handle_);
-            valid_ = false;
-        }
-    }
+    /// Gives up this object's context (SCardReleaseContext once no Card made from it is left
+    /// either); never throws.
+    void release() noexcept { state_.reset(); }
 
   private:
-    SCARDCONTEXT handle_{};
-    bool valid_ = false;
+    std::shared_ptr<const detail::ContextHandle> state_;
 };
 
 /// A connection to the card in one reader (SCardConnect, SHARED, T=0 or T=1), usable as an
-/// ApduChannel. Non-copyable, movable. Must not outlive its Context.
+/// ApduChannel. Non-copyable, movable. Keeps the native context alive, so it may outlive the
+/// Context object it was made from.
 class Card final : public card::ApduChannel {
   public:
     /// Largest response accepted from SCardTransmit (extended length + SW).
     static constexpr std::size_t max_response = 65536 + 2;
 
-    Card(const Context& context, std::string reader) : reader_(std::move(reader)) {
-        check(detail::connect(context.native(), reader_.c_str(), SCARD_SHARE_SHARED,
+    Card(const Context& context, std::string reader)
+        : context_(context.share()), reader_(std::move(reader)) {
+        check(detail::connect(context_->native(), reader_.c_str(), SCARD_SHARE_SHARED,
                               SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &handle_, &protocol_),
               "SCardConnect", reader_);
         connected_ = true;
@@ -592,6 +600,7 @@ class Card final : public card::ApduChannel {
     Card& operator=(const Card&) = delete;
     Card(Card&& other) noexcept
         : card::ApduChannel(std::move(other)),
+          context_(std::move(other.context_)),
           reader_(std::move(other.reader_)),
           handle_(other.handle_),
           protocol_(other.protocol_),
@@ -599,6 +608,7 @@ class Card final : public card::ApduChannel {
     Card& operator=(Card&& other) noexcept {
         if (this != &other) {
             release();
+            context_ = std::move(other.context_);
             reader_ = std::move(other.reader_);
             handle_ = other.handle_;
             protocol_ = other.protocol_;
@@ -625,6 +635,28 @@ class Card final : public card::ApduChannel {
         DWORD state = 0;
         DWORD protocol = 0;
         check(detail::status(native(), &state, &protocol, buffer, &length), "SCardStatus", reader_);
+        return Bytes(buffer, buffer + (std::min)(static_cast<std::size_t>(length), sizeof(buffer)));
+    }
+
+    /// The ATR, after checking the reader's state for this handle (SCardStatus): a card
+    /// reset by another application is Error{card_reset}; a card that is gone, or whose state
+    /// says absent, Error{card_removed}; an active protocol other than this connection's
+    /// (the card was reset and renegotiated) Error{card_reset}.
+    [[nodiscard]] Bytes checked_atr() const {
+        BYTE buffer[64] = {};
+        DWORD length = sizeof(buffer);
+        DWORD state = 0;
+        DWORD protocol = 0;
+        check(detail::status(native(), &state, &protocol, buffer, &length), "SCardStatus", reader_);
+        if (detail::state_absent(state)) {
+            throw Error::from_native(static_cast<LONG>(SCARD_W_REMOVED_CARD), "SCardStatus",
+                                     reader_, "the reader reports no card",
+                                     ErrorCode::card_removed);
+        }
+        if (protocol != protocol_) {
+            throw Error::from_native(static_cast<LONG>(SCARD_W_RESET_CARD), "SCardStatus", reader_,
+                                     "the card's active protocol changed", ErrorCode::card_reset);
+        }
         return Bytes(buffer, buffer + (std::min)(static_cast<std::size_t>(length), sizeof(buffer)));
     }
 
@@ -701,6 +733,7 @@ class Card final : public card::ApduChannel {
         return false;
     }
 
+    std::shared_ptr<const detail::ContextHandle> context_;  // released after the handle
     std::string reader_;
     SCARDHANDLE handle_{};
     DWORD protocol_ = 0;
@@ -989,227 +1022,6 @@ inline std::string select_reader(const Context& context, const std::optional<std
         names.push_back(info.name);
     throw Error::from_native(static_cast<LONG>(SCARD_E_NO_SMARTCARD), "SCardGetStatusChange", {},
                              "no smart card in any reader (readers: " + detail::join(names) + ")");
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reading a card
-
-struct ReadOptions {
-    /// Exact reader name; empty: the first reader with a card.
-    std::optional<std::string> reader;
-    /// The card profile to run; nullptr: card::AutoProfile (PIV, then GIDS). Not owned.
-    card::CardProfile* profile = nullptr;
-    /// How long to wait for a card when there is none; 0: do not wait.
-    std::chrono::milliseconds wait_for_card{0};
-};
-
-struct CardReading {
-    std::string reader;
-    Bytes atr;
-    card::CardIdentity identity;
-};
-
-namespace detail {
-inline Error no_profile_error(std::string_view reader, const std::string& why) {
-    return Error(ErrorCode::no_profile, 0, "read_card", std::string(reader),
-                 where("read_card", reader) + ": " + why);
-}
-}  // namespace detail
-
-/// Reads the ATR and runs `profile` (nullptr: card::AutoProfile) on a connected card inside
-/// ONE transaction, which is ended before this returns; the card stays connected.
-/// If another application reset the card (Error{card_reset}), the card is reconnected
-/// (SCARD_LEAVE_CARD) and read again, once. Errors as for read_card(Context&, ...).
-inline CardReading read_card(Card& card, card::CardProfile* profile = nullptr) {
-    card::AutoProfile fallback;
-    card::CardProfile& chosen = profile ? *profile : fallback;
-    for (int attempt = 0;; ++attempt) {
-        try {
-            CardReading reading;
-            reading.reader = card.reader();
-            reading.atr = card.atr();
-            Transaction transaction(card);
-            std::optional<card::CardIdentity> identity;
-            try {
-                identity = chosen.read(card);
-            } catch (const card::CardError& e) {
-                if (e.code() != card::CardErrorCode::no_profile)
-                    throw;
-                throw detail::no_profile_error(card.reader(), e.what());
-            }
-            if (!identity) {
-                throw detail::no_profile_error(
-                    card.reader(),
-                    "the card does not answer the " + std::string(chosen.name()) + " profile");
-            }
-            reading.identity = std::move(*identity);
-            transaction.release();  // the reading is complete: an error ending it changes nothing
-            return reading;
-        } catch (const Error& e) {
-            if (attempt > 0 || e.code() != ErrorCode::card_reset)
-                throw;
-            card.reconnect(Disposition::leave);
-        }
-    }
-}
-
-/// Selects a reader (see select_reader), connects (SHARED), reads the ATR, and runs the profile
-/// inside ONE transaction; the transaction is ended and the card disconnected
-/// (SCARD_LEAVE_CARD) before this returns, so the caller can make its HTTP call without
-/// holding the card.
-///
-/// Recovery, once each: a card reset by another application (Error{card_reset}) is
-/// reconnected and read again; a card pcscd reports removed (Error{card_removed}, e.g. right
-/// after a card swap) is connected afresh and read again.
-///
-/// Errors: Error{service_not_running, no_readers, unknown_reader, no_card, card_removed,
-/// sharing_violation, timeout, communication, ...} from PC/SC; Error{no_profile} when the card
-/// answers none of the profiles (operation "read_card", native 0) -- an AutoProfile's
-/// card::CardError{no_profile} is converted to it; other card::CardError (status words,
-/// malformed data, missing card id) pass through unchanged.
-inline CardReading read_card(Context& context, const ReadOptions& options = {}) {
-    const std::string name = select_reader(context, options.reader, options.wait_for_card);
-    for (int attempt = 0;; ++attempt) {
-        Card card(context, name);
-        try {
-            CardReading reading = read_card(card, options.profile);
-            card.release();
-            return reading;
-        } catch (const Error& e) {
-            if (attempt > 0 || e.code() != ErrorCode::card_removed)
-                throw;
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Acting on the card that was read
-
-/// What with_same_card() runs on the re-checked card, inside its transaction: the card (as an
-/// ApduChannel) and the profile, e.g.
-///   [&](card::ApduChannel& c, card::CardProfile& p) { p.authenticate_admin(c, response); }
-using CardAction = std::function<void(card::ApduChannel&, card::CardProfile&)>;
-
-namespace detail {
-
-inline Error card_changed_error(std::string_view reader, std::string_view why) {
-    return Error(ErrorCode::card_changed, 0, "with_same_card", std::string(reader),
-                 where("with_same_card", reader) + ": a different card is in the reader (" +
-                     std::string(why) + ")");
-}
-
-/// Error{card_reset} with the consequence spelt out: the challenge died with the reset.
-inline Error challenge_lost_error(const Error& e) {
-    return Error(ErrorCode::card_reset, e.native(), std::string(e.operation()),
-                 std::string(e.reader()),
-                 where(e.operation(), e.reader()) +
-                     ": the card was reset since it was read, so its admin challenge is gone: "
-                     "read the card again for a fresh challenge and ask the server for a new "
-                     "response (" +
-                     std::string(error_name(static_cast<LONG>(e.native()))) + " " +
-                     hex32(static_cast<LONG>(e.native())) + ")");
-}
-
-/// The ATR and the card id (read without a new challenge) must be those of `expected`.
-inline void check_same_card(Card& card, const CardReading& expected, card::CardProfile& profile) {
-    if (card.atr() != expected.atr)
-        throw card_changed_error(card.reader(), "its ATR differs from the one read");
-    std::optional<std::array<std::uint8_t, 16>> id;
-    try {
-        id = profile.read_card_id(card);
-    } catch (const card::CardError& e) {
-        if (e.code() == card::CardErrorCode::no_profile)
-            throw card_changed_error(card.reader(), "it answers none of the card profiles");
-        if (e.code() == card::CardErrorCode::missing_card_id)
-            throw card_changed_error(card.reader(), "it has no card id");
-        throw;
-    }
-    if (!id) {
-        throw card_changed_error(
-            card.reader(), "it does not answer the " + std::string(profile.name()) + " profile");
-    }
-    if (*id != expected.identity.card_id)
-        throw card_changed_error(card.reader(), "its card id differs from the one read");
-}
-
-}  // namespace detail
-
-/// Runs `action` on the card that read_card() read, after checking it is still that card.
-/// This is the second half of the MIM CM admin flow: read_card() gives the card id and the
-/// challenge, the caller asks the CM server for the challenge response (no PC/SC transaction
-/// is held across that HTTP call), then calls this to authenticate as admin and, e.g., set a
-/// new admin key and the user PIN:
-///
-///   pcsc::Card card(context, reader);               // keep it connected (see below)
-///   const auto reading = pcsc::read_card(card, &profile);
-///   const SecretBytes response = ...;               // from the CM server
-///   pcsc::with_same_card(card, reading, profile, [&](card::ApduChannel& c,
-///                                                    card::CardProfile& p) {
-///       p.authenticate_admin(c, response);
-///       p.set_admin_key(c, new_key);
-///       p.set_user_pin(c, pin);
-///   });
-///
-/// In ONE transaction it checks that the ATR equals expected.atr and that
-/// profile.read_card_id() (which asks for no challenge, so the pending one stays valid) gives
-/// expected.identity.card_id, then runs `action`. Afterwards the card is disconnected with
-/// SCARD_RESET_CARD once `action` ran (also when it threw), so the admin and PIN state is
-/// dropped; with SCARD_LEAVE_CARD when the checks failed (nothing else was sent). Errors while
-/// ending the transaction or disconnecting are ignored: they cannot undo what the card did.
-///
-/// Errors (nothing is retried: the challenge does not survive a reset or a new card):
-///  - Error{card_changed} (native 0, operation "with_same_card"): another ATR, another card id,
-///    no card id, or the card answers no longer the profile; `action` is not run;
-///  - Error{card_reset}: another application reset the card since this handle was connected;
-///    the message says that a fresh challenge (and a new response) is needed;
-///  - Error{card_removed}, Error{no_card}, ... from PC/SC; card::CardError from the checks
-///    (other than those above) and from `action` (e.g. admin_auth_failed, challenge_expired,
-///    not_supported) pass through; so does anything else `action` throws.
-///
-/// Keep `card` connected between read_card() and this call. pcsc-lite powers a card down about
-/// a second after its last handle disconnected, and a power-off ends the challenge: the admin
-/// authentication then fails with card::CardError{challenge_expired}. A connection without a
-/// transaction keeps the card powered and does not block other applications.
-/// std::invalid_argument when `card` is connected to another reader than expected.reader or
-/// `action` is empty.
-inline void with_same_card(Card& card, const CardReading& expected, card::CardProfile& profile,
-                           const CardAction& action) {
-    if (!action)
-        throw std::invalid_argument("with_same_card: no action given");
-    if (card.reader() != expected.reader) {
-        throw std::invalid_argument("with_same_card: the card is connected to \"" + card.reader() +
-                                    "\", but was read in \"" + expected.reader + "\"");
-    }
-    bool acted = false;
-    try {
-        Transaction transaction(card);
-        detail::check_same_card(card, expected, profile);
-        acted = true;
-        action(card, profile);
-        transaction.release();
-    } catch (const Error& e) {
-        card.release(acted ? Disposition::reset : Disposition::leave);
-        if (e.code() == ErrorCode::card_reset)
-            throw detail::challenge_lost_error(e);
-        throw;
-    } catch (...) {
-        card.release(acted ? Disposition::reset : Disposition::leave);
-        throw;
-    }
-    card.release(Disposition::reset);
-}
-
-/// The same, connecting (SHARED) to expected.reader first. Simpler, but the card may have been
-/// powered down since read_card() disconnected (pcsc-lite does so about a second after the last
-/// handle is gone), which ends its challenge: prefer the Card overload and keep the card
-/// connected. Errors as there, plus those of connecting (Error{no_card} when the reader is
-/// empty, Error{unknown_reader}, Error{sharing_violation}, ...).
-inline void with_same_card(Context& context, const CardReading& expected,
-                           card::CardProfile& profile, const CardAction& action) {
-    if (!action)
-        throw std::invalid_argument("with_same_card: no action given");
-    Card card(context, expected.reader);
-    with_same_card(card, expected, profile, action);
 }
 
 }  // namespace mimcm::pcsc

@@ -1,16 +1,18 @@
-// The card side of mimcm::Enrollment on a real card through PC/SC: reads the ATR, card id and a
-// fresh challenge, keeps the card connected (without a transaction) across the HTTP calls so
-// the challenge survives, and answers the challenge and changes the admin key or the PIN only
-// after re-checking that the same card is still there (pcsc::with_same_card).
+// The card side of mimcm::Enrollment on a real card through PC/SC, as one card session
+// (mimcm/pcsc_session.hpp): the applet is selected once; every later read() re-checks the card
+// without selecting and asks for a fresh challenge; the server's response is answered and the
+// admin key or the PIN changed in that same session, with nothing selected in between.
 #pragma once
 
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
 #include "mimcm/card/profiles.hpp"
 #include "mimcm/identifiers.hpp"
 #include "mimcm/pcsc.hpp"
+#include "mimcm/pcsc_session.hpp"
 #include "mimcm/secret.hpp"
 
 namespace mimcm::pcsc {
@@ -18,59 +20,65 @@ namespace mimcm::pcsc {
 class EnrollmentCard {
   public:
     /// options.reader: a reader name, or the first reader with a card (then kept for the whole
-    /// flow); options.profile: nullptr for auto (PIV, then GIDS). Not owned.
+    /// flow); options.profiles: which card profiles to try (default: PIV, then GIDS).
     EnrollmentCard(Context& context, ReadOptions options)
         : context_(context), options_(std::move(options)) {}
 
-    /// The card's ATR, card id and a fresh admin challenge (one transaction).
+    /// Opens the card session on the first call (SELECT once, card id); then, every time, the
+    /// same-card check and a fresh admin challenge.
     CardData read() {
-        if (!card_ || !card_->connected()) {
+        if (!session_ || !session_->open()) {
             if (!options_.reader)
                 options_.reader = select_reader(context_, options_.reader, options_.wait_for_card);
-            card_.emplace(context_, *options_.reader);
+            session_.emplace(CardSession::open(context_, options_));
         }
-        last_ = read_card(*card_, &profile());
-        return CardData{Atr(last_->atr), CardId(last_->identity.card_id),
-                        Challenge(last_->identity.challenge)};
+        return session_->read();
     }
 
-    /// Authenticates as admin with the server's response to the last challenge, then sets the
-    /// new admin key, on the card that was read.
+    /// Whether the card read offers `operation` (std::logic_error before read()).
+    [[nodiscard]] bool supports(card::CardOperation operation) const {
+        return session().supports(operation);
+    }
+
+    /// Answers the last challenge with the server's response, then sets the new admin key.
     void set_admin_key(const SecretBytes& response, const SecretBytes& new_key) {
-        act([&](card::ApduChannel& channel, card::CardProfile& profile) {
-            profile.authenticate_admin(channel, response);
-            profile.set_admin_key(channel, new_key);
-        });
+        session().authenticate_admin(response);
+        session().set_admin_key(new_key);
     }
 
-    /// Authenticates as admin with the server's response to the last challenge, then sets the
-    /// user PIN, on the card that was read.
+    /// Answers the last challenge with the server's response, then sets the user PIN with
+    /// the admin rights (GIDS; the card logs the admin out afterwards).
     void set_user_pin(const SecretBytes& response, const SecretString& pin) {
-        act([&](card::ApduChannel& channel, card::CardProfile& profile) {
-            profile.authenticate_admin(channel, response);
-            profile.set_user_pin(channel, pin);
-        });
+        session().authenticate_admin(response);
+        session().set_user_pin(pin);
+    }
+
+    /// Sets the user PIN with the PUK (PIV).
+    void reset_pin_with_puk(const SecretString& puk, const SecretString& pin) {
+        session().reset_pin_with_puk(puk, pin);
+    }
+
+    /// Ends the card session (disconnects; resets the card after admin work).
+    void finish() noexcept {
+        if (session_)
+            session_->close();
     }
 
     /// The reader in use (empty before the first read).
     [[nodiscard]] std::string reader() const { return options_.reader.value_or(std::string()); }
 
   private:
-    card::CardProfile& profile() { return options_.profile ? *options_.profile : auto_profile_; }
-
-    void act(const CardAction& action) {
-        if (!last_ || !card_ || !card_->connected()) {
+    CardSession& session() const {
+        if (!session_ || !session_->open()) {
             throw std::logic_error(
                 "mimcm::pcsc::EnrollmentCard: read() the card before acting on it");
         }
-        with_same_card(*card_, *last_, profile(), action);
+        return *session_;
     }
 
     Context& context_;
     ReadOptions options_;
-    card::AutoProfile auto_profile_;
-    std::optional<Card> card_;
-    std::optional<CardReading> last_;
+    mutable std::optional<CardSession> session_;
 };
 
 }  // namespace mimcm::pcsc

@@ -14,6 +14,7 @@ using mimcm_test::Emulator;
 using mimcm_test::json_of;
 using mimcm_test::rig_path;
 using mimcm_test::Run;
+using mimcm_test::slurp;
 namespace rig = mimcm_test::rig;
 
 namespace {
@@ -115,4 +116,35 @@ TEST_CASE("enroll runs the whole flow with progress on stderr", "[cli][api][enro
     CHECK(run.code == 4);
     CHECK_THAT(run.err, Catch::Contains("failed at 'get the diversified admin key'") &&
                             Catch::Contains("request cancel --request"));
+}
+
+TEST_CASE("enroll on a PIV card takes the PUK from MIMCM_PUK, or leaves the PIN to the user",
+          "[cli][api][enroll]") {
+    const std::string csr = make_csr();
+    const std::string state = rig_path("cli-enroll-piv.json");
+    const std::string card = "--profile piv --puk 24681357 --state-file " + rig::shell_quote(state);
+    const std::vector<std::string> args{"enroll",
+                                        "--template",
+                                        "Test UserPin NotDiversified",
+                                        "--reader",
+                                        rig::reader_name(1),
+                                        "--csr",
+                                        csr,
+                                        "--data",
+                                        "Request Reason=New card",
+                                        "--json"};
+    rig::insert_card(1, card);
+    auto run = api(args, "MIMCM_PIN=27182818 MIMCM_PUK=24681357");
+    INFO(run.err);
+    CHECK(run.code == 0);
+    CHECK(std::string(json_of(run.out)["pin"].GetString()) == "set");
+    CHECK(slurp(state).find("\"pin\": \"27182818\"") != std::string::npos);
+    CHECK(run.err.find("24681357") == std::string::npos);
+
+    rig::insert_card(1, card);
+    run = api(args, "MIMCM_PIN=27182818");
+    CHECK(run.code == 0);
+    CHECK(std::string(json_of(run.out)["pin"].GetString()) == "left_to_user");
+    CHECK_THAT(run.err, Catch::Contains("the PIN was not set") && Catch::Contains("MIMCM_PUK"));
+    rig::remove_card(1);
 }

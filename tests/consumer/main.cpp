@@ -12,8 +12,7 @@ int main() {
     }
     mimcm::CurlGlobal curl;
     mimcm::Client client(mimcm::CmUrl::parse("https://cm.contoso.com"), mimcm::CurlTransport{});
-    const auto profile = mimcm::card::make_profile("auto");
-    std::cout << client.server().base() << " " << profile->name() << " " << mimcm::version_string
-              << "\n";
+    std::cout << client.server().base() << " " << mimcm::card::GidsProfile().name() << " "
+              << mimcm::version_string << "\n";
     return client.server().base() == "https://cm.contoso.com/CertificateManagement" ? 0 : 1;
 }

@@ -2,8 +2,12 @@
 // emulator over HTTPS, mimcm::Enrollment with mimcm::pcsc::EnrollmentCard.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,7 +64,9 @@ struct Run {
 };
 
 Run enroll(const std::string& profile_template,
-           const std::function<void(EnrollmentStep)>& at_step = {}) {
+           const std::function<void(EnrollmentStep)>& at_step = {}, int slot = 0,
+           std::function<std::optional<SecretString>()> puk = {},
+           const card::ProfileResolver& profiles = {}) {
     Emulator emulator;
     CurlOptions http;
     http.ca_file = Emulator::ca_file();
@@ -68,7 +74,8 @@ Run enroll(const std::string& profile_template,
     Client client(CmUrl::parse(emulator.https_url()), CurlTransport(http));
     pcsc::Context context;
     pcsc::ReadOptions read;
-    read.reader = rig::reader_name(0);
+    read.reader = rig::reader_name(slot);
+    read.profiles = profiles;
     pcsc::EnrollmentCard card(context, read);
     Run run;
     EnrollmentOptions options;
@@ -76,6 +83,7 @@ Run enroll(const std::string& profile_template,
     options.data_collection = {{"Request Reason", "New kiosk card"}};
     options.user_pin = [] { return SecretString(kUserPin); };
     options.make_certificate_requests = make_csrs;
+    options.puk = std::move(puk);
     options.progress = [&](EnrollmentStep step, bool done) {
         if (!done) {
             run.steps.push_back(step);
@@ -286,4 +294,137 @@ TEST_CASE("enrollment failures name the step and what exists on the server", "[e
         CHECK_FALSE(run.report.request.has_value());
     }
     rig::remove_card(0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// PIV cards: the PIN only with the PUK; cards that could not finish are left unchanged.
+
+namespace {
+
+std::string piv_state_path() {
+    return rig_path("enroll-piv-state.json");
+}
+
+void insert_piv_card(const std::string& extra = {}) {
+    std::remove(piv_state_path().c_str());
+    rig::insert_card(1, "--profile piv --admin-key " + std::string(kZeroKey) +
+                            " --pin 00000000 --puk 24681357 --state-file " +
+                            rig::shell_quote(piv_state_path()) +
+                            (extra.empty() ? "" : " " + extra));
+}
+
+bool wrote_nothing(const std::string& state_path) {
+    const auto card = card_state(state_path);
+    return std::string(card["admin_key"].GetString()) == kZeroKey &&
+           std::string(card["pin"].GetString()) == "00000000";
+}
+
+}  // namespace
+
+TEST_CASE("PIV enrollment sets the PIN with the PUK, or leaves it to the user", "[enroll][piv]") {
+    rig::EmptyReadersAtExit cleanup;
+    SECTION("with the PUK") {
+        insert_piv_card();
+        const Run run = enroll("Test UserPin Diversified", {}, 1, [] {
+            return std::optional<SecretString>(SecretString("24681357"));
+        });
+        INFO(run.report.error);
+        REQUIRE(run.report.succeeded);
+        CHECK(run.report.pin == PinOutcome::set);
+        CHECK(run.report.pin_set);
+        CHECK(run.report.admin_key_changed);
+        // With the PUK, the PIN goes first, then the admin key.
+        const auto at = [&](EnrollmentStep step) {
+            return std::find(run.steps.begin(), run.steps.end(), step) - run.steps.begin();
+        };
+        CHECK(at(EnrollmentStep::check_card) < at(EnrollmentStep::set_pin));
+        CHECK(at(EnrollmentStep::set_pin) < at(EnrollmentStep::set_admin_key));
+        CHECK(at(EnrollmentStep::set_admin_key) < static_cast<long>(run.steps.size()));
+        const auto card = card_state(piv_state_path());
+        CHECK(std::string(card["pin"].GetString()) == kUserPin);
+        const auto server = server_state(*run.report.smartcard);
+        CHECK(std::string(card["admin_key"].GetString()) ==
+              std::string(server["diversified_key"].GetString()));
+    }
+    SECTION("without a PUK: the enrollment goes on, the PIN step is reported as the user's") {
+        insert_piv_card();
+        const Run run =
+            enroll("Test UserPin Diversified", {}, 1, [] { return std::optional<SecretString>(); });
+        INFO(run.report.error);
+        REQUIRE(run.report.succeeded);
+        CHECK(run.report.pin == PinOutcome::left_to_user);
+        CHECK_FALSE(run.report.pin_set);
+        CHECK(run.report.admin_key_changed);
+        CHECK(std::string(card_state(piv_state_path())["pin"].GetString()) == "00000000");
+        CHECK(run.report.certificates.size() == 1);
+    }
+    SECTION("a wrong PUK fails the PIN step, before the admin key: the card is unchanged") {
+        insert_piv_card();
+        const Run run = enroll("Test UserPin Diversified", {}, 1, [] {
+            return std::optional<SecretString>(SecretString("11111111"));
+        });
+        CHECK_FALSE(run.report.succeeded);
+        REQUIRE(run.report.failed_step.has_value());
+        CHECK(*run.report.failed_step == EnrollmentStep::set_pin);
+        CHECK_THAT(run.report.error,
+                   Catch::Contains("refused the PUK") && !Catch::Contains("11111111"));
+        CHECK(run.report.pin == PinOutcome::not_reached);
+        CHECK_FALSE(run.report.admin_key_changed);
+        CHECK(wrote_nothing(piv_state_path()));
+    }
+}
+
+TEST_CASE("PIV enrollment that could not finish writes nothing to the card", "[enroll][piv]") {
+    rig::EmptyReadersAtExit cleanup;
+    SECTION("an AES-192 management key") {
+        insert_piv_card("--mgmt-key-alg 0A");
+        const Run run = enroll("Test UserPin Diversified", {}, 1, [] {
+            return std::optional<SecretString>(SecretString("24681357"));
+        });
+        CHECK_FALSE(run.report.succeeded);
+        REQUIRE(run.report.failed_step.has_value());
+        CHECK(*run.report.failed_step == EnrollmentStep::read_card);
+        CHECK_THAT(run.report.error, Catch::Contains("not a 3DES key"));
+        CHECK_FALSE(run.report.admin_key_changed);
+        CHECK(wrote_nothing(piv_state_path()));
+    }
+    SECTION("a CHUID with a zero GUID") {
+        insert_piv_card("--chuid-guid zero");
+        const Run run = enroll("Test UserPin Diversified", {}, 1);
+        CHECK_FALSE(run.report.succeeded);
+        REQUIRE(run.report.failed_step.has_value());
+        CHECK(*run.report.failed_step == EnrollmentStep::read_card);
+        CHECK_THAT(run.report.error, Catch::Contains("CHUID GUID (tag 34) is all zero"));
+        CHECK(wrote_nothing(piv_state_path()));
+    }
+}
+
+namespace {
+// A GIDS card family that cannot take a new admin key.
+class NoAdminKeyGids : public card::GidsProfile {
+  public:
+    [[nodiscard]] bool supports(card::CardOperation operation) const override {
+        return operation != card::CardOperation::set_admin_key &&
+               card::GidsProfile::supports(operation);
+    }
+};
+}  // namespace
+
+TEST_CASE("a card that cannot do what the policy needs is refused before anything is written",
+          "[enroll]") {
+    rig::EmptyReadersAtExit cleanup;
+    insert_enrollment_card();
+    const card::ProfileResolver profiles(
+        {[] { return std::unique_ptr<card::CardProfile>(std::make_unique<NoAdminKeyGids>()); }});
+    const Run run = enroll("Test UserPin Diversified", {}, 0, {}, profiles);
+    CHECK_FALSE(run.report.succeeded);
+    REQUIRE(run.report.failed_step.has_value());
+    CHECK(*run.report.failed_step == EnrollmentStep::check_card);
+    CHECK_THAT(run.report.error,
+               Catch::Contains("set_admin_key") && Catch::Contains("nothing was written"));
+    CHECK(std::find(run.steps.begin(), run.steps.end(), EnrollmentStep::diversified_key) ==
+          run.steps.end());
+    const auto card = card_state(state_path());
+    CHECK(std::string(card["admin_key"].GetString()) == kZeroKey);
+    CHECK(std::string(card["pin"].GetString()) == "00000000");
 }

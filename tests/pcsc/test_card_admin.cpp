@@ -1,7 +1,8 @@
-// The card half of the MIM CM admin flow against a real pcscd with virtual cards: read_card(),
-// then with_same_card() re-checks the card and answers its challenge, sets the admin key and
-// the PIN. The virtual card (tests/rig/virtual_card.py --state-file) writes what it holds to a
-// JSON file after every change, so the tests see the card's side.
+// The card half of the MIM CM admin flow against a real pcscd with virtual cards, through one
+// pcsc::CardSession per card: the applet is selected once; the card is re-checked without
+// selecting; the challenge is answered and the admin key and the PIN are set with nothing
+// selected in between. The virtual card (tests/rig/virtual_card.py --state-file) writes what it
+// holds to a JSON file after every change, so the tests see the card's side.
 //
 // Known answers (3DES-EDE-ECB of one block, as the CM server computes them). Computed with
 // pycryptodome (single DES for the degenerate keys) and cross-checked with
@@ -21,14 +22,17 @@
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
+#include <future>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "card_test_data.hpp"
 #include "mimcm/card/profiles.hpp"
 #include "mimcm/pcsc.hpp"
+#include "mimcm/pcsc_session.hpp"
 #include "rig.hpp"
 
 namespace rig = mimcm_test::rig;
@@ -36,21 +40,21 @@ using mimcm::Bytes;
 using mimcm::SecretBytes;
 using mimcm::SecretString;
 using mimcm::to_hex;
-using mimcm::card::ApduChannel;
-using mimcm::card::AutoProfile;
 using mimcm::card::CardError;
 using mimcm::card::CardErrorCode;
-using mimcm::card::CardProfile;
+using mimcm::card::CardOperation;
 using mimcm::card::CommandApdu;
 using mimcm::card::GidsProfile;
 using mimcm::card::PivProfile;
+using mimcm::card::ProfileResolver;
 using mimcm::pcsc::Card;
-using mimcm::pcsc::CardReading;
+using mimcm::pcsc::CardSession;
 using mimcm::pcsc::Context;
 using mimcm::pcsc::Disposition;
 using mimcm::pcsc::Error;
 using mimcm::pcsc::ErrorCode;
-using mimcm::pcsc::with_same_card;
+using mimcm::pcsc::ReadOptions;
+using mimcm::pcsc::Transaction;
 
 using mimcm_test::thrown;
 namespace {
@@ -174,19 +178,41 @@ std::uint16_t verify_pin(const std::string& reader, const std::string& profile,
     return answer.sw();
 }
 
-mimcm::pcsc::ReadOptions reader_and_profile(const std::string& reader, CardProfile& profile) {
-    mimcm::pcsc::ReadOptions options;
+ReadOptions reader_and_profile(const std::string& reader, const std::string& profile,
+                               bool hold_transaction = true) {
+    ReadOptions options;
     options.reader = reader;
-    options.profile = &profile;
+    options.profiles = ProfileResolver::by_name(profile);
+    options.hold_transaction = hold_transaction;
     return options;
 }
+
+/// Commands of `commands` from index `from` on.
+std::vector<std::string> since(const std::vector<std::string>& commands, std::size_t from) {
+    return std::vector<std::string>(commands.begin() + static_cast<long>(from), commands.end());
+}
+
+/// The index of the first command starting with any of `prefixes`, or commands.size().
+std::size_t first_of(const std::vector<std::string>& commands,
+                     const std::vector<std::string>& prefixes) {
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+        for (const auto& p : prefixes) {
+            if (commands[i].rfind(p, 0) == 0)
+                return i;
+        }
+    }
+    return commands.size();
+}
+
+const std::vector<std::string> kGidsChallengeCommands{"002281a4", "0087000004", "0084"};
+const std::vector<std::string> kGidsResponseCommands{"008700000c", "0082"};
 
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // GIDS
 
-TEST_CASE("GIDS: the docs response makes us admin, then a new admin key and PIN are set",
+TEST_CASE("GIDS: one SELECT per session for admin key, new challenge and PIN",
           "[pcsc][card-admin]") {
     rig::EmptyReadersAtExit cleanup;
     const std::string state = fresh_path("admin-gids.json");
@@ -197,76 +223,82 @@ TEST_CASE("GIDS: the docs response makes us admin, then a new admin key and PIN 
         CHECK(s.admin_key == kZeroKey);
         CHECK(s.pin == "12345678");
         CHECK_FALSE(s.admin_authenticated);
-        CHECK(s.pin_tries_left == 3);
     }
 
     Context context;
-    GidsProfile gids;
-    Card card(context, kReader0);
-    const CardReading reading = mimcm::pcsc::read_card(card, &gids);
-    REQUIRE(to_hex(reading.identity.challenge) == kChallenge);
-    const std::size_t commands_after_read = commands_in(log).size();
-
-    // (Here the client asks the CM server for the response; no transaction is held.)
-    const SecretBytes response = secret(kZeroKeyResponse);
     Context other;
-    Card observer(other, kReader0);  // sees the reset that ends with_same_card
-    bool admin_seen = false;
-    with_same_card(card, reading, gids, [&](ApduChannel& channel, CardProfile& profile) {
-        profile.authenticate_admin(channel, response);
-        admin_seen = read_state(state).admin_authenticated;
-        profile.set_admin_key(channel, secret(kKey2));
-        profile.set_user_pin(channel, SecretString("87654321"));
-    });
-    CHECK(admin_seen);
-    CHECK_FALSE(card.connected());
+    Card observer(other, kReader0);  // connected first: sees the reset that ends the session
+    CardSession session = CardSession::open(context, reader_and_profile(kReader0, "gids"));
+    CHECK(session.profile_name() == "gids");
+    CHECK(session.atr().hex() == kGidsAtr);
+    CHECK(to_hex(session.card_id().bytes().data(), 16) == kCardId);
+    CHECK(session.supports(CardOperation::set_pin_with_admin_key));
+
+    const mimcm::CardData first = session.read();
+    REQUIRE(to_hex(first.challenge.bytes()) == kChallenge);
+    // (Here the client asks the CM server for the response, in the same session.)
+    session.authenticate_admin(secret(kZeroKeyResponse));
+    CHECK(read_state(state).admin_authenticated);
+    session.set_admin_key(secret(kKey2));
+    CHECK(read_state(state).admin_key == kKey2);
+
+    const mimcm::CardData second = session.read();  // re-check without SELECT, new challenge
+    CHECK(to_hex(second.challenge.bytes()) == kChallenge);
+    session.authenticate_admin(secret(kKey2Response));
+    session.set_user_pin(SecretString("87654321"));
+    // The card logs the admin out after the PIN; so does the session, before sending anything.
+    const std::size_t before_refusal = commands_in(log).size();
+    CHECK(thrown<CardError>([&] { session.set_admin_key(secret(kZeroKey)); }).code() ==
+          CardErrorCode::not_authenticated);
+    CHECK(commands_in(log).size() == before_refusal);
+
+    const auto commands = commands_in(log);
+    INFO(slurp(log));
+    CHECK(count_prefix(commands, "00a4") == 1);  // one SELECT for the whole session
+    CHECK(commands.front() == "00a4040009a0000003974254465900");
+    CHECK(count_prefix(commands, "00db3fff26") == 1);
+    CHECK(count_prefix(commands, "002c0280083837363534333231") == 1);
+    // Between each challenge and its response: no SELECT.
+    std::size_t from = 0;
+    for (int round = 0; round < 2; ++round) {
+        const auto rest = since(commands, from);
+        const std::size_t challenge = first_of(rest, kGidsChallengeCommands);
+        const std::size_t response = first_of(rest, kGidsResponseCommands);
+        REQUIRE(challenge < response);
+        REQUIRE(response < rest.size());
+        CHECK(count_prefix(std::vector<std::string>(rest.begin() + static_cast<long>(challenge),
+                                                    rest.begin() + static_cast<long>(response)),
+                           "00a4") == 0);
+        from += response + 1;
+    }
+
+    session.close();
+    CHECK_FALSE(session.open());
     {
         const auto s = read_state(state);
         CHECK(s.admin_key == kKey2);
         CHECK(s.pin == "87654321");
         CHECK_FALSE(s.admin_authenticated);  // disconnected with SCARD_RESET_CARD
-        CHECK(s.pin_tries_left == 3);
     }
     const auto reset_seen = thrown<Error>(
         [&] { observer.transmit_raw(*mimcm::from_hex("00a4040009a0000003974254465900")); });
     CHECK(reset_seen.code() == ErrorCode::card_reset);
-
-    // The card id was re-checked without a new challenge, then the three admin commands.
-    const auto commands = commands_in(log);
-    REQUIRE(commands.size() > commands_after_read);
-    const std::vector<std::string> acted(commands.begin() + static_cast<long>(commands_after_read),
-                                         commands.end());
-    INFO(slurp(log));
-    CHECK(count_prefix(acted, "0084") == 0);
-    CHECK(acted.front() == "00a4040009a0000003974254465900");
-    CHECK(count_prefix(acted, "00cb") == 2);  // master file table, cardid
-    CHECK(count_prefix(acted, "0082008008" + kZeroKeyResponse) == 1);
-    CHECK(count_prefix(acted, "00db3fff26") == 1);
-    CHECK(count_prefix(acted, "002c0280083837363534333231") == 1);
+    observer.release();
 
     // The new PIN works, the old one does not.
     CHECK(verify_pin(kReader0, "gids", std::string("87654321")) == 0x9000);
-    CHECK(verify_pin(kReader0, "gids", std::string("12345678")) == 0x63C2);
-    CHECK(verify_pin(kReader0, "gids", std::nullopt) == 0x63C2);
+    CHECK((verify_pin(kReader0, "gids", std::string("12345678")) & 0xFFF0) == 0x63C0);
     CHECK(verify_pin(kReader0, "gids", std::string("87654321")) == 0x9000);
-    CHECK(read_state(state).pin_tries_left == 3);
 
     SECTION("the card now wants responses for the new key") {
-        auto again = mimcm::pcsc::read_card(context, reader_and_profile(kReader0, gids));
-        const auto e = thrown<CardError>([&] {
-            with_same_card(context, again, gids, [&](ApduChannel& c, CardProfile& p) {
-                p.authenticate_admin(c, secret(kZeroKeyResponse));
-            });
-        });
-        CHECK(e.code() == CardErrorCode::admin_auth_failed);
-        CHECK(e.sw() == std::optional<std::uint16_t>{0x6300});
-
-        again = mimcm::pcsc::read_card(context, reader_and_profile(kReader0, gids));
-        with_same_card(context, again, gids, [&](ApduChannel& c, CardProfile& p) {
-            p.authenticate_admin(c, secret(kKey2Response));
-            CHECK(read_state(state).admin_authenticated);
-        });
-        CHECK_FALSE(read_state(state).admin_authenticated);
+        CardSession again = CardSession::open(context, reader_and_profile(kReader0, "gids"));
+        (void)again.read();
+        CHECK(thrown<CardError>([&] {
+                  again.authenticate_admin(secret(kZeroKeyResponse));
+              }).code() == CardErrorCode::admin_auth_failed);
+        (void)again.read();
+        again.authenticate_admin(secret(kKey2Response));
+        CHECK(read_state(state).admin_authenticated);
     }
 }
 
@@ -277,50 +309,31 @@ TEST_CASE("GIDS: a wrong response gives admin_auth_failed and changes nothing",
     const std::string log = fresh_path("admin-gids-wrong.log");
     rig::insert_card(0, card_args("gids", state, log, "--challenge " + kChallenge));
     Context context;
-    GidsProfile gids;
-    Card card(context, kReader0);
-    const auto reading = mimcm::pcsc::read_card(card, &gids);
-    bool key_step_reached = false;
-    const auto e = thrown<CardError>([&] {
-        with_same_card(card, reading, gids, [&](ApduChannel& c, CardProfile& p) {
-            p.authenticate_admin(c, secret(kKey2Response));  // for another key
-            key_step_reached = true;
-            p.set_admin_key(c, secret(kKey2));
-        });
-    });
+    CardSession session = CardSession::open(context, reader_and_profile(kReader0, "gids"));
+    (void)session.read();
+    const auto e = thrown<CardError>([&] { session.authenticate_admin(secret(kKey2Response)); });
     CHECK(e.code() == CardErrorCode::admin_auth_failed);
-    CHECK(e.sw() == std::optional<std::uint16_t>{0x6300});
     CHECK_THAT(e.what(), !Catch::Contains(kKey2Response) && !Catch::Contains(kKey2));
-    CHECK_FALSE(key_step_reached);
-    CHECK_FALSE(card.connected());
+    // The challenge is used up by one answer, even a wrong one; no admin write is sent.
+    CHECK(thrown<CardError>([&] { session.authenticate_admin(secret(kZeroKeyResponse)); }).code() ==
+          CardErrorCode::challenge_expired);
+    CHECK(thrown<CardError>([&] { session.set_admin_key(secret(kKey2)); }).code() ==
+          CardErrorCode::not_authenticated);
+    session.close();
     const auto s = read_state(state);
     CHECK(s.admin_key == kZeroKey);
     CHECK(s.pin == "12345678");
     CHECK_FALSE(s.admin_authenticated);
-    CHECK(s.pin_tries_left == 3);
     const auto commands = commands_in(log);
     CHECK(count_prefix(commands, "00db") == 0);
     CHECK(count_prefix(commands, "002c") == 0);
-
-    SECTION("a challenge is used up by one answer, even a wrong one") {
-        const auto again = mimcm::pcsc::read_card(context, reader_and_profile(kReader0, gids));
-        with_same_card(context, again, gids, [&](ApduChannel& c, CardProfile& p) {
-            CHECK(thrown<CardError>([&] {
-                      p.authenticate_admin(c, secret(kKey2Response));
-                  }).code() == CardErrorCode::admin_auth_failed);
-            const auto expired =
-                thrown<CardError>([&] { p.authenticate_admin(c, secret(kZeroKeyResponse)); });
-            CHECK(expired.code() == CardErrorCode::challenge_expired);
-            CHECK(expired.sw() == std::optional<std::uint16_t>{0x6985});
-        });
-        CHECK_FALSE(read_state(state).admin_authenticated);
-    }
+    CHECK(count_prefix(commands, "00a4") == 1);
 }
 
 // ---------------------------------------------------------------------------------------------
 // The card in the reader changed
 
-TEST_CASE("another card in the reader between read and act gives card_changed",
+TEST_CASE("a card swapped during the session gives a typed error and gets no admin command",
           "[pcsc][card-admin]") {
     rig::EmptyReadersAtExit cleanup;
     const std::string state_a = fresh_path("admin-swap-a.json");
@@ -329,248 +342,229 @@ TEST_CASE("another card in the reader between read and act gives card_changed",
     const std::string log_b = fresh_path("admin-swap-b.log");
     rig::insert_card(0, card_args("gids", state_a, log_a, "--challenge " + kChallenge));
     Context context;
-    GidsProfile gids;
-    AutoProfile automatic;
-    const bool use_auto = GENERATE(false, true);
-    CardProfile& profile = use_auto ? static_cast<CardProfile&>(automatic) : gids;
-    INFO("profile " << profile.name());
-    const auto reading = mimcm::pcsc::read_card(context, reader_and_profile(kReader0, profile));
-    REQUIRE(reading.identity.profile == "gids");
-
-    std::string why;
-    SECTION("same ATR, another card id") {
-        rig::insert_card(0, "--profile gids --card-id " + kOtherCardId + " --state-file " +
-                                rig::shell_quote(state_b) + " --log " + rig::shell_quote(log_b));
-        why = "its card id differs from the one read";
-    }
-    SECTION("same card id, another ATR") {
-        rig::insert_card(0, card_args("gids", state_b, log_b, "--atr " + kCustomAtr));
-        why = "its ATR differs from the one read";
-    }
-    SECTION("same ATR, no GIDS applet") {
-        rig::insert_card(0, "--profile none --atr " + kGidsAtr + " --state-file " +
-                                rig::shell_quote(state_b) + " --log " + rig::shell_quote(log_b));
-        why = use_auto ? "it answers none of the card profiles"
-                       : "it does not answer the gids profile";
-    }
-    bool acted = false;
-    const auto e = thrown<Error>([&] {
-        with_same_card(context, reading, profile, [&](ApduChannel& c, CardProfile& p) {
-            acted = true;
-            p.authenticate_admin(c, secret(kZeroKeyResponse));
-        });
-    });
-    CHECK(e.code() == ErrorCode::card_changed);
-    CHECK(e.native() == 0);
-    CHECK(e.operation() == "with_same_card");
-    CHECK(e.reader() == kReader0);
-    CHECK(std::string(e.what()) ==
-          "with_same_card(\"Virtual PCD 00 00\"): a different card is in the reader (" + why + ")");
-    CHECK(mimcm::pcsc::to_string(e.code()) == "card_changed");
-    CHECK_THAT(std::string(mimcm::pcsc::describe(e.code())),
-               Catch::StartsWith("a different card is in the reader"));
-    CHECK_FALSE(acted);
-    // Nothing but the checks reached the new card: SELECTs and GET DATA only.
-    for (const auto& command : commands_in(log_b)) {
-        INFO(command);
-        CHECK((command.rfind("00a4", 0) == 0 || command.rfind("00cb", 0) == 0));
-    }
-    const auto s = read_state(state_b);
-    CHECK(s.admin_key == kZeroKey);
-    CHECK_FALSE(s.admin_authenticated);
+    CardSession session = CardSession::open(context, reader_and_profile(kReader0, "gids"));
+    (void)session.read();
+    rig::insert_card(0, "--profile gids --card-id " + kOtherCardId + " --state-file " +
+                            rig::shell_quote(state_b) + " --log " + rig::shell_quote(log_b));
+    const auto e = thrown<Error>([&] { session.authenticate_admin(secret(kZeroKeyResponse)); });
+    CHECK((e.code() == ErrorCode::card_removed || e.code() == ErrorCode::card_reset));
+    CHECK(thrown<Error>([&] { (void)session.read(); }).code() == ErrorCode::card_removed);
+    session.close();
+    CHECK(count_prefix(commands_in(log_b), "0087") == 0);
+    CHECK(count_prefix(commands_in(log_b), "0082") == 0);
+    CHECK(read_state(state_b).admin_key == kZeroKey);
 }
 
-TEST_CASE("a card removed between read and act gives a typed error", "[pcsc][card-admin]") {
-    rig::EmptyReadersAtExit cleanup;
-    const std::string state = fresh_path("admin-removed.json");
-    const std::string log = fresh_path("admin-removed.log");
-    rig::insert_card(0, card_args("gids", state, log, "--challenge " + kChallenge));
-    Context context;
-    GidsProfile gids;
-    bool acted = false;
-    const auto action = [&](ApduChannel&, CardProfile&) { acted = true; };
-    SECTION("connecting afresh: no_card") {
-        const auto reading = mimcm::pcsc::read_card(context, reader_and_profile(kReader0, gids));
-        rig::remove_card(0);
-        const auto e = thrown<Error>([&] { with_same_card(context, reading, gids, action); });
-        CHECK(e.code() == ErrorCode::no_card);
-        CHECK(e.operation() == "SCardConnect");
-    }
-    SECTION("with the connection kept: card_removed") {
-        Card card(context, kReader0);
-        const auto reading = mimcm::pcsc::read_card(card, &gids);
-        rig::remove_card(0);
-        const auto e = thrown<Error>([&] { with_same_card(card, reading, gids, action); });
-        CHECK(e.code() == ErrorCode::card_removed);
-        CHECK_FALSE(card.connected());
-    }
-    SECTION("with the connection kept, and another card inserted: card_removed") {
-        Card card(context, kReader0);
-        const auto reading = mimcm::pcsc::read_card(card, &gids);
-        rig::insert_card(0, "--profile gids --card-id " + kOtherCardId);
-        const auto e = thrown<Error>([&] { with_same_card(card, reading, gids, action); });
-        CHECK(e.code() == ErrorCode::card_removed);
-    }
-    CHECK_FALSE(acted);
-}
-
-TEST_CASE("a card reset by another application since it was read gives card_reset",
-          "[pcsc][card-admin]") {
+TEST_CASE("a card reset between challenge and response gives card_reset", "[pcsc][card-admin]") {
     rig::EmptyReadersAtExit cleanup;
     const std::string state = fresh_path("admin-reset.json");
     const std::string log = fresh_path("admin-reset.log");
     rig::insert_card(0, card_args("gids", state, log, "--challenge " + kChallenge));
     Context context;
-    GidsProfile gids;
-    Card card(context, kReader0);
-    const auto reading = mimcm::pcsc::read_card(card, &gids);
+    // Without the session's transaction, so that another application can reset the card.
+    CardSession session = CardSession::open(
+        context, reader_and_profile(kReader0, "gids", /*hold_transaction=*/false));
+    (void)session.read();
     {
         Context other;
         Card theirs(other, kReader0);
         theirs.disconnect(Disposition::reset);
     }
-    bool acted = false;
-    const auto e = thrown<Error>([&] {
-        with_same_card(card, reading, gids, [&](ApduChannel&, CardProfile&) { acted = true; });
-    });
+    const auto e = thrown<Error>([&] { (void)session.read(); });
     CHECK(e.code() == ErrorCode::card_reset);
-    CHECK(e.native() == static_cast<long>(SCARD_W_RESET_CARD));
-    CHECK(e.operation() == "SCardBeginTransaction");
-    CHECK_THAT(e.what(), Catch::StartsWith("SCardBeginTransaction(\"Virtual PCD 00 00\"): the "
-                                           "card was reset since it was read") &&
-                             Catch::Contains("read the card again for a fresh challenge") &&
-                             Catch::EndsWith("(SCARD_W_RESET_CARD 0x80100068)"));
-    CHECK_FALSE(acted);
-    CHECK_FALSE(card.connected());
+    CHECK_THAT(e.what(), Catch::Contains("admin challenge and admin login are gone"));
+    CHECK_FALSE(session.card_session().challenge_pending());
+    CHECK(thrown<CardError>([&] { session.authenticate_admin(secret(kZeroKeyResponse)); }).code() ==
+          CardErrorCode::challenge_expired);
+    CHECK(count_prefix(commands_in(log), "008700000c") + count_prefix(commands_in(log), "0082") ==
+          0);
 }
 
-// ---------------------------------------------------------------------------------------------
-// The challenge's lifetime
-
-TEST_CASE("a random challenge survives the card id re-check, and a kept connection",
-          "[pcsc][card-admin]") {
+TEST_CASE("the session holds its transaction: another application waits until it is closed",
+          "[pcsc][card-admin][transaction]") {
     rig::EmptyReadersAtExit cleanup;
-    const std::string state = fresh_path("admin-random.json");
-    const std::string log = fresh_path("admin-random.log");
-    rig::insert_card(0, card_args("gids", state, log, "--admin-key " + kKey2));  // random
+    const std::string state = fresh_path("admin-txn.json");
+    const std::string log = fresh_path("admin-txn.log");
+    rig::insert_card(0, card_args("gids", state, log));
     Context context;
-    GidsProfile gids;
-    Card card(context, kReader0);
-    const auto reading = mimcm::pcsc::read_card(card, &gids);
-    const std::string response = des3_with_openssl(kKey2, reading.identity.challenge);
-    std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // a slow server
-    with_same_card(card, reading, gids, [&](ApduChannel& c, CardProfile& p) {
-        p.authenticate_admin(c, secret(response));
-        CHECK(read_state(state).admin_authenticated);
+    Context other;
+    Card theirs(other, kReader0);
+    CardSession session = CardSession::open(context, reader_and_profile(kReader0, "gids"));
+    const mimcm::CardData card = session.read();  // a random challenge
+    const std::string response = des3_with_openssl(kZeroKey, card.challenge.bytes());
+    auto begin = std::async(std::launch::async, [&] {
+        std::optional<Transaction> t;
+        try {
+            t.emplace(theirs);
+        } catch (const Error& e) {
+            if (e.code() != ErrorCode::card_reset)  // our session ends with a reset
+                throw;
+            theirs.reconnect();
+            t.emplace(theirs);
+        }
+        return mimcm::card::transmit(theirs, CommandApdu::select_aid(Bytes(GidsProfile::aid.begin(),
+                                                                           GidsProfile::aid.end())))
+            .sw();
     });
-    CHECK_FALSE(read_state(state).admin_authenticated);
-}
-
-TEST_CASE("pcscd powers an idle card down, which ends its challenge: challenge_expired",
-          "[pcsc][card-admin]") {
-    // Documents why with_same_card(Card&, ...) exists: without a connection, pcsc-lite powers
-    // the card down about a second after the last handle is gone.
-    rig::EmptyReadersAtExit cleanup;
-    const std::string state = fresh_path("admin-powered-down.json");
-    const std::string log = fresh_path("admin-powered-down.log");
-    rig::insert_card(0, card_args("gids", state, log));  // random challenges
-    Context context;
-    GidsProfile gids;
-    const auto reading = mimcm::pcsc::read_card(context, reader_and_profile(kReader0, gids));
-    const std::string response = des3_with_openssl(kZeroKey, reading.identity.challenge);
-    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
-    const auto e = thrown<CardError>([&] {
-        with_same_card(context, reading, gids, [&](ApduChannel& c, CardProfile& p) {
-            p.authenticate_admin(c, secret(response));
-        });
-    });
-    CHECK(e.code() == CardErrorCode::challenge_expired);
-    CHECK_THAT(e.what(), Catch::Contains("read the card again for a fresh challenge"));
-    CHECK_FALSE(read_state(state).admin_authenticated);
+    CHECK(begin.wait_for(std::chrono::milliseconds(500)) == std::future_status::timeout);
+    session.authenticate_admin(secret(response));  // our challenge survived
+    CHECK(read_state(state).admin_authenticated);
+    session.close();
+    REQUIRE(begin.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+    CHECK(begin.get() == 0x9000);
 }
 
 // ---------------------------------------------------------------------------------------------
 // PIV
 
-TEST_CASE("PIV: the 9B response makes us admin and sets a new management key, not the PIN",
+TEST_CASE("PIV: the 9B response makes us admin and sets a new management key",
           "[pcsc][card-admin]") {
     rig::EmptyReadersAtExit cleanup;
     const std::string state = fresh_path("admin-piv.json");
     const std::string log = fresh_path("admin-piv.log");
     rig::insert_card(1, card_args("piv", state, log,
                                   "--challenge " + kChallenge + " --admin-key " + kPivDefaultKey));
-    REQUIRE(read_state(state).admin_key == kPivDefaultKey);
     Context context;
-    AutoProfile automatic;  // admin operations go to the PIV profile that read the card
-    Card card(context, kReader1);
-    const auto reading = mimcm::pcsc::read_card(card, &automatic);
-    REQUIRE(reading.identity.profile == "piv");
-    REQUIRE(to_hex(reading.identity.challenge) == kChallenge);
-    with_same_card(card, reading, automatic, [&](ApduChannel& c, CardProfile& p) {
-        p.authenticate_admin(c, secret(kPivDefaultKeyResponse));
-        CHECK(read_state(state).admin_authenticated);
-        p.set_admin_key(c, secret(kKey2));
-    });
-    {
-        const auto s = read_state(state);
-        CHECK(s.admin_key == kKey2);
-        CHECK_FALSE(s.admin_authenticated);
-        CHECK(s.pin == "12345678");
-    }
-    CHECK(count_prefix(commands_in(log), "00ffffff1b039b18" + kKey2) == 1);
+    CardSession session = CardSession::open(context, reader_and_profile(kReader1, "piv"));
+    CHECK(session.profile_name() == "piv");
+    CHECK_FALSE(session.supports(CardOperation::set_pin_with_admin_key));
+    CHECK(session.supports(CardOperation::set_pin_with_puk));
+    (void)session.read();
+    session.authenticate_admin(secret(kPivDefaultKeyResponse));
+    session.set_admin_key(secret(kKey2));
+    CHECK(read_state(state).admin_key == kKey2);
 
-    // The PIN cannot be set with the management key: not_supported, nothing sent for it.
-    const auto again = mimcm::pcsc::read_card(context, reader_and_profile(kReader1, automatic));
-    const auto e = thrown<CardError>([&] {
-        with_same_card(context, again, automatic, [&](ApduChannel& c, CardProfile& p) {
-            p.authenticate_admin(c, secret(kKey2Response));  // the new key works
-            CHECK(read_state(state).admin_authenticated);
-            p.set_user_pin(c, SecretString("87654321"));
-        });
-    });
+    session.close();
+    const auto commands = commands_in(log);
+    INFO(slurp(log));
+    CHECK(count_prefix(commands, "00a4") == 1);
+    CHECK(count_prefix(commands, "00ffffff1b039b18" + kKey2) == 1);
+}
+
+TEST_CASE("PIV: a wrong response is admin_auth_refused (6A80), the challenge is gone",
+          "[pcsc][card-admin]") {
+    rig::EmptyReadersAtExit cleanup;
+    const std::string state = fresh_path("admin-piv-wrong.json");
+    const std::string log = fresh_path("admin-piv-wrong.log");
+    rig::insert_card(1, card_args("piv", state, log, "--challenge " + kChallenge));
+    Context context;
+    CardSession session = CardSession::open(context, reader_and_profile(kReader1, "piv"));
+    (void)session.read();
+    const auto e =
+        thrown<CardError>([&] { session.authenticate_admin(secret(kPivDefaultKeyResponse)); });
+    CHECK(e.code() == CardErrorCode::admin_auth_refused);
+    CHECK(e.sw() == std::optional<std::uint16_t>{0x6A80});
+    CHECK(thrown<CardError>([&] { session.set_admin_key(secret(kKey2)); }).code() ==
+          CardErrorCode::not_authenticated);
+    session.close();
+    CHECK(read_state(state).admin_key == kZeroKey);
+    CHECK(count_prefix(commands_in(log), "00ff") == 0);
+}
+
+TEST_CASE("PIV: an AES-192 management key is refused before anything is written",
+          "[pcsc][card-admin]") {
+    rig::EmptyReadersAtExit cleanup;
+    const std::string state = fresh_path("admin-piv-aes.json");
+    const std::string log = fresh_path("admin-piv-aes.log");
+    rig::insert_card(1, card_args("piv", state, log, "--mgmt-key-alg 0A"));
+    Context context;
+    CardSession session = CardSession::open(context, reader_and_profile(kReader1, "piv"));
+    const auto e = thrown<CardError>([&] { (void)session.read(); });
     CHECK(e.code() == CardErrorCode::not_supported);
-    CHECK(std::string(e.what()) ==
-          "the piv card profile does not support setting the user PIN with the admin key");
-    CHECK(count_prefix(commands_in(log), "002c") == 0);
-    CHECK(read_state(state).pin == "12345678");
-    CHECK_FALSE(read_state(state).admin_authenticated);  // reset after the failed action too
-    CHECK(verify_pin(kReader1, "piv", std::string("12345678")) == 0x9000);
+    CHECK_THAT(e.what(), Catch::Contains("0A (AES-192)"));
+    session.close();
+    const auto commands = commands_in(log);
+    CHECK(count_prefix(commands, "00f7009b") == 1);
+    CHECK(count_prefix(commands, "0087") == 0);
+    CHECK(count_prefix(commands, "00ff") == 0);
+}
 
-    SECTION("a wrong response: admin_auth_failed (69 82)") {
-        const auto third = mimcm::pcsc::read_card(context, reader_and_profile(kReader1, automatic));
-        const auto refused = thrown<CardError>([&] {
-            with_same_card(context, third, automatic, [&](ApduChannel& c, CardProfile& p) {
-                p.authenticate_admin(c, secret(kPivDefaultKeyResponse));  // the old key
-            });
-        });
-        CHECK(refused.code() == CardErrorCode::admin_auth_failed);
-        CHECK(refused.sw() == std::optional<std::uint16_t>{0x6982});
-        CHECK(read_state(state).admin_key == kKey2);
+TEST_CASE("PIV: a zero or missing CHUID GUID is a typed error that names it",
+          "[pcsc][card-admin]") {
+    rig::EmptyReadersAtExit cleanup;
+    Context context;
+    SECTION("zero GUID") {
+        rig::insert_card(1, "--profile piv --chuid-guid zero");
+        const auto e = thrown<CardError>(
+            [&] { (void)mimcm::pcsc::read_card(context, reader_and_profile(kReader1, "piv")); });
+        CHECK(e.code() == CardErrorCode::missing_card_id);
+        CHECK_THAT(e.what(), Catch::Contains("CHUID GUID (tag 34) is all zero"));
+    }
+    SECTION("no CHUID") {
+        rig::insert_card(1, "--profile piv --no-chuid");
+        const auto e = thrown<CardError>(
+            [&] { (void)mimcm::pcsc::read_card(context, reader_and_profile(kReader1, "piv")); });
+        CHECK(e.code() == CardErrorCode::missing_card_id);
+        CHECK_THAT(e.what(), Catch::Contains("the card has no CHUID"));
     }
 }
 
-TEST_CASE("with_same_card refuses a card of another reader and an empty action",
+TEST_CASE("PIV: the PIN is set with the PUK, a wrong PUK is puk_refused", "[pcsc][card-admin]") {
+    rig::EmptyReadersAtExit cleanup;
+    const std::string state = fresh_path("admin-piv-puk.json");
+    const std::string log = fresh_path("admin-piv-puk.log");
+    rig::insert_card(1, card_args("piv", state, log, "--puk 24681357"));
+    Context context;
+    CardSession session = CardSession::open(context, reader_and_profile(kReader1, "piv"));
+    const auto e = thrown<CardError>(
+        [&] { session.reset_pin_with_puk(SecretString("12345678"), SecretString("135790")); });
+    CHECK(e.code() == CardErrorCode::puk_refused);
+    CHECK_THAT(e.what(), !Catch::Contains("12345678") && !Catch::Contains("135790"));
+    CHECK(read_state(state).pin == "12345678");
+    session.reset_pin_with_puk(SecretString("24681357"), SecretString("135790"));
+    session.close();
+    CHECK(read_state(state).pin == "135790");
+    CHECK(verify_pin(kReader1, "piv", std::string("135790")) == 0x9000);
+    CHECK(count_prefix(commands_in(log), "00a4") == 2);  // ours, and verify_pin's
+}
+
+TEST_CASE("GIDS: a card without GENERAL AUTHENTICATE is asked GET CHALLENGE",
           "[pcsc][card-admin]") {
     rig::EmptyReadersAtExit cleanup;
-    const std::string state = fresh_path("admin-args.json");
-    const std::string log = fresh_path("admin-args.log");
-    rig::insert_card(0, card_args("gids", state, log));
+    const std::string state = fresh_path("admin-gids-legacy.json");
+    const std::string log = fresh_path("admin-gids-legacy.log");
+    rig::insert_card(0,
+                     card_args("gids", state, log, "--legacy-challenge --challenge " + kChallenge));
     Context context;
-    GidsProfile gids;
-    Card card(context, kReader0);
-    auto reading = mimcm::pcsc::read_card(card, &gids);
-    CHECK_THROWS_AS(with_same_card(card, reading, gids, mimcm::pcsc::CardAction{}),
-                    std::invalid_argument);
-    CHECK_THROWS_AS(with_same_card(context, reading, gids, mimcm::pcsc::CardAction{}),
-                    std::invalid_argument);
-    reading.reader = kReader1;
-    try {
-        with_same_card(card, reading, gids, [](ApduChannel&, CardProfile&) {});
-        FAIL("accepted");
-    } catch (const std::invalid_argument& e) {
-        CHECK(std::string(e.what()) ==
-              "with_same_card: the card is connected to \"Virtual PCD 00 00\", but was read in "
-              "\"Virtual PCD 00 01\"");
+    CardSession session = CardSession::open(context, reader_and_profile(kReader0, "gids"));
+    CHECK(to_hex(session.read().challenge.bytes()) == kChallenge);
+    session.authenticate_admin(secret(kZeroKeyResponse));
+    session.set_admin_key(secret(kKey2));
+    session.close();
+    CHECK(read_state(state).admin_key == kKey2);
+    const auto commands = commands_in(log);
+    INFO(slurp(log));
+    CHECK(count_prefix(commands, "002281a4") == 1);  // refused with 6D00
+    CHECK(count_prefix(commands, "0084000008") == 1);
+    CHECK(count_prefix(commands, "0082008008" + kZeroKeyResponse) == 1);
+    CHECK(count_prefix(commands, "00a4") == 1);
+}
+
+TEST_CASE("mutual authentication with the admin key the application holds", "[pcsc][card-admin]") {
+    rig::EmptyReadersAtExit cleanup;
+    for (const std::string profile : {"gids", "piv"}) {
+        INFO(profile);
+        const int slot = profile == "gids" ? 0 : 1;
+        const std::string reader = profile == "gids" ? kReader0 : kReader1;
+        const std::string state = fresh_path("admin-mutual-" + profile + ".json");
+        const std::string log = fresh_path("admin-mutual-" + profile + ".log");
+        rig::insert_card(slot, card_args(profile, state, log, "--admin-key " + kKey2));
+        Context context;
+        CardSession session = CardSession::open(context, reader_and_profile(reader, profile));
+        CHECK(session.supports(CardOperation::mutual_authentication));
+        const auto e =
+            thrown<CardError>([&] { session.authenticate_admin_with_key(secret(kZeroKey)); });
+        CHECK((e.code() == CardErrorCode::admin_auth_failed ||
+               e.code() == CardErrorCode::admin_auth_refused));
+        CHECK_FALSE(read_state(state).admin_authenticated);
+        session.authenticate_admin_with_key(secret(kKey2));
+        CHECK(read_state(state).admin_authenticated);
+        session.set_admin_key(secret(kPivDefaultKey));
+        session.close();
+        CHECK(read_state(state).admin_key == kPivDefaultKey);
+        const auto commands = commands_in(log);
+        CHECK(count_prefix(commands, "00a4") == 1);
+        for (const auto& command : commands)
+            CHECK(command.find(kKey2) == std::string::npos);  // the key never leaves the host
     }
-    CHECK(card.connected());  // nothing was done with it
 }

@@ -21,6 +21,7 @@
 #include "card_test_data.hpp"
 #include "mimcm/card/profiles.hpp"
 #include "mimcm/pcsc.hpp"
+#include "mimcm/pcsc_session.hpp"
 #include "rig.hpp"
 
 namespace rig = mimcm_test::rig;
@@ -260,9 +261,9 @@ TEST_CASE("read a GIDS card by reader name", "[pcsc][read]") {
     }
     SECTION("explicit GIDS profile") {
         rig::insert_card(0, card_args("gids"));
-        mimcm::card::GidsProfile gids;
+
         ReadOptions options = from_reader(kReader0);
-        options.profile = &gids;
+        options.profiles = mimcm::card::ProfileResolver::by_name("gids");
         const auto reading = mimcm::pcsc::read_card(context, options);
         check_reading(reading, kReader0, "gids", kGidsAtr);
     }
@@ -332,7 +333,7 @@ TEST_CASE("a card answering 6Cxx for a wrong Le is read after one resend", "[pcs
     rig::EmptyReadersAtExit cleanup;
     Context context;
     const std::string log = log_path("pcsc-le-quirk.log");
-    SECTION("PIV") {
+    SECTION("PIV (its signed CHUID is longer than 256 bytes: 6C00, then 61xx chaining)") {
         rig::insert_card(0, card_args("piv", "--le-quirk --log " + rig::shell_quote(log)));
         const auto reading = mimcm::pcsc::read_card(context, from_reader(kReader0));
         CHECK(reading.identity.profile == "piv");
@@ -365,18 +366,16 @@ TEST_CASE("a card with no known applet gives no_profile", "[pcsc][read][errors]"
                                  Catch::Contains("(piv, gids)"));
     }
     SECTION("explicit profile") {
-        mimcm::card::PivProfile piv;
         ReadOptions options = from_reader(kReader0);
-        options.profile = &piv;
+        options.profiles = mimcm::card::ProfileResolver::by_name("piv");
         const auto e = thrown<Error>([&] { mimcm::pcsc::read_card(context, options); });
         CHECK(e.code() == ErrorCode::no_profile);
-        CHECK_THAT(e.what(), Catch::Contains("does not answer the piv profile"));
+        CHECK_THAT(e.what(), Catch::Contains("answers none of the card profiles tried (piv)"));
     }
     SECTION("a GIDS card read with the PIV profile") {
         rig::insert_card(0, card_args("gids"));
-        mimcm::card::PivProfile piv;
         ReadOptions options = from_reader(kReader0);
-        options.profile = &piv;
+        options.profiles = mimcm::card::ProfileResolver::by_name("piv");
         CHECK(thrown<Error>([&] { mimcm::pcsc::read_card(context, options); }).code() ==
               ErrorCode::no_profile);
     }
@@ -522,9 +521,11 @@ TEST_CASE("a card reset by another application is read after one reconnect", "[p
     CHECK(seen.code() == ErrorCode::card_reset);
     CHECK(seen.native() == static_cast<long>(SCARD_W_RESET_CARD));
 
-    const auto reading = mimcm::pcsc::read_card(ours);
-    check_reading(reading, kReader0, "gids", kGidsAtr);
-    CHECK(ours.connected());
+    mimcm::pcsc::CardSession session(std::move(ours));
+    CHECK(session.open());
+    CHECK(session.profile_name() == "gids");
+    CHECK(session.atr().hex() == kGidsAtr);
+    CHECK(session.card_id().guid() == mimcm::CardId(*mimcm::from_hex(kCardId)).guid());
 }
 
 TEST_CASE("a card held EXCLUSIVE by another application gives sharing_violation",
@@ -559,7 +560,8 @@ TEST_CASE("a card removed under an open connection", "[pcsc][errors]") {
 
     const auto e = thrown<Error>([&] { card.transmit_raw(select); });
     CHECK((e.code() == ErrorCode::card_removed || e.code() == ErrorCode::no_card));
-    CHECK(thrown<Error>([&] { mimcm::pcsc::read_card(card); }).code() == ErrorCode::card_removed);
+    CHECK(thrown<Error>([&] { mimcm::pcsc::CardSession session(std::move(card)); }).code() ==
+          ErrorCode::card_removed);
     CHECK(thrown<Error>([&] { mimcm::pcsc::read_card(context, from_reader(kReader0)); }).code() ==
           ErrorCode::no_card);
 }
@@ -629,6 +631,18 @@ TEST_CASE("Context, Card and Transaction are movable RAII handles", "[pcsc][raii
     card.reconnect();
     CHECK(to_hex(card.atr()) == kGidsAtr);
     card.disconnect();
+
+    // A Card keeps its native context alive: it may outlive the Context it was made from.
+    std::optional<Card> survivor;
+    {
+        Context scoped;
+        survivor.emplace(scoped, kReader0);
+    }
+    CHECK(to_hex(survivor->atr()) == kGidsAtr);
+    CHECK(mimcm::card::transmit(*survivor, mimcm::card::CommandApdu::select_aid(
+                                               *mimcm::from_hex("a00000039742544659")))
+              .ok());
+    survivor.reset();
     CHECK_FALSE(card.connected());
     CHECK_NOTHROW(card.disconnect());
     CHECK_THROWS_AS(card.atr(), std::logic_error);

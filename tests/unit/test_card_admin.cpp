@@ -1,5 +1,6 @@
-// The card half of the MIM CM admin flow against scripted cards: read_card_id (no challenge),
-// authenticate_admin, set_admin_key, set_user_pin for GIDS, PIV and the auto profile.
+// The card half of the MIM CM admin flow against scripted cards: the GIDS and PIV admin APDUs
+// and their status words, and the card session (one SELECT per card; no SELECT between a
+// challenge and its response or between the admin login and the admin writes).
 // The SDK never computes 3DES (the CM server does), so the responses here are known values:
 // the MIM CM docs example, all-zero 24-byte key, challenge d61143f9ccffd2ca (1hFD+cz/0so=)
 // -> response 17466e766e303cb6 (F0Zudm4wPLY=).
@@ -9,23 +10,26 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "card_test_data.hpp"
 #include "mimcm/card/profiles.hpp"
+#include "mimcm/card/session.hpp"
 #include "scripted_channel.hpp"
 
 using mimcm::Bytes;
 using mimcm::SecretBytes;
 using mimcm::SecretString;
 using mimcm::to_hex;
-using mimcm::card::AutoProfile;
 using mimcm::card::CardError;
 using mimcm::card::CardErrorCode;
-using mimcm::card::CardIdentity;
-using mimcm::card::CardProfile;
+using mimcm::card::CardOperation;
 using mimcm::card::GidsProfile;
 using mimcm::card::PivProfile;
+using mimcm::card::ProfileResolver;
+using mimcm::card::Session;
 using mimcm_test::hex;
 using mimcm_test::ScriptedChannel;
 
@@ -72,423 +76,632 @@ void check_no_secret(const std::string& message, const std::vector<std::string>&
     }
 }
 
-// A user-written profile that implements only read().
-class ReadOnlyProfile : public CardProfile {
-  public:
-    std::string_view name() const override { return "demo"; }
-    std::optional<CardIdentity> read(mimcm::card::ApduChannel&) override {
-        CardIdentity id;
-        id.card_id.fill(0x42);
-        id.challenge = hex("0102030405060708");
-        id.profile = "demo";
-        return id;
+std::string gids_response() {
+    return gids_response_prefix + docs_response;
+}
+const std::string put_key =
+    "00 DB 3F FF 26 70 24 84 01 80 A5 1F 87 18" + new_key + "88 03 B0 73 DC";
+const std::string gids_set_pin = "00 2C 02 80 08 3837363534333231";  // "87654321"
+const std::string piv_response = "00 87 03 9B 0C 7C 0A 82 08" + docs_response;
+const std::string piv_set_key = "00 FF FF FF 1B 03 9B 18" + new_key;
+const std::string challenge_answer = "7C 0A 81 08 d61143f9ccffd2ca 9000";
+
+ProfileResolver gids_only() {
+    return ProfileResolver::by_name("gids");
+}
+ProfileResolver piv_only() {
+    return ProfileResolver::by_name("piv");
+}
+
+// SELECT and the card id of a GIDS card.
+void expect_gids_open(ScriptedChannel& card) {
+    card.expect(select_gids, "61 12 4F 0B A0 00 00 03 97 42 54 46 59 02 01 73 03 40 01 C0 9000");
+    card.expect(get_master_file, master_file_answer());
+    card.expect(get_cardid_default, "DF 20 10" + card_id_hex + "9000");
+}
+void expect_gids_challenge(ScriptedChannel& card) {
+    card.expect(mse_set, "9000");
+    card.expect(gids_challenge, challenge_answer);
+}
+void expect_piv_open(ScriptedChannel& card) {
+    card.expect(select_piv, "9000");
+    card.expect(get_chuid, chuid_answer());
+}
+
+// No SELECT in the recorded commands after the first one.
+void check_selected_once(const ScriptedChannel& card) {
+    int selects = 0;
+    for (const auto& command : card.sent()) {
+        if (command.rfind("00a404", 0) == 0)
+            ++selects;
     }
-};
+    CHECK(selects == 1);
+    REQUIRE_FALSE(card.sent().empty());
+    CHECK(card.sent().front().rfind("00a404", 0) == 0);
+}
 
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
-// Error codes
+// Error codes and operations
 
-TEST_CASE("the new card error codes have names", "[card-admin]") {
+TEST_CASE("the card error codes and operations have names", "[card-admin]") {
     using mimcm::card::to_string;
     CHECK(to_string(CardErrorCode::not_supported) == "not_supported");
     CHECK(to_string(CardErrorCode::admin_auth_failed) == "admin_auth_failed");
     CHECK(to_string(CardErrorCode::challenge_expired) == "challenge_expired");
+    CHECK(to_string(CardErrorCode::admin_auth_refused) == "admin_auth_refused");
+    CHECK(to_string(CardErrorCode::not_authenticated) == "not_authenticated");
+    CHECK(to_string(CardErrorCode::puk_refused) == "puk_refused");
+    CHECK(to_string(CardOperation::set_pin_with_puk) == "set_pin_with_puk");
+    CHECK(to_string(CardOperation::admin_challenge) == "admin_challenge");
     CHECK(mimcm::card::admin_key_size == 24);
     CHECK(mimcm::card::admin_response_size == 8);
 }
 
-TEST_CASE("a profile without admin operations throws not_supported and sends nothing",
-          "[card-admin]") {
-    ReadOnlyProfile demo;
-    ScriptedChannel card;
-    const auto check = [&](const CardError& e, const std::string& what) {
-        CHECK(e.code() == CardErrorCode::not_supported);
-        CHECK_FALSE(e.sw().has_value());
-        CHECK(std::string(e.what()) == "the demo card profile does not support " + what);
-    };
-    check(thrown<CardError>([&] { demo.read_card_id(card); }),
-          "reading the card id without a challenge");
-    check(thrown<CardError>([&] { demo.authenticate_admin(card, secret(docs_response)); }),
-          "admin authentication");
-    check(thrown<CardError>([&] { demo.set_admin_key(card, secret(new_key)); }),
-          "setting the admin key");
-    check(thrown<CardError>([&] { demo.set_user_pin(card, SecretString("12345678")); }),
-          "setting the user PIN with the admin key");
-    CHECK(card.sent().empty());
+TEST_CASE("what GIDS and PIV support", "[card-admin]") {
+    const GidsProfile gids;
+    const PivProfile piv;
+    CHECK(gids.supports(CardOperation::set_pin_with_admin_key));
+    CHECK_FALSE(gids.supports(CardOperation::set_pin_with_puk));
+    CHECK(gids.pin_change_ends_admin_login());
+    CHECK_FALSE(piv.supports(CardOperation::set_pin_with_admin_key));
+    CHECK(piv.supports(CardOperation::set_pin_with_puk));
+    CHECK(piv.supports(CardOperation::set_admin_key));
+    CHECK_FALSE(piv.pin_change_ends_admin_login());
 }
 
 // ---------------------------------------------------------------------------------------------
 // GIDS
 
-TEST_CASE("GIDS read_card_id reads the card id without GET CHALLENGE", "[card-admin][gids]") {
-    SECTION("card id") {
-        ScriptedChannel card{{select_gids, "9000"},
-                             {get_master_file, master_file_answer()},
-                             {get_cardid_default, "DF 20 10" + card_id_hex + "9000"}};
-        const auto id = GidsProfile().read_card_id(card);
-        REQUIRE(id.has_value());
-        CHECK(to_hex(id->data(), id->size()) == card_id_hex);
-        CHECK(card.done());  // and no 00 84: the script would have failed
-    }
-    SECTION("no GIDS applet") {
-        ScriptedChannel card{{select_gids, "6A82"}};
-        CHECK_FALSE(GidsProfile().read_card_id(card).has_value());
-    }
-    SECTION("read() is read_card_id() plus GET CHALLENGE") {
-        ScriptedChannel card{{select_gids, "9000"},
-                             {get_master_file, master_file_answer()},
-                             {get_cardid_default, "DF 20 10" + card_id_hex + "9000"},
-                             {"00 84 00 00 08", "d61143f9ccffd2ca 9000"}};
-        const auto identity = GidsProfile().read(card);
-        REQUIRE(identity.has_value());
-        CHECK(to_hex(identity->challenge) == "d61143f9ccffd2ca");
-        CHECK(card.done());
-    }
+TEST_CASE("GIDS session: challenge by MSE SET + GENERAL AUTHENTICATE, response, admin writes",
+          "[card-admin][gids]") {
+    ScriptedChannel card;
+    expect_gids_open(card);
+    Session session(card, gids_only());
+    CHECK(session.profile_name() == "gids");
+    CHECK(session.card_id().guid() == "bc88f13f-83ba-4037-8262-46eba1291c6e");
+
+    expect_gids_challenge(card);
+    card.expect(gids_response(), "9000");
+    card.expect(put_key, "9000");
+    const auto challenge = session.challenge();
+    CHECK(to_hex(challenge.bytes()) == "d61143f9ccffd2ca");
+    CHECK(session.challenge_pending());
+    session.authenticate_admin(secret(docs_response));
+    CHECK(session.admin_authenticated());
+    CHECK_FALSE(session.challenge_pending());
+    session.set_admin_key(secret(new_key));
+    CHECK(card.done());
+    check_selected_once(card);
+    // The exact bytes: MSE SET, GENERAL AUTHENTICATE for the challenge, then the response.
+    const auto& sent = card.sent();
+    REQUIRE(sent.size() == 7);
+    CHECK(sent[3] == "002281a403830180");
+    CHECK(sent[4] ==
+          "0087000004"
+          "7c02810000");
+    CHECK(sent[5] == "008700000c7c0a8208" + docs_response);
 }
 
-TEST_CASE("GIDS admin authentication: EXTERNAL AUTHENTICATE with key 80", "[card-admin][gids]") {
-    const std::string external_authenticate = "00 82 00 80 08" + docs_response;
-    GidsProfile gids;
-    SECTION("accepted") {
-        ScriptedChannel card{{select_gids, "9000"}, {external_authenticate, "9000"}};
-        gids.authenticate_admin(card, secret(docs_response));
-        CHECK(card.done());
-    }
-    SECTION("a T=0-style 61xx after SELECT is followed by GET RESPONSE") {
-        ScriptedChannel card{{select_gids, "610D"},
-                             {"00 C0 00 00 0D", "4F0BA0000003974254465902019000"},
-                             {external_authenticate, "9000"}};
-        gids.authenticate_admin(card, secret(docs_response));
-        CHECK(card.done());
-    }
-    SECTION("wrong response: admin_auth_failed") {
-        for (const char* sw : {"6300", "63C2", "6982"}) {
-            INFO(sw);
-            ScriptedChannel card{{select_gids, "9000"}, {external_authenticate, sw}};
-            const auto e =
-                thrown<CardError>([&] { gids.authenticate_admin(card, secret(docs_response)); });
-            CHECK(e.code() == CardErrorCode::admin_auth_failed);
-            CHECK(to_hex(Bytes{static_cast<std::uint8_t>(*e.sw() >> 8),
-                               static_cast<std::uint8_t>(*e.sw())}) ==
-                  ScriptedChannel::normalise(sw));
-            CHECK_THAT(e.what(), Catch::StartsWith("GIDS: the card refused the admin challenge "
-                                                   "response (EXTERNAL AUTHENTICATE"));
-            check_no_secret(e.what(), {docs_response});
-        }
-    }
-    SECTION("blocked key: admin_auth_failed") {
-        ScriptedChannel card{{select_gids, "9000"}, {external_authenticate, "6983"}};
+TEST_CASE("GIDS session: the card id re-check between challenge and response sends no SELECT",
+          "[card-admin][gids]") {
+    ScriptedChannel card;
+    expect_gids_open(card);
+    Session session(card, gids_only());
+    expect_gids_challenge(card);
+    card.expect(get_master_file, master_file_answer());
+    card.expect(get_cardid_default, "DF 20 10" + card_id_hex + "9000");
+    card.expect(gids_response(), "9000");
+    (void)session.challenge();
+    CHECK(session.read_card_id().guid() == "bc88f13f-83ba-4037-8262-46eba1291c6e");
+    session.authenticate_admin(secret(docs_response));
+    CHECK(card.done());
+    check_selected_once(card);
+}
+
+TEST_CASE("GIDS response status words map to typed errors", "[card-admin][gids]") {
+    struct Case {
+        const char* sw;
+        CardErrorCode code;
+    };
+    for (const Case c :
+         {Case{"6982", CardErrorCode::admin_auth_failed},
+          Case{"6300", CardErrorCode::admin_auth_failed},
+          Case{"63C2", CardErrorCode::admin_auth_failed},
+          Case{"6983", CardErrorCode::admin_auth_failed},
+          Case{"6985", CardErrorCode::challenge_expired}, Case{"6A88", CardErrorCode::status}}) {
+        INFO(c.sw);
+        ScriptedChannel card;
+        expect_gids_open(card);
+        Session session(card, gids_only());
+        expect_gids_challenge(card);
+        card.expect(gids_response(), c.sw);
+        (void)session.challenge();
         const auto e =
-            thrown<CardError>([&] { gids.authenticate_admin(card, secret(docs_response)); });
-        CHECK(e.code() == CardErrorCode::admin_auth_failed);
-        CHECK_THAT(e.what(), Catch::Contains("blocked"));
-    }
-    SECTION("no pending challenge: challenge_expired") {
-        ScriptedChannel card{{select_gids, "9000"}, {external_authenticate, "6985"}};
-        const auto e =
-            thrown<CardError>([&] { gids.authenticate_admin(card, secret(docs_response)); });
-        CHECK(e.code() == CardErrorCode::challenge_expired);
-        CHECK(e.sw() == std::optional<std::uint16_t>{0x6985});
-        CHECK_THAT(e.what(),
-                   Catch::Contains("no pending challenge") && Catch::Contains("fresh challenge"));
+            thrown<CardError>([&] { session.authenticate_admin(secret(docs_response)); });
+        CHECK(e.code() == c.code);
         check_no_secret(e.what(), {docs_response});
-    }
-    SECTION("another status word: status") {
-        ScriptedChannel card{{select_gids, "9000"}, {external_authenticate, "6A88"}};
-        const auto e =
-            thrown<CardError>([&] { gids.authenticate_admin(card, secret(docs_response)); });
-        CHECK(e.code() == CardErrorCode::status);
-        CHECK(std::string(e.what()) ==
-              "GIDS: EXTERNAL AUTHENTICATE (admin key 80) answered 6A88; expected 9000");
-    }
-    SECTION("no GIDS applet: status, nothing else sent") {
-        ScriptedChannel card{{select_gids, "6A82"}};
-        const auto e =
-            thrown<CardError>([&] { gids.authenticate_admin(card, secret(docs_response)); });
-        CHECK(e.code() == CardErrorCode::status);
-        CHECK_THAT(e.what(), Catch::Contains("SELECT of the GIDS applet answered 6A82"));
+        CHECK_FALSE(session.admin_authenticated());
+        CHECK_FALSE(session.challenge_pending());  // a challenge is used by one answer
+        // Without the admin login nothing more is sent.
+        CHECK(thrown<CardError>([&] { session.set_admin_key(secret(new_key)); }).code() ==
+              CardErrorCode::not_authenticated);
         CHECK(card.done());
-    }
-    SECTION("a response that is not 8 bytes is refused before anything is sent") {
-        ScriptedChannel card;
-        for (const std::string& bad :
-             {std::string("17466e766e303c"), docs_response + "00", std::string()}) {
-            INFO(bad);
-            try {
-                gids.authenticate_admin(card, secret(bad));
-                FAIL("accepted");
-            } catch (const std::invalid_argument& e) {
-                CHECK_THAT(e.what(), Catch::StartsWith("GIDS: an admin challenge response has 8 "
-                                                       "bytes (3DES), got "));
-            }
-        }
-        CHECK(card.sent().empty());
-    }
-    SECTION("a failing channel passes through") {
-        ScriptedChannel card;
-        card.expect(select_gids, "9000");
-        card.expect_failure(external_authenticate, "reader gone");
-        CHECK_THROWS_WITH(gids.authenticate_admin(card, secret(docs_response)), "reader gone");
     }
 }
 
-TEST_CASE("GIDS set_admin_key: PUT DATA of the admin key", "[card-admin][gids]") {
-    const std::string put_key =
-        "00 DB 3F FF 26 70 24 84 01 80 A5 1F 87 18" + new_key + "88 03 B0 73 DC";
+TEST_CASE("GIDS 6982 on PUT DATA and on the PIN is not_authenticated", "[card-admin][gids]") {
     GidsProfile gids;
-    SECTION("set") {
-        ScriptedChannel card{{select_gids, "9000"}, {put_key, "9000"}};
-        gids.set_admin_key(card, secret(new_key));
-        CHECK(card.done());
-    }
-    SECTION("not authenticated: status 6982 with a hint") {
-        ScriptedChannel card{{select_gids, "9000"}, {put_key, "6982"}};
+    {
+        ScriptedChannel card{{put_key, "6982"}};
         const auto e = thrown<CardError>([&] { gids.set_admin_key(card, secret(new_key)); });
-        CHECK(e.code() == CardErrorCode::status);
+        CHECK(e.code() == CardErrorCode::not_authenticated);
         CHECK(e.sw() == std::optional<std::uint16_t>{0x6982});
         CHECK_THAT(e.what(), Catch::StartsWith("GIDS: PUT DATA of the admin key answered 6982") &&
                                  Catch::Contains("authenticate as admin first"));
         check_no_secret(e.what(), {new_key});
     }
-    SECTION("other status") {
-        ScriptedChannel card{{select_gids, "9000"}, {put_key, "6A80"}};
+    {
+        ScriptedChannel card{{gids_set_pin, "6982"}};
+        const auto e =
+            thrown<CardError>([&] { gids.set_user_pin(card, SecretString("87654321")); });
+        CHECK(e.code() == CardErrorCode::not_authenticated);
+        check_no_secret(e.what(), {"87654321", "3837363534333231"});
+    }
+    {
+        ScriptedChannel card{{put_key, "6A80"}};
         const auto e = thrown<CardError>([&] { gids.set_admin_key(card, secret(new_key)); });
         CHECK(e.code() == CardErrorCode::status);
         CHECK(std::string(e.what()) ==
               "GIDS: PUT DATA of the admin key answered 6A80; expected 9000");
     }
-    SECTION("a key that is not 24 bytes is refused before anything is sent") {
-        ScriptedChannel card;
-        for (const std::string& bad : {new_key.substr(2), new_key + "00", std::string(32, '1')}) {
-            INFO(bad);
-            try {
-                gids.set_admin_key(card, secret(bad));
-                FAIL("accepted");
-            } catch (const std::invalid_argument& e) {
-                CHECK_THAT(e.what(),
-                           Catch::StartsWith("GIDS: an admin key has 24 bytes (3DES), got "));
-                check_no_secret(e.what(), {bad});
+}
+
+TEST_CASE("GIDS: a card that refuses MSE SET or GENERAL AUTHENTICATE gets GET CHALLENGE",
+          "[card-admin][gids]") {
+    for (const bool mse_refused : {true, false}) {
+        for (const char* sw : {"6D00", "6E00", "6A81"}) {
+            INFO((mse_refused ? "MSE SET " : "GENERAL AUTHENTICATE ") << sw);
+            ScriptedChannel card;
+            expect_gids_open(card);
+            Session session(card, gids_only());
+            if (mse_refused) {
+                card.expect(mse_set, sw);
+            } else {
+                card.expect(mse_set, "9000");
+                card.expect(gids_challenge, sw);
             }
+            card.expect(get_challenge, "d61143f9ccffd2ca 9000");
+            card.expect("00 82 00 80 08" + docs_response, "9000");
+            card.expect(put_key, "9000");
+            CHECK(to_hex(session.challenge().bytes()) == "d61143f9ccffd2ca");
+            session.authenticate_admin(secret(docs_response));
+            session.set_admin_key(secret(new_key));
+            CHECK(card.done());
+            check_selected_once(card);
         }
-        CHECK(card.sent().empty());
+    }
+    SECTION("EXTERNAL AUTHENTICATE status words") {
+        for (const char* sw : {"6300", "63C1", "6982", "6985"}) {
+            INFO(sw);
+            ScriptedChannel card;
+            expect_gids_open(card);
+            Session session(card, gids_only());
+            card.expect(mse_set, "6D00");
+            card.expect(get_challenge, "d61143f9ccffd2ca 9000");
+            card.expect("00 82 00 80 08" + docs_response, sw);
+            (void)session.challenge();
+            const auto e =
+                thrown<CardError>([&] { session.authenticate_admin(secret(docs_response)); });
+            CHECK(e.code() == (std::string(sw) == "6985" ? CardErrorCode::challenge_expired
+                                                         : CardErrorCode::admin_auth_failed));
+            CHECK_THAT(e.what(), Catch::Contains("EXTERNAL AUTHENTICATE"));
+        }
     }
 }
 
-TEST_CASE("GIDS set_user_pin: RESET RETRY COUNTER with the new PIN", "[card-admin][gids]") {
-    GidsProfile gids;
-    SECTION("8 digits") {
-        ScriptedChannel card{{select_gids, "9000"}, {"00 2C 02 80 08 3837363534333231", "9000"}};
-        gids.set_user_pin(card, SecretString("87654321"));
-        CHECK(card.done());
-    }
-    SECTION("4 and 16 bytes are the limits") {
-        ScriptedChannel card{{select_gids, "9000"},
-                             {"00 2C 02 80 04 31323334", "9000"},
-                             {select_gids, "9000"},
-                             {"00 2C 02 80 10 61626364656667686970717273747576", "9000"}};
-        gids.set_user_pin(card, SecretString("1234"));
-        gids.set_user_pin(card, SecretString("abcdefghipqrstuv"));
-        CHECK(card.done());
-    }
-    SECTION("3 or 17 bytes, or empty, are refused before anything is sent") {
-        ScriptedChannel card;
-        for (const char* bad : {"123", "12345678901234567", ""}) {
-            INFO(bad);
-            try {
-                gids.set_user_pin(card, SecretString(bad));
-                FAIL("accepted");
-            } catch (const std::invalid_argument& e) {
-                CHECK_THAT(e.what(), Catch::StartsWith("GIDS: a user PIN has 4 to 16 bytes, got "));
-                if (*bad)
-                    check_no_secret(e.what(), {bad});
-            }
-        }
-        CHECK(card.sent().empty());
-    }
-    SECTION("not authenticated") {
-        ScriptedChannel card{{select_gids, "9000"}, {"00 2C 02 80 08 3837363534333231", "6982"}};
-        const auto e =
-            thrown<CardError>([&] { gids.set_user_pin(card, SecretString("87654321")); });
-        CHECK(e.code() == CardErrorCode::status);
-        CHECK_THAT(e.what(), Catch::Contains("RESET RETRY COUNTER of the user PIN answered 6982") &&
-                                 Catch::Contains("authenticate as admin first"));
-        check_no_secret(e.what(), {"87654321", "3837363534333231"});
-    }
-}
-
-TEST_CASE("GIDS: the whole admin sequence on one channel", "[card-admin][gids]") {
-    ScriptedChannel card{
-        {select_gids, "9000"},
-        {get_master_file, master_file_answer()},
-        {get_cardid_default, "DF 20 10" + card_id_hex + "9000"},
-        {select_gids, "9000"},
-        {"00 82 00 80 08" + docs_response, "9000"},
-        {select_gids, "9000"},
-        {"00 DB 3F FF 26 70 24 84 01 80 A5 1F 87 18" + new_key + "88 03 B0 73 DC", "9000"},
-        {select_gids, "9000"},
-        {"00 2C 02 80 08 3837363534333231", "9000"},
-    };
-    GidsProfile gids;
-    REQUIRE(gids.read_card_id(card).has_value());
-    gids.authenticate_admin(card, secret(docs_response));
-    gids.set_admin_key(card, secret(new_key));
-    gids.set_user_pin(card, SecretString("87654321"));
+TEST_CASE("GIDS: the PIN change logs the admin out, the next admin command needs a new challenge",
+          "[card-admin][gids]") {
+    ScriptedChannel card;
+    expect_gids_open(card);
+    Session session(card, gids_only());
+    expect_gids_challenge(card);
+    card.expect(gids_response(), "9000");
+    card.expect(gids_set_pin, "9000");
+    (void)session.challenge();
+    session.authenticate_admin(secret(docs_response));
+    session.set_user_pin(SecretString("87654321"));
+    CHECK_FALSE(session.admin_authenticated());
     CHECK(card.done());
+
+    // Refused before anything is sent...
+    const auto e = thrown<CardError>([&] { session.set_admin_key(secret(new_key)); });
+    CHECK(e.code() == CardErrorCode::not_authenticated);
+    CHECK_THAT(e.what(), Catch::Contains("logs the admin out after a PIN change"));
+    CHECK(card.done());
+    // ...and accepted after a new challenge and response, still without a SELECT.
+    expect_gids_challenge(card);
+    card.expect(gids_response(), "9000");
+    card.expect(put_key, "9000");
+    (void)session.challenge();
+    session.authenticate_admin(secret(docs_response));
+    session.set_admin_key(secret(new_key));
+    CHECK(card.done());
+    check_selected_once(card);
+}
+
+TEST_CASE("GIDS: PIN limits, checked before anything is sent", "[card-admin][gids]") {
+    GidsProfile gids;
+    ScriptedChannel card{{"00 2C 02 80 04 31323334", "9000"},
+                         {"00 2C 02 80 10 61626364656667686970717273747576", "9000"}};
+    gids.set_user_pin(card, SecretString("1234"));
+    gids.set_user_pin(card, SecretString("abcdefghipqrstuv"));
+    CHECK(card.done());
+    for (const char* bad : {"123", "12345678901234567", ""}) {
+        INFO(bad);
+        const auto e =
+            thrown<std::invalid_argument>([&] { gids.set_user_pin(card, SecretString(bad)); });
+        CHECK_THAT(e.what(), Catch::StartsWith("GIDS: a user PIN has 4 to 16 bytes, got "));
+        if (*bad)
+            check_no_secret(e.what(), {bad});
+    }
+    CHECK(card.sent().size() == 2);
+}
+
+TEST_CASE("admin responses and keys of the wrong size are refused before anything is sent",
+          "[card-admin]") {
+    ScriptedChannel card;
+    GidsProfile gids;
+    PivProfile piv;
+    for (const std::string& bad :
+         {std::string("17466e766e303c"), docs_response + "00", std::string()}) {
+        INFO(bad);
+        CHECK_THAT(thrown<std::invalid_argument>([&] {
+                       gids.authenticate_admin(card, secret(bad));
+                   }).what(),
+                   Catch::StartsWith("GIDS: an admin challenge response has 8 bytes (3DES), got "));
+        CHECK_THROWS_AS(piv.authenticate_admin(card, secret(bad)), std::invalid_argument);
+    }
+    for (const std::string& bad : {new_key.substr(2), new_key + "00", std::string(32, '1')}) {
+        INFO(bad);
+        const auto e =
+            thrown<std::invalid_argument>([&] { gids.set_admin_key(card, secret(bad)); });
+        CHECK_THAT(e.what(), Catch::StartsWith("GIDS: an admin key has 24 bytes (3DES), got "));
+        check_no_secret(e.what(), {bad});
+        CHECK_THROWS_AS(piv.set_admin_key(card, secret(bad)), std::invalid_argument);
+    }
+    CHECK(card.sent().empty());
+}
+
+TEST_CASE("a response without a pending challenge is refused before anything is sent",
+          "[card-admin]") {
+    ScriptedChannel card;
+    expect_gids_open(card);
+    Session session(card, gids_only());
+    const auto e = thrown<CardError>([&] { session.authenticate_admin(secret(docs_response)); });
+    CHECK(e.code() == CardErrorCode::challenge_expired);
+    CHECK(card.done());
+    SECTION("nor after forget_authentication() (a reset seen by the PC/SC layer)") {
+        expect_gids_challenge(card);
+        (void)session.challenge();
+        session.forget_authentication();
+        CHECK(thrown<CardError>([&] {
+                  session.authenticate_admin(secret(docs_response));
+              }).code() == CardErrorCode::challenge_expired);
+        CHECK(card.done());
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // PIV
 
-TEST_CASE("PIV read_card_id reads the CHUID without GENERAL AUTHENTICATE", "[card-admin][piv]") {
-    SECTION("card id") {
-        ScriptedChannel card{{select_piv, "9000"}, {get_chuid, chuid_answer()}};
-        const auto id = PivProfile().read_card_id(card);
-        REQUIRE(id.has_value());
-        CHECK(to_hex(id->data(), id->size()) == card_id_hex);
-        CHECK(card.done());
-    }
-    SECTION("no PIV applet") {
-        ScriptedChannel card{{select_piv, "6A82"}};
-        CHECK_FALSE(PivProfile().read_card_id(card).has_value());
-    }
-    SECTION("no CHUID") {
-        ScriptedChannel card{{select_piv, "9000"}, {get_chuid, "6A82"}};
-        CHECK(thrown<CardError>([&] { PivProfile().read_card_id(card); }).code() ==
-              CardErrorCode::missing_card_id);
-    }
-}
-
-TEST_CASE("PIV admin authentication: GENERAL AUTHENTICATE response for key 9B",
-          "[card-admin][piv]") {
-    const std::string send_response = "00 87 03 9B 0C 7C 0A 82 08" + docs_response;
-    PivProfile piv;
-    SECTION("accepted") {
-        ScriptedChannel card{{select_piv, "9000"}, {send_response, "9000"}};
-        piv.authenticate_admin(card, secret(docs_response));
-        CHECK(card.done());
-    }
-    SECTION("wrong response (69 82): admin_auth_failed") {
-        ScriptedChannel card{{select_piv, "9000"}, {send_response, "6982"}};
-        const auto e =
-            thrown<CardError>([&] { piv.authenticate_admin(card, secret(docs_response)); });
-        CHECK(e.code() == CardErrorCode::admin_auth_failed);
-        CHECK(e.sw() == std::optional<std::uint16_t>{0x6982});
-        CHECK_THAT(e.what(), Catch::StartsWith("PIV: the card refused the admin challenge "
-                                               "response (GENERAL AUTHENTICATE"));
-        check_no_secret(e.what(), {docs_response});
-    }
-    SECTION("no pending challenge (69 85): challenge_expired") {
-        ScriptedChannel card{{select_piv, "9000"}, {send_response, "6985"}};
-        CHECK(thrown<CardError>([&] {
-                  piv.authenticate_admin(card, secret(docs_response));
-              }).code() == CardErrorCode::challenge_expired);
-    }
-    SECTION("wrong size") {
-        ScriptedChannel card;
-        CHECK_THROWS_AS(piv.authenticate_admin(card, secret("0102")), std::invalid_argument);
-        CHECK(card.sent().empty());
-    }
-}
-
-TEST_CASE("PIV set_admin_key: Yubico SET MANAGEMENT KEY", "[card-admin][piv]") {
-    const std::string set_key = "00 FF FF FF 1B 03 9B 18" + new_key;
-    PivProfile piv;
-    SECTION("set") {
-        ScriptedChannel card{{select_piv, "9000"}, {set_key, "9000"}};
-        piv.set_admin_key(card, secret(new_key));
-        CHECK(card.done());
-    }
-    SECTION("not authenticated") {
-        ScriptedChannel card{{select_piv, "9000"}, {set_key, "6982"}};
-        const auto e = thrown<CardError>([&] { piv.set_admin_key(card, secret(new_key)); });
-        CHECK(e.code() == CardErrorCode::status);
-        CHECK_THAT(e.what(), Catch::Contains("authenticate as admin first"));
-        check_no_secret(e.what(), {new_key});
-    }
-    SECTION("a card without the Yubico extension: not_supported") {
-        ScriptedChannel card{{select_piv, "9000"}, {set_key, "6D00"}};
-        const auto e = thrown<CardError>([&] { piv.set_admin_key(card, secret(new_key)); });
-        CHECK(e.code() == CardErrorCode::not_supported);
-        CHECK(e.sw() == std::optional<std::uint16_t>{0x6D00});
-    }
-    SECTION("wrong size") {
-        ScriptedChannel card;
-        CHECK_THROWS_AS(piv.set_admin_key(card, secret("0102030405060708")), std::invalid_argument);
-        CHECK(card.sent().empty());
-    }
-}
-
-TEST_CASE("PIV set_user_pin is not supported (the PIN is reset with the PUK)",
+TEST_CASE("PIV session: metadata, challenge, response, management key, no SELECT in between",
           "[card-admin][piv]") {
     ScriptedChannel card;
-    const auto e =
-        thrown<CardError>([&] { PivProfile().set_user_pin(card, SecretString("123456")); });
-    CHECK(e.code() == CardErrorCode::not_supported);
-    CHECK(std::string(e.what()) ==
-          "the piv card profile does not support setting the user PIN with the admin key");
-    CHECK(card.sent().empty());
+    expect_piv_open(card);
+    Session session(card, piv_only());
+    CHECK(session.profile_name() == "piv");
+    CHECK(session.card_id().guid() == "bc88f13f-83ba-4037-8262-46eba1291c6e");
+    card.expect(piv_metadata, "01 01 03 02 02 00 01 05 01 01 9000");
+    card.expect(general_authenticate, challenge_answer);
+    card.expect(piv_response, "9000");
+    card.expect(piv_set_key, "9000");
+    (void)session.challenge();
+    session.authenticate_admin(secret(docs_response));
+    session.set_admin_key(secret(new_key));
+    CHECK(card.done());
+    check_selected_once(card);
+
+    SECTION("the metadata is asked once per session") {
+        card.expect(general_authenticate, challenge_answer);
+        (void)session.challenge();
+        CHECK(card.done());
+    }
+}
+
+TEST_CASE("PIV: 6A80 on the response is admin_auth_refused", "[card-admin][piv]") {
+    ScriptedChannel card;
+    expect_piv_open(card);
+    Session session(card, piv_only());
+    card.expect(piv_metadata, "6D00");
+    card.expect(general_authenticate, challenge_answer);
+    card.expect(piv_response, "6A80");
+    (void)session.challenge();
+    const auto e = thrown<CardError>([&] { session.authenticate_admin(secret(docs_response)); });
+    CHECK(e.code() == CardErrorCode::admin_auth_refused);
+    CHECK(e.sw() == std::optional<std::uint16_t>{0x6A80});
+    CHECK_THAT(e.what(), Catch::Contains("6A80") && Catch::Contains("challenge expired"));
+    check_no_secret(e.what(), {docs_response});
+    CHECK_FALSE(session.admin_authenticated());
+    SECTION("69 82 and 69 85 keep their meaning") {
+        for (const char* sw : {"6982", "6985"}) {
+            INFO(sw);
+            card.expect(general_authenticate, challenge_answer);
+            card.expect(piv_response, sw);
+            (void)session.challenge();
+            CHECK(thrown<CardError>([&] {
+                      session.authenticate_admin(secret(docs_response));
+                  }).code() == (std::string(sw) == "6982" ? CardErrorCode::admin_auth_failed
+                                                          : CardErrorCode::challenge_expired));
+        }
+    }
+}
+
+TEST_CASE("PIV: an AES management key is refused before any write", "[card-admin][piv]") {
+    SECTION("GET METADATA says AES-192 (0A): nothing more is sent") {
+        ScriptedChannel card;
+        expect_piv_open(card);
+        Session session(card, piv_only());
+        card.expect(piv_metadata, "01 01 0A 02 02 00 01 9000");
+        const auto e = thrown<CardError>([&] { (void)session.challenge(); });
+        CHECK(e.code() == CardErrorCode::not_supported);
+        CHECK_THAT(e.what(), Catch::Contains("not a 3DES key") && Catch::Contains("0A (AES-192)"));
+        CHECK_FALSE(session.challenge_pending());
+        CHECK(card.done());
+    }
+    SECTION("no GET METADATA, and GENERAL AUTHENTICATE with algorithm 03 answers 6A80") {
+        ScriptedChannel card;
+        expect_piv_open(card);
+        Session session(card, piv_only());
+        card.expect(piv_metadata, "6D00");
+        card.expect(general_authenticate, "6A80");
+        const auto e = thrown<CardError>([&] { (void)session.challenge(); });
+        CHECK(e.code() == CardErrorCode::not_supported);
+        CHECK_THAT(e.what(), Catch::Contains("algorithm 03 answered 6A80"));
+        CHECK(card.done());
+    }
+    SECTION("malformed metadata") {
+        ScriptedChannel card;
+        expect_piv_open(card);
+        Session session(card, piv_only());
+        card.expect(piv_metadata, "02 02 00 01 9000");
+        CHECK(thrown<CardError>([&] { (void)session.challenge(); }).code() ==
+              CardErrorCode::malformed);
+    }
+}
+
+TEST_CASE("PIV: a missing CHUID or a zero CHUID GUID is named", "[card-admin][piv]") {
+    SECTION("no CHUID") {
+        ScriptedChannel card{{select_piv, "9000"}, {get_chuid, "6A82"}};
+        const auto e = thrown<CardError>([&] { Session session(card, piv_only()); });
+        CHECK(e.code() == CardErrorCode::missing_card_id);
+        CHECK_THAT(e.what(), Catch::Contains("no CHUID") && Catch::Contains("CHUID GUID"));
+    }
+    SECTION("zero GUID") {
+        ScriptedChannel card{{select_piv, "9000"},
+                             {get_chuid, "53 1E 34 10" + std::string(32, '0') +
+                                             "35 08 3230333031323331 FE 00 9000"}};
+        const auto e = thrown<CardError>([&] { Session session(card, piv_only()); });
+        CHECK(e.code() == CardErrorCode::missing_card_id);
+        CHECK_THAT(e.what(), Catch::Contains("CHUID GUID (tag 34) is all zero"));
+        CHECK(card.done());
+    }
+}
+
+TEST_CASE("PIV: the PIN is set with the PUK (RESET RETRY COUNTER)", "[card-admin][piv]") {
+    PivProfile piv;
+    const std::string reset = "00 2C 00 80 10 3132333435363738 383736353433FFFF";
+    SECTION("accepted; no admin login needed") {
+        ScriptedChannel card;
+        expect_piv_open(card);
+        Session session(card, piv_only());
+        card.expect(reset, "9000");
+        session.reset_pin_with_puk(SecretString("12345678"), SecretString("876543"));
+        CHECK(card.done());
+        check_selected_once(card);
+    }
+    SECTION("wrong PUK, blocked PUK: puk_refused, no secret in the message") {
+        for (const char* sw : {"63C2", "6300", "6983"}) {
+            INFO(sw);
+            ScriptedChannel card{{reset, sw}};
+            const auto e = thrown<CardError>([&] {
+                piv.reset_pin_with_puk(card, SecretString("12345678"), SecretString("876543"));
+            });
+            CHECK(e.code() == CardErrorCode::puk_refused);
+            check_no_secret(e.what(), {"12345678", "876543", "3132333435363738"});
+        }
+    }
+    SECTION("PUK and PIN of 6 to 8 bytes, checked before anything is sent") {
+        ScriptedChannel card;
+        for (const auto& values : {std::pair<const char*, const char*>{"12345", "123456"},
+                                   {"123456789", "123456"},
+                                   {"12345678", "12345"},
+                                   {"12345678", "123456789"}}) {
+            INFO(values.first << " " << values.second);
+            const auto e = thrown<std::invalid_argument>([&] {
+                piv.reset_pin_with_puk(card, SecretString(values.first),
+                                       SecretString(values.second));
+            });
+            CHECK_THAT(e.what(), Catch::StartsWith("PIV: a "));
+        }
+        CHECK(card.sent().empty());
+    }
+    SECTION("GIDS has no PUK command") {
+        ScriptedChannel card;
+        CHECK(thrown<CardError>([&] {
+                  GidsProfile().reset_pin_with_puk(card, SecretString("12345678"),
+                                                   SecretString("123456"));
+              }).code() == CardErrorCode::not_supported);
+        CHECK(card.sent().empty());
+    }
+}
+
+TEST_CASE("PIV SET MANAGEMENT KEY status words", "[card-admin][piv]") {
+    PivProfile piv;
+    {
+        ScriptedChannel card{{piv_set_key, "6D00"}};
+        CHECK(thrown<CardError>([&] { piv.set_admin_key(card, secret(new_key)); }).code() ==
+              CardErrorCode::not_supported);
+    }
+    {
+        ScriptedChannel card{{piv_set_key, "6982"}};
+        CHECK(thrown<CardError>([&] { piv.set_admin_key(card, secret(new_key)); }).code() ==
+              CardErrorCode::not_authenticated);
+    }
+}
+
+TEST_CASE("sessions are movable and keep their state", "[card-admin]") {
+    static_assert(std::is_move_constructible_v<Session>);
+    static_assert(!std::is_copy_constructible_v<Session>);
+    ScriptedChannel card;
+    expect_gids_open(card);
+    Session first(card, gids_only());
+    expect_gids_challenge(card);
+    (void)first.challenge();
+    Session second(std::move(first));
+    CHECK(second.challenge_pending());
+    card.expect(gids_response(), "9000");
+    second.authenticate_admin(secret(docs_response));
+    CHECK(second.admin_authenticated());
+    CHECK(card.done());
 }
 
 // ---------------------------------------------------------------------------------------------
-// Auto
+// Mutual authentication with an admin key the application holds
 
-TEST_CASE("auto profile forwards admin operations to the profile that read the card",
-          "[card-admin][auto]") {
-    AutoProfile chooser;
-    SECTION("before any read: logic_error, nothing sent") {
-        ScriptedChannel card;
-        CHECK(chooser.last_profile() == nullptr);
-        CHECK_THROWS_AS(chooser.authenticate_admin(card, secret(docs_response)), std::logic_error);
-        CHECK_THROWS_AS(chooser.set_admin_key(card, secret(new_key)), std::logic_error);
-        CHECK_THROWS_AS(chooser.set_user_pin(card, SecretString("12345678")), std::logic_error);
-        CHECK(card.sent().empty());
+TEST_CASE("3DES-EDE known answers", "[card-admin][des]") {
+    using mimcm::card::des3_cbc;
+    const Bytes challenge = hex("d61143f9ccffd2ca");
+    // The CM docs example (all-zero key) and two keys cross-checked with openssl enc -des-ede3.
+    CHECK(to_hex(des3_cbc(secret(std::string(48, '0')), challenge)) == docs_response);
+    CHECK(to_hex(des3_cbc(secret(new_key), challenge)) == "2b34badb5051fe80");
+    CHECK(to_hex(des3_cbc(secret("010203040506070801020304050607080102030405060708"), challenge)) ==
+          "2b5108a3889dff6e");
+    // Single DES (K1 = K2 = K3), the classic textbook vector.
+    CHECK(to_hex(des3_cbc(secret("133457799bbcdff1133457799bbcdff1133457799bbcdff1"),
+                          hex("0123456789abcdef"))) == "85e813540f0ab405");
+    // CBC chains and decrypts back.
+    const Bytes plain = hex("00112233445566778899aabbccddeeff0001020304050607");
+    const Bytes cipher = des3_cbc(secret(new_key), plain);
+    CHECK(to_hex(Bytes(cipher.begin(), cipher.begin() + 8)) ==
+          to_hex(des3_cbc(secret(new_key), Bytes(plain.begin(), plain.begin() + 8))));
+    CHECK(to_hex(des3_cbc(secret(new_key), cipher, true)) == to_hex(plain));
+    CHECK_THROWS_AS(des3_cbc(secret("0011"), challenge), std::invalid_argument);
+    CHECK_THROWS_AS(des3_cbc(secret(new_key), hex("0011")), std::invalid_argument);
+}
+
+namespace {
+
+// A GIDS or PIV card answering the mutual authentication with its own admin key.
+class MutualCard : public mimcm::card::ApduChannel {
+  public:
+    MutualCard(bool gids, const std::string& key) : gids_(gids), key_(secret(key)) {}
+
+    Bytes transmit_raw(const Bytes& command) override {
+        using mimcm::card::des3_cbc;
+        sent.push_back(to_hex(command));
+        const std::uint8_t ins = command[1];
+        const Bytes data(command.begin() + 5, command.begin() + 5 + command[4]);
+        auto ok = [](Bytes out) {
+            out.push_back(0x90);
+            out.push_back(0x00);
+            return out;
+        };
+        if (ins == 0x22)
+            return hex("9000");
+        if (ins == 0xF7)
+            return hex("6D00");
+        if (gids_ && data[2] == 0x81) {  // 7C 12 81 10 R1
+            host_random_.assign(data.begin() + 4, data.end());
+            card_random_ = hex("0102030405060708090a0b0c0d0e0f10");
+            return ok(hex("7C 12 81 10 0102030405060708090a0b0c0d0e0f10"));
+        }
+        if (gids_) {  // 7C 2A 82 28 E(R2 R1 Z1)
+            const Bytes plain = des3_cbc(key_, Bytes(data.begin() + 4, data.end()), true);
+            if (Bytes(plain.begin(), plain.begin() + 16) != card_random_ ||
+                Bytes(plain.begin() + 16, plain.begin() + 32) != host_random_ || plain[39] != 0x80)
+                return hex("6982");
+            Bytes mine = host_random_;
+            mine.insert(mine.end(), card_random_.begin(), card_random_.end());
+            const Bytes z = hex("aabbccddeeff0080");
+            mine.insert(mine.end(), z.begin(), z.end());
+            return ok(hex("7C 2A 82 28" + to_hex(des3_cbc(key_, mine))));
+        }
+        if (data.size() == 4) {  // 7C 02 80 00
+            witness_ = hex("1122334455667788");
+            return ok(hex("7C 0A 80 08" + to_hex(des3_cbc(key_, witness_))));
+        }
+        // 7C 14 80 08 W 81 08 C
+        if (Bytes(data.begin() + 4, data.begin() + 12) != witness_)
+            return hex("6A80");
+        return ok(hex("7C 0A 82 08" +
+                      to_hex(des3_cbc(key_, Bytes(data.begin() + 14, data.begin() + 22)))));
     }
-    SECTION("a GIDS card found by read_card_id") {
-        ScriptedChannel card{{select_piv, "6A82"},
-                             {select_gids, "9000"},
-                             {get_master_file, master_file_answer()},
-                             {get_cardid_default, "DF 20 10" + card_id_hex + "9000"},
-                             {select_gids, "9000"},
-                             {"00 82 00 80 08" + docs_response, "9000"},
-                             {select_gids, "9000"},
-                             {"00 2C 02 80 04 31323334", "9000"}};
-        const auto id = chooser.read_card_id(card);
-        REQUIRE(id.has_value());
-        REQUIRE(chooser.last_profile() != nullptr);
-        CHECK(chooser.last_profile()->name() == "gids");
-        chooser.authenticate_admin(card, secret(docs_response));
-        chooser.set_user_pin(card, SecretString("1234"));
-        CHECK(card.done());
+
+    std::vector<std::string> sent;
+
+  private:
+    bool gids_;
+    SecretBytes key_;
+    Bytes host_random_, card_random_, witness_;
+};
+
+}  // namespace
+
+TEST_CASE("mutual authentication with the admin key the application holds", "[card-admin]") {
+    for (const bool gids : {true, false}) {
+        INFO((gids ? "GIDS" : "PIV"));
+        std::unique_ptr<mimcm::card::CardProfile> profile;
+        if (gids)
+            profile = std::make_unique<GidsProfile>();
+        else
+            profile = std::make_unique<PivProfile>();
+        CHECK(profile->supports(CardOperation::mutual_authentication));
+        {
+            MutualCard card(gids, new_key);
+            profile->authenticate_admin_with_key(card, secret(new_key));
+            REQUIRE(card.sent.size() == (gids ? 3U : 3U));
+            CHECK(card.sent[0] == (gids ? "0022c1a403830180" : "00f7009b00"));
+            // Two random host values: the first exchange never repeats.
+            MutualCard again(gids, new_key);
+            profile->authenticate_admin_with_key(again, secret(new_key));
+            CHECK(again.sent[1] != card.sent[1]);
+            for (const auto& command : card.sent)
+                CHECK(command.find(new_key) == std::string::npos);
+        }
+        {
+            MutualCard card(gids, std::string(48, '0'));  // the card holds another key
+            const auto e = thrown<CardError>(
+                [&] { profile->authenticate_admin_with_key(card, secret(new_key)); });
+            CHECK((e.code() == CardErrorCode::admin_auth_failed ||
+                   e.code() == CardErrorCode::admin_auth_refused));
+            check_no_secret(e.what(), {new_key});
+        }
     }
-    SECTION("a PIV card found by read()") {
-        ScriptedChannel card{{select_piv, "9000"},
-                             {get_chuid, chuid_answer()},
-                             {"00 87 03 9B 04 7C 02 81 00 00", "7C0A8108d61143f9ccffd2ca9000"},
-                             {select_piv, "9000"},
-                             {"00 87 03 9B 0C 7C 0A 82 08" + docs_response, "9000"},
-                             {select_piv, "9000"},
-                             {"00 FF FF FF 1B 03 9B 18" + new_key, "9000"}};
-        REQUIRE(chooser.read(card).has_value());
-        CHECK(chooser.last_profile()->name() == "piv");
-        chooser.authenticate_admin(card, secret(docs_response));
-        chooser.set_admin_key(card, secret(new_key));
-        CHECK(thrown<CardError>([&] {
-                  chooser.set_user_pin(card, SecretString("12345678"));
-              }).code() == CardErrorCode::not_supported);
-        CHECK(card.done());
+    SECTION("the session logs in without a challenge from the server") {
+        MutualCard card(true, new_key);
+        ScriptedChannel opening;
+        expect_gids_open(opening);
+        Session session(opening, gids_only());
+        session.rebind(card);
+        session.authenticate_admin_with_key(secret(new_key));
+        CHECK(session.admin_authenticated());
     }
-    SECTION("a failed read forgets the previous profile") {
-        ScriptedChannel card{{select_piv, "9000"},
-                             {get_chuid, chuid_answer()},
-                             {select_piv, "6A82"},
-                             {select_gids, "6A82"}};
-        REQUIRE(chooser.read_card_id(card).has_value());
-        CHECK(chooser.last_profile() != nullptr);
-        CHECK(thrown<CardError>([&] { chooser.read_card_id(card); }).code() ==
-              CardErrorCode::no_profile);
-        CHECK(chooser.last_profile() == nullptr);
-        CHECK_THROWS_AS(chooser.authenticate_admin(card, secret(docs_response)), std::logic_error);
+    SECTION("a key that is not 24 bytes is refused before anything is sent") {
+        MutualCard card(true, new_key);
+        CHECK_THROWS_AS(GidsProfile().authenticate_admin_with_key(card, secret("0011")),
+                        std::invalid_argument);
+        CHECK(card.sent.empty());
     }
 }

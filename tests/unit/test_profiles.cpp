@@ -1,6 +1,7 @@
-// Card profiles (GIDS, PIV, auto) against scripted cards, and the BER-TLV parser they use.
+// Card profiles (GIDS, PIV, the resolver) against scripted cards, and the BER-TLV parser they use.
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -13,7 +14,6 @@
 
 using mimcm::Bytes;
 using mimcm::to_hex;
-using mimcm::card::AutoProfile;
 using mimcm::card::CardError;
 using mimcm::card::CardErrorCode;
 using mimcm::card::CardIdentity;
@@ -87,7 +87,8 @@ void script_gids(ScriptedChannel& card, const Bytes& table, const std::string& g
     card.expect(select_gids, gids_fci + "9000");
     card.expect(get_master_file, tlv_hex("DF1F", table) + "9000");
     card.expect(get_cardid, tlv_hex(cardid_tag, hex(card_id_hex)) + "9000");
-    card.expect(get_challenge, challenge_hex + "9000");
+    card.expect(mse_set, "9000");
+    card.expect(gids_challenge, "7C 0A 81 08" + challenge_hex + "9000");
 }
 
 std::string chuid_hex(const std::string& guid_tlv) {
@@ -102,6 +103,7 @@ std::string chuid_hex(const std::string& guid_tlv) {
 void script_piv(ScriptedChannel& card, const std::string& guid_hex) {
     card.expect(select_piv, piv_apt + "9000");
     card.expect(get_chuid, chuid_hex("3410" + guid_hex) + "9000");
+    card.expect(piv_metadata, "01 01 03 02 02 00 01 9000");  // 3DES, default policy
     card.expect(general_authenticate, "7C 0A 81 08" + challenge_hex + "9000");
 }
 
@@ -206,7 +208,8 @@ TEST_CASE("GIDS handles a large master file table (82 length, 61xx chain)", "[gi
     card.expect("00 C0 00 00" + to_hex(Bytes{static_cast<std::uint8_t>(rest.size() / 2)}),
                 rest + "9000");
     card.expect(get_cardid_default, tlv_hex("DF20", hex(card_id_hex)) + "9000");
-    card.expect(get_challenge, challenge_hex + "9000");
+    card.expect(mse_set, "9000");
+    card.expect(gids_challenge, "7C 0A 81 08" + challenge_hex + "9000");
     const auto id = GidsProfile().read(card);
     REQUIRE(id.has_value());
     CHECK(to_hex(id->card_id.data(), id->card_id.size()) == card_id_hex);
@@ -322,21 +325,34 @@ TEST_CASE("GIDS status word errors name the step", "[gids]") {
         CHECK(std::string(e.what()) ==
               "GIDS: GET DATA of the master file table answered 6A82; expected 9000");
     }
-    SECTION("GET CHALLENGE not supported") {
+    SECTION("MSE SET refused for another reason than 'unknown command'") {
         ScriptedChannel card;
         card.expect(select_gids, "9000");
         card.expect(get_master_file, tlv_hex("DF1F", default_table()) + "9000");
         card.expect(get_cardid_default, tlv_hex("DF20", hex(card_id_hex)) + "9000");
-        card.expect(get_challenge, "6D00");
+        card.expect(mse_set, "6A88");
         const auto e = thrown<CardError>([&] { GidsProfile().read(card); });
         CHECK(e.code() == CardErrorCode::status);
-        CHECK_THAT(e.what(), Catch::Contains("GIDS: GET CHALLENGE answered 6D00"));
+        CHECK_THAT(e.what(), Catch::Contains("GIDS: MSE SET (external authentication, admin key "
+                                             "80) answered 6A88"));
+        CHECK(card.done());  // no fallback to GET CHALLENGE
     }
     SECTION("short challenge") {
         ScriptedChannel card;
         card.expect(select_gids, "9000");
         card.expect(get_master_file, tlv_hex("DF1F", default_table()) + "9000");
         card.expect(get_cardid_default, tlv_hex("DF20", hex(card_id_hex)) + "9000");
+        card.expect(mse_set, "9000");
+        card.expect(gids_challenge, "7C 06 81 04 01020304 9000");
+        CHECK(thrown<CardError>([&] { GidsProfile().read(card); }).code() ==
+              CardErrorCode::malformed);
+    }
+    SECTION("the legacy GET CHALLENGE answering a short challenge") {
+        ScriptedChannel card;
+        card.expect(select_gids, "9000");
+        card.expect(get_master_file, tlv_hex("DF1F", default_table()) + "9000");
+        card.expect(get_cardid_default, tlv_hex("DF20", hex(card_id_hex)) + "9000");
+        card.expect(mse_set, "6D00");
         card.expect(get_challenge, "0102039000");
         CHECK(thrown<CardError>([&] { GidsProfile().read(card); }).code() ==
               CardErrorCode::malformed);
@@ -455,19 +471,21 @@ TEST_CASE("PIV GENERAL AUTHENTICATE response parsing", "[piv]") {
                   }).code() == CardErrorCode::malformed);
         }
     }
-    SECTION("GENERAL AUTHENTICATE refused") {
+    SECTION("GENERAL AUTHENTICATE refused with another status") {
         ScriptedChannel card{{select_piv, "9000"},
                              {get_chuid, chuid_hex("3410" + card_id_hex) + "9000"},
-                             {general_authenticate, "6A80"}};
+                             {piv_metadata, "6D00"},
+                             {general_authenticate, "6982"}};
         const auto e = thrown<CardError>([&] { PivProfile().read(card); });
         CHECK(e.code() == CardErrorCode::status);
-        CHECK(e.sw() == std::optional<std::uint16_t>{0x6A80});
+        CHECK(e.sw() == std::optional<std::uint16_t>{0x6982});
         CHECK_THAT(e.what(), Catch::Contains("GENERAL AUTHENTICATE"));
     }
     SECTION("GENERAL AUTHENTICATE with a 6Cxx quirk") {
         ScriptedChannel card{
             {select_piv, "9000"},
             {get_chuid, chuid_hex("3410" + card_id_hex) + "9000"},
+            {piv_metadata, "6D00"},
             {general_authenticate, "6C0C"},
             {"00 87 03 9B 04 7C 02 81 00 0C", "7C 0A 81 08" + challenge_hex + "9000"}};
         const auto id = PivProfile().read(card);
@@ -482,44 +500,51 @@ TEST_CASE("PIV returns nullopt when the card has no PIV applet", "[piv]") {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Auto and make_profile
+// The profile resolver
 
-TEST_CASE("auto profile: PIV first, then GIDS", "[auto]") {
-    SECTION("a PIV card is read as PIV, GIDS is not tried") {
-        ScriptedChannel card;
-        script_piv(card, card_id_hex);
-        const auto id = AutoProfile().read(card);
-        REQUIRE(id.has_value());
-        CHECK(id->profile == "piv");
+TEST_CASE("profile resolver: PIV first, then GIDS, the applet left selected", "[auto]") {
+    const mimcm::card::ProfileResolver resolver;
+    SECTION("a PIV card is PIV, GIDS is not tried") {
+        ScriptedChannel card{{select_piv, piv_apt + "9000"}};
+        const auto profile = resolver.resolve(card);
+        CHECK(profile->name() == "piv");
         CHECK(card.done());
     }
-    SECTION("a GIDS card answers the PIV SELECT with 6A82 and is read as GIDS") {
-        ScriptedChannel card;
-        card.expect(select_piv, "6A82");
-        script_gids(card, default_table(), get_cardid_default, "DF20");
-        const auto id = AutoProfile().read(card);
-        REQUIRE(id.has_value());
-        CHECK(id->profile == "gids");
-        CHECK(to_hex(id->card_id.data(), id->card_id.size()) == card_id_hex);
+    SECTION("a GIDS card answers the PIV SELECT with 6A82 and is GIDS") {
+        ScriptedChannel card{{select_piv, "6A82"}, {select_gids, gids_fci + "9000"}};
+        const auto profile = resolver.resolve(card);
+        CHECK(profile->name() == "gids");
+        CHECK(card.done());
+        // The applet stays selected: the card id is read without another SELECT.
+        card.expect(get_master_file, tlv_hex("DF1F", default_table()) + "9000");
+        card.expect(get_cardid_default, tlv_hex("DF20", hex(card_id_hex)) + "9000");
+        const auto id = profile->read_card_id(card);
+        CHECK(to_hex(id.data(), id.size()) == card_id_hex);
         CHECK(card.done());
     }
     SECTION("a card with neither throws no_profile naming what was tried") {
         ScriptedChannel card{{select_piv, "6A82"}, {select_gids, "6D00"}};
-        const auto e = thrown<CardError>([&] { AutoProfile().read(card); });
+        const auto e = thrown<CardError>([&] { (void)resolver.resolve(card); });
         CHECK(e.code() == CardErrorCode::no_profile);
         CHECK_THAT(e.what(), Catch::Contains("(piv, gids)"));
         CHECK(card.done());
     }
     SECTION("an error in a present applet is not a reason to try the next one") {
-        ScriptedChannel card{{select_piv, "9000"}, {get_chuid, "6A82"}};
-        CHECK(thrown<CardError>([&] { AutoProfile().read(card); }).code() ==
-              CardErrorCode::missing_card_id);
+        ScriptedChannel card{{select_piv, "6283"}};
+        CHECK(thrown<CardError>([&] { (void)resolver.resolve(card); }).code() ==
+              CardErrorCode::status);
         CHECK(card.done());
     }
     SECTION("channel failures pass through") {
         ScriptedChannel card;
         card.expect_failure(select_piv, "reader gone");
-        CHECK_THROWS_WITH(AutoProfile().read(card), "reader gone");
+        CHECK_THROWS_WITH(resolver.resolve(card), "reader gone");
+    }
+    SECTION("every resolve makes fresh profiles") {
+        ScriptedChannel card{{select_piv, "9000"}, {select_piv, "9000"}};
+        const auto a = resolver.resolve(card);
+        const auto b = resolver.resolve(card);
+        CHECK(a.get() != b.get());
     }
 }
 
@@ -528,58 +553,79 @@ namespace {
 class DemoProfile : public CardProfile {
   public:
     std::string_view name() const override { return "demo"; }
-    std::optional<CardIdentity> read(mimcm::card::ApduChannel& channel) override {
-        const auto r = mimcm::card::transmit(
-            channel, mimcm::card::CommandApdu::select_aid(hex("F0 01 02 03 04")));
-        if (!r.ok())
-            return std::nullopt;
-        CardIdentity id;
-        id.card_id.fill(0x42);
-        id.challenge = hex("0102030405060708");
-        id.profile = "demo";
+    bool select(mimcm::card::ApduChannel& channel) override {
+        return mimcm::card::transmit(channel,
+                                     mimcm::card::CommandApdu::select_aid(hex("F0 01 02 03 04")))
+            .ok();
+    }
+    std::array<std::uint8_t, 16> read_card_id(mimcm::card::ApduChannel&) override {
+        std::array<std::uint8_t, 16> id{};
+        id.fill(0x42);
         return id;
     }
 };
+
+std::unique_ptr<CardProfile> make_demo() {
+    return std::make_unique<DemoProfile>();
+}
+std::unique_ptr<CardProfile> make_gids() {
+    return std::make_unique<GidsProfile>();
+}
 }  // namespace
 
-TEST_CASE("auto profile with a user-given list, including a custom profile", "[auto]") {
-    std::vector<std::unique_ptr<CardProfile>> list;
-    list.push_back(std::make_unique<DemoProfile>());
-    list.push_back(std::make_unique<GidsProfile>());
-    AutoProfile chooser(std::move(list));
-    CHECK(chooser.name() == "auto");
-    REQUIRE(chooser.profiles().size() == 2);
+TEST_CASE("profile resolver with a user-given list, including a custom profile", "[auto]") {
+    const mimcm::card::ProfileResolver resolver({make_demo, make_gids});
 
-    SECTION("the custom profile answers") {
+    SECTION("the custom profile answers; its defaults refuse what it lacks") {
         ScriptedChannel card{{"00 A4 04 00 05 F0 01 02 03 04 00", "9000"}};
-        const auto id = chooser.read(card);
-        REQUIRE(id.has_value());
-        CHECK(id->profile == "demo");
+        const auto profile = resolver.resolve(card);
+        CHECK(profile->name() == "demo");
+        CHECK(profile->supports(mimcm::card::CardOperation::read_card_id));
+        CHECK_FALSE(profile->supports(mimcm::card::CardOperation::admin_challenge));
+        const auto e = thrown<CardError>([&] { profile->get_challenge(card); });
+        CHECK(e.code() == CardErrorCode::not_supported);
+        CHECK(std::string(e.what()) == "the demo card profile does not support an admin challenge");
+        CHECK(card.done());
     }
     SECTION("none answers") {
         ScriptedChannel card{{"00 A4 04 00 05 F0 01 02 03 04 00", "6A82"}, {select_gids, "6A82"}};
-        const auto e = thrown<CardError>([&] { chooser.read(card); });
+        const auto e = thrown<CardError>([&] { (void)resolver.resolve(card); });
         CHECK(e.code() == CardErrorCode::no_profile);
         CHECK_THAT(e.what(), Catch::Contains("(demo, gids)"));
     }
-    SECTION("a null entry is refused") {
-        std::vector<std::unique_ptr<CardProfile>> bad;
-        bad.push_back(nullptr);
-        CHECK_THROWS_AS(AutoProfile(std::move(bad)), std::invalid_argument);
+    SECTION("an empty list or an empty factory is refused") {
+        CHECK_THROWS_AS(mimcm::card::ProfileResolver(std::vector<mimcm::card::ProfileFactory>{}),
+                        std::invalid_argument);
+        CHECK_THROWS_AS(mimcm::card::ProfileResolver({make_demo, nullptr}), std::invalid_argument);
     }
 }
 
-TEST_CASE("make_profile by name", "[auto]") {
-    CHECK(mimcm::card::make_profile("auto")->name() == "auto");
-    CHECK(mimcm::card::make_profile("gids")->name() == "gids");
-    CHECK(mimcm::card::make_profile("piv")->name() == "piv");
-    CHECK(mimcm::card::make_profile("PIV")->name() == "piv");
+TEST_CASE("profile resolver by name", "[auto]") {
+    using mimcm::card::ProfileResolver;
+    {
+        ScriptedChannel card{{select_gids, "9000"}};
+        CHECK(ProfileResolver::by_name("gids").resolve(card)->name() == "gids");
+    }
+    {
+        ScriptedChannel card{{select_piv, "9000"}};
+        CHECK(ProfileResolver::by_name("PIV").resolve(card)->name() == "piv");
+    }
+    {
+        ScriptedChannel card{{select_piv, "6A82"}, {select_gids, "9000"}};
+        CHECK(ProfileResolver::by_name("auto").resolve(card)->name() == "gids");
+    }
+    {
+        ScriptedChannel card{{select_gids, "6A82"}};  // "gids" tries GIDS only
+        CHECK(thrown<CardError>([&] {
+                  (void)ProfileResolver::by_name("gids").resolve(card);
+              }).code() == CardErrorCode::no_profile);
+    }
     try {
-        mimcm::card::make_profile("opensc");
+        ProfileResolver::by_name("opensc");
         FAIL("an unknown name was accepted");
     } catch (const std::invalid_argument& e) {
         CHECK(std::string(e.what()) ==
               "unknown card profile \"opensc\"; valid names: auto, gids, piv");
     }
-    CHECK_THROWS_AS(mimcm::card::make_profile(""), std::invalid_argument);
+    CHECK_THROWS_AS(ProfileResolver::by_name(""), std::invalid_argument);
 }

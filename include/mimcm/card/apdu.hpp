@@ -18,15 +18,20 @@ namespace mimcm::card {
 
 /// Why a card-level operation failed.
 enum class CardErrorCode {
-    no_profile,         ///< the card answers none of the card profiles tried (no known applet)
-    status,             ///< the card answered an unexpected status word (see CardError::sw())
-    malformed,          ///< a response, TLV structure or table is malformed or too short
-    missing_card_id,    ///< the card has no card id (no cardid entry, no CHUID GUID, or all zero)
-    protocol,           ///< the card broke the APDU protocol (e.g. endless 61xx chain)
-    not_supported,      ///< the card profile does not offer this operation (e.g. PIV user PIN)
-    admin_auth_failed,  ///< the card refused the admin challenge response (wrong key/response)
-    challenge_expired,  ///< the card has no pending challenge any more (reset, power-off, used):
-                        ///< read the card again for a fresh challenge and a new response
+    no_profile,          ///< the card answers none of the card profiles tried (no known applet)
+    status,              ///< the card answered an unexpected status word (see CardError::sw())
+    malformed,           ///< a response, TLV structure or table is malformed or too short
+    missing_card_id,     ///< the card has no card id (no cardid entry, no CHUID GUID, or all zero)
+    protocol,            ///< the card broke the APDU protocol (e.g. endless 61xx chain)
+    not_supported,       ///< the card profile does not offer this operation (e.g. PIV user PIN)
+    admin_auth_failed,   ///< the card refused the admin challenge response (wrong key/response)
+    challenge_expired,   ///< the card has no pending challenge any more (reset, power-off, used):
+                         ///< read the card again for a fresh challenge and a new response
+    admin_auth_refused,  ///< the card refused the response without saying why (PIV 6A80): a
+                         ///< wrong response, or a challenge that expired (e.g. re-SELECT)
+    not_authenticated,   ///< an admin command without the admin authentication of this card
+                         ///< session (card answered 6982, or no authentication was done)
+    puk_refused,         ///< the card refused the PUK (wrong PUK, or the PUK is blocked)
 };
 
 /// The name of a CardErrorCode ("no_profile", "status", ...).
@@ -48,6 +53,12 @@ inline std::string_view to_string(CardErrorCode code) noexcept {
             return "admin_auth_failed";
         case CardErrorCode::challenge_expired:
             return "challenge_expired";
+        case CardErrorCode::admin_auth_refused:
+            return "admin_auth_refused";
+        case CardErrorCode::not_authenticated:
+            return "not_authenticated";
+        case CardErrorCode::puk_refused:
+            return "puk_refused";
     }
     return "unknown";
 }

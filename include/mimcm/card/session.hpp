@@ -1,0 +1,159 @@
+// A card session: one card, its profile resolved once, its applet selected once. Every
+// operation after that runs on the selected applet and sends no SELECT, so a challenge stays
+// valid until it is answered and the admin login stays valid for the admin writes (Java Card
+// clears both when the applet is selected again). The session also knows the card's rules:
+// a response needs a pending challenge, an admin write needs the admin login, and on GIDS the
+// PIN change ends the admin login (the next admin command needs a new challenge and response).
+//
+// It works on any ApduChannel (mimcm::pcsc::Card, or a scripted card in tests); the PC/SC
+// session (mimcm/pcsc_session.hpp) adds the reader, the ATR and the same-card checks.
+//
+// Threads: one session per thread; movable, not copyable.
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "mimcm/card/apdu.hpp"
+#include "mimcm/card/profiles.hpp"
+#include "mimcm/identifiers.hpp"
+#include "mimcm/secret.hpp"
+
+namespace mimcm::card {
+
+class Session {
+  public:
+    /// Resolves the profile (SELECTs the applets the resolver tries; the one found stays
+    /// selected) and reads the card id. CardError{no_profile} when the card has none of the
+    /// applets; the profile's errors (e.g. missing_card_id). The channel must outlive the
+    /// session (or be re-pointed with rebind()).
+    explicit Session(ApduChannel& channel, const ProfileResolver& resolver = {})
+        : channel_(&channel),
+          profile_(resolver.resolve(channel)),
+          card_id_(profile_->read_card_id(channel)) {}
+
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+    Session(Session&&) noexcept = default;
+    Session& operator=(Session&&) noexcept = default;
+    ~Session() = default;
+
+    /// The profile of the card ("gids", "piv", ...).
+    [[nodiscard]] std::string_view profile_name() const { return profile_->name(); }
+    [[nodiscard]] CardProfile& profile() noexcept { return *profile_; }
+    /// Whether the card's profile offers `operation` (ask before writing anything).
+    [[nodiscard]] bool supports(CardOperation operation) const {
+        return profile_->supports(operation);
+    }
+
+    /// The card id read when the session opened.
+    [[nodiscard]] const CardId& card_id() const noexcept { return card_id_; }
+
+    /// Reads the card id again, by GET DATA on the selected applet (no SELECT, no challenge:
+    /// a pending challenge and the admin login stay valid).
+    [[nodiscard]] CardId read_card_id() { return CardId(profile_->read_card_id(*channel_)); }
+
+    /// A fresh admin challenge. Replaces a pending one; the admin login ends (the card logs
+    /// the admin out when it issues a new challenge, or may).
+    [[nodiscard]] Challenge challenge() {
+        pending_ = false;
+        authenticated_ = false;
+        Bytes bytes = profile_->get_challenge(*channel_);
+        pending_ = true;
+        return Challenge(std::move(bytes));
+    }
+
+    /// Answers the pending challenge with the server's response. CardError{challenge_expired}
+    /// when there is none in this session (nothing is sent); the profile's errors else
+    /// (admin_auth_failed, challenge_expired, admin_auth_refused). A challenge is used by one
+    /// answer, right or wrong.
+    void authenticate_admin(const SecretBytes& response) {
+        if (!pending_) {
+            throw CardError(CardErrorCode::challenge_expired,
+                            std::string(profile_name()) +
+                                ": no admin challenge is pending in this card session (none was "
+                                "read, or it was answered already, or the card was reset): read "
+                                "a fresh challenge and ask the server for its response");
+        }
+        pending_ = false;
+        authenticated_ = false;
+        profile_->authenticate_admin(*channel_, response);
+        authenticated_ = true;
+    }
+
+    /// Logs in as admin with a 3DES admin key the application holds (mutual authentication;
+    /// no challenge from the server). Ends a pending challenge.
+    void authenticate_admin_with_key(const SecretBytes& key) {
+        pending_ = false;
+        authenticated_ = false;
+        profile_->authenticate_admin_with_key(*channel_, key);
+        authenticated_ = true;
+    }
+
+    /// A new 24-byte admin key. CardError{not_authenticated} without the admin login of this
+    /// session (nothing is sent).
+    void set_admin_key(const SecretBytes& key) {
+        require_admin("setting the admin key");
+        profile_->set_admin_key(*channel_, key);
+    }
+
+    /// A new user PIN with the admin rights (GIDS). CardError{not_authenticated} without the
+    /// admin login of this session (nothing is sent). Where the card logs the admin out
+    /// afterwards, so does the session.
+    void set_user_pin(const SecretString& pin) {
+        require_admin("setting the user PIN");
+        try {
+            profile_->set_user_pin(*channel_, pin);
+        } catch (const CardError&) {
+            // The card may have logged the admin out before it refused: assume it did.
+            if (profile_->pin_change_ends_admin_login())
+                authenticated_ = false;
+            throw;
+        }
+        if (profile_->pin_change_ends_admin_login())
+            authenticated_ = false;
+    }
+
+    /// A new user PIN with the PUK (PIV); no admin login needed.
+    void reset_pin_with_puk(const SecretString& puk, const SecretString& pin) {
+        profile_->reset_pin_with_puk(*channel_, puk, pin);
+    }
+
+    /// True between a challenge and its answer.
+    [[nodiscard]] bool challenge_pending() const noexcept { return pending_; }
+    /// True after an accepted response, until the card logs the admin out.
+    [[nodiscard]] bool admin_authenticated() const noexcept { return authenticated_; }
+
+    /// Forgets the challenge and the admin login, e.g. after the card was reset.
+    void forget_authentication() noexcept {
+        pending_ = false;
+        authenticated_ = false;
+    }
+
+    /// Points the session at the channel's new address (after the channel was moved).
+    void rebind(ApduChannel& channel) noexcept { channel_ = &channel; }
+
+  private:
+    void require_admin(std::string_view operation) const {
+        if (!authenticated_) {
+            throw CardError(CardErrorCode::not_authenticated,
+                            std::string(profile_name()) + ": " + std::string(operation) +
+                                " needs the admin authentication of this card session (a fresh "
+                                "challenge and the server's response)" +
+                                (profile_->pin_change_ends_admin_login()
+                                     ? "; the card logs the admin out after a PIN change"
+                                     : ""));
+        }
+    }
+
+    ApduChannel* channel_;
+    std::unique_ptr<CardProfile> profile_;
+    CardId card_id_;
+    bool pending_ = false;
+    bool authenticated_ = false;
+};
+
+}  // namespace mimcm::card

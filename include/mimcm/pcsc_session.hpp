@@ -1,0 +1,301 @@
+// A card session over PC/SC: one card connection, its profile resolved once and its applet
+// selected ONCE. Everything after that runs on the selected applet without another SELECT:
+//
+//   pcsc::Context context;
+//   pcsc::CardSession session = pcsc::CardSession::open(context, options);  // SELECT, card id
+//   const CardData card = session.read();    // same card? then a fresh challenge
+//   ... ask the CM server for the response to card.challenge ...
+//   session.authenticate_admin(response);    // no SELECT in between
+//   session.set_admin_key(new_key);          // admin login of this session
+//   session.close();                         // disconnect (reset after admin work)
+//
+// Java Card clears a challenge and the admin login when the applet is selected again or the
+// card is reset, so the session re-checks "same card" WITHOUT selecting: the ATR and state from
+// the reader (SCardStatus; a reset says the challenge is gone) and the card id by GET DATA on
+// the selected applet. It holds a PC/SC transaction from open() to close() (see
+// ReadOptions::hold_transaction), so no other application can select, reset or ask a challenge
+// in between; keep the server calls in between short (Windows resets a card whose transaction
+// is idle for more than 5 s: the next call then reports Error{card_reset}, challenge gone).
+//
+// read_card() is the one-off reading (ATR, card id, challenge) for the calls that only send the
+// challenge to the server, e.g. the server-proposed PIN.
+//
+// Threads: one session per thread. Movable, not copyable; keeps its PC/SC context alive.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "mimcm/card/profiles.hpp"
+#include "mimcm/card/session.hpp"
+#include "mimcm/identifiers.hpp"
+#include "mimcm/pcsc.hpp"
+#include "mimcm/secret.hpp"
+
+namespace mimcm::pcsc {
+
+struct ReadOptions {
+    /// Exact reader name; empty: the first reader with a card.
+    std::optional<std::string> reader;
+    /// Which card profiles to try, in order (default: PIV, then GIDS).
+    card::ProfileResolver profiles;
+    /// How long to wait for a card when there is none; 0: do not wait.
+    std::chrono::milliseconds wait_for_card{0};
+    /// Hold a PC/SC transaction for the whole session, so that no other application can
+    /// SELECT, reset or take a challenge between a challenge and its answer. Turn off only
+    /// when other applications must use the card meanwhile (the session then detects a reset,
+    /// but not another application's SELECT: the card refuses the answer instead).
+    bool hold_transaction = true;
+};
+
+/// What read_card() read.
+struct CardReading {
+    std::string reader;
+    Bytes atr;
+    card::CardIdentity identity;
+};
+
+namespace detail {
+
+inline Error no_profile_error(std::string_view reader, const std::string& why) {
+    return Error(ErrorCode::no_profile, 0, "read_card", std::string(reader),
+                 where("read_card", reader) + ": " + why);
+}
+
+inline Error card_changed_error(std::string_view reader, std::string_view why) {
+    return Error(ErrorCode::card_changed, 0, "CardSession", std::string(reader),
+                 where("CardSession", reader) + ": a different card is in the reader (" +
+                     std::string(why) + ")");
+}
+
+/// Error{card_reset} with the consequence spelt out: the challenge died with the reset.
+inline Error challenge_lost_error(const Error& e) {
+    return Error(ErrorCode::card_reset, e.native(), std::string(e.operation()),
+                 std::string(e.reader()),
+                 where(e.operation(), e.reader()) +
+                     ": the card was reset since it was read, so its admin challenge and admin "
+                     "login are gone: read the card again for a fresh challenge and ask the "
+                     "server for a new response (" +
+                     std::string(error_name(static_cast<LONG>(e.native()))) + " " +
+                     hex32(static_cast<LONG>(e.native())) + ")");
+}
+
+}  // namespace detail
+
+class CardSession {
+  public:
+    /// Picks the reader (see select_reader()), connects (SHARED), and in a transaction reads
+    /// the ATR, resolves the profile (its applet stays selected) and reads the card id.
+    /// A card reset by another application meanwhile is reconnected once; a card pcscd
+    /// reports removed (e.g. right after a card swap) is connected afresh once.
+    /// Errors: Error{service_not_running, no_readers, unknown_reader, no_card, card_removed,
+    /// sharing_violation, timeout, ...}; Error{no_profile} when the card answers none of the
+    /// profiles; card::CardError (missing_card_id, malformed, status) from the profile.
+    static CardSession open(Context& context, const ReadOptions& options = {}) {
+        const std::string name = select_reader(context, options.reader, options.wait_for_card);
+        for (int attempt = 0;; ++attempt) {
+            try {
+                return CardSession(Card(context, name), options.profiles, options.hold_transaction);
+            } catch (const Error& e) {
+                if (attempt > 0 || e.code() != ErrorCode::card_removed)
+                    throw;
+            }
+        }
+    }
+
+    /// The same on a card already connected (the session takes it over).
+    explicit CardSession(Card card, const card::ProfileResolver& profiles = {},
+                         bool hold_transaction = true)
+        : card_(std::make_unique<Card>(std::move(card))), hold_(hold_transaction) {
+        for (int attempt = 0;; ++attempt) {
+            try {
+                begin();
+                atr_.emplace(card_->atr());
+                try {
+                    session_.emplace(*card_, profiles);
+                } catch (const card::CardError& e) {
+                    if (e.code() != card::CardErrorCode::no_profile)
+                        throw;
+                    throw detail::no_profile_error(card_->reader(), e.what());
+                }
+                card_id_.emplace(session_->card_id());
+                return;
+            } catch (const Error& e) {
+                transaction_.reset();
+                if (attempt > 0 || e.code() != ErrorCode::card_reset)
+                    throw;
+                card_->reconnect(Disposition::leave);
+            }
+        }
+    }
+
+    CardSession(const CardSession&) = delete;
+    CardSession& operator=(const CardSession&) = delete;
+    CardSession(CardSession&&) noexcept = default;
+    CardSession& operator=(CardSession&& other) noexcept {
+        if (this != &other) {
+            close();
+            card_ = std::move(other.card_);
+            session_ = std::move(other.session_);
+            atr_ = std::move(other.atr_);
+            card_id_ = std::move(other.card_id_);
+            transaction_ = std::move(other.transaction_);
+            hold_ = other.hold_;
+            privileged_ = other.privileged_;
+        }
+        return *this;
+    }
+    /// close(); never throws.
+    ~CardSession() { close(); }
+
+    [[nodiscard]] bool open() const noexcept { return card_ && card_->connected(); }
+    [[nodiscard]] const std::string& reader() const { return connected().reader(); }
+    /// The ATR read when the session opened.
+    [[nodiscard]] const Atr& atr() const { return *atr_; }
+    /// The card id read when the session opened.
+    [[nodiscard]] const CardId& card_id() const { return *card_id_; }
+    /// The card's profile ("gids", "piv", ...).
+    [[nodiscard]] std::string_view profile_name() const { return session_->profile_name(); }
+    /// Whether the card's profile offers `operation`: ask before writing anything.
+    [[nodiscard]] bool supports(card::CardOperation operation) const {
+        return session_->supports(operation);
+    }
+    /// The card-level session (state of the challenge and the admin login).
+    [[nodiscard]] const card::Session& card_session() const { return *session_; }
+
+    /// Checks, without selecting anything, that the card read at open() is still there and
+    /// was not reset: the reader's state and the ATR (SCardStatus), then the card id by
+    /// GET DATA.
+    /// Error{card_changed} (ATR or card id differ, or the card has no card id any more);
+    /// Error{card_reset} (message: the challenge is gone); Error{card_removed}, ...
+    void verify_same_card() {
+        guarded([&] {
+            begin();
+            if (connected().checked_atr() != atr_->bytes())
+                throw detail::card_changed_error(reader(), "its ATR differs from the one read");
+            std::optional<CardId> now;
+            try {
+                now.emplace(session_->read_card_id());
+            } catch (const card::CardError& e) {
+                if (e.code() == card::CardErrorCode::missing_card_id)
+                    throw detail::card_changed_error(reader(), "it has no card id");
+                if (e.sw())
+                    throw detail::card_changed_error(reader(),
+                                                     std::string("it answers ") + e.what());
+                throw;
+            }
+            if (now->bytes() != card_id_->bytes())
+                throw detail::card_changed_error(reader(), "its card id differs from the one read");
+        });
+    }
+
+    /// verify_same_card(), then a fresh admin challenge from the selected applet.
+    [[nodiscard]] Challenge challenge() {
+        verify_same_card();
+        return guarded([&] { return session_->challenge(); });
+    }
+
+    /// The ATR, the card id (re-checked) and a fresh challenge.
+    [[nodiscard]] CardData read() {
+        Challenge fresh = challenge();
+        return CardData{*atr_, *card_id_, std::move(fresh)};
+    }
+
+    /// Answers the pending challenge (see card::Session::authenticate_admin).
+    void authenticate_admin(const SecretBytes& response) {
+        privileged_ = true;
+        guarded([&] { session_->authenticate_admin(response); });
+    }
+    /// verify_same_card(), then the admin login with a 3DES admin key the application holds
+    /// (mutual authentication, see card::Session::authenticate_admin_with_key).
+    void authenticate_admin_with_key(const SecretBytes& key) {
+        verify_same_card();
+        privileged_ = true;
+        guarded([&] { session_->authenticate_admin_with_key(key); });
+    }
+    /// A new admin key; needs the admin login of this session.
+    void set_admin_key(const SecretBytes& key) {
+        guarded([&] { session_->set_admin_key(key); });
+    }
+    /// A new user PIN with the admin rights (GIDS); the card may log the admin out after it.
+    void set_user_pin(const SecretString& pin) {
+        guarded([&] { session_->set_user_pin(pin); });
+    }
+    /// A new user PIN with the PUK (PIV).
+    void reset_pin_with_puk(const SecretString& puk, const SecretString& pin) {
+        privileged_ = true;
+        guarded([&] { session_->reset_pin_with_puk(puk, pin); });
+    }
+
+    /// Ends the transaction and disconnects: with SCARD_RESET_CARD after an admin or PUK
+    /// command (the card drops the admin and PIN state), else SCARD_LEAVE_CARD. Errors are
+    /// ignored (they cannot undo what the card did); never throws.
+    void close() noexcept {
+        if (transaction_)
+            transaction_->release();
+        transaction_.reset();
+        if (card_)
+            card_->release(privileged_ ? Disposition::reset : Disposition::leave);
+        if (session_)
+            session_->forget_authentication();
+    }
+
+  private:
+    Card& connected() const {
+        if (!card_ || !card_->connected())
+            throw std::logic_error("mimcm::pcsc::CardSession used after close() or move");
+        return *card_;
+    }
+
+    void begin() {
+        if (hold_ && !transaction_)
+            transaction_.emplace(connected());
+    }
+
+    /// Runs `body`; a reset seen on the way forgets the challenge and the admin login and
+    /// says so.
+    template <class Body>
+    auto guarded(Body body) -> decltype(body()) {
+        connected();
+        try {
+            return body();
+        } catch (const Error& e) {
+            if (e.code() != ErrorCode::card_reset)
+                throw;
+            session_->forget_authentication();
+            transaction_.reset();
+            throw detail::challenge_lost_error(e);
+        }
+    }
+
+    std::unique_ptr<Card> card_;  // on the heap: session_ points at it across moves
+    std::optional<card::Session> session_;
+    std::optional<Atr> atr_;
+    std::optional<CardId> card_id_;
+    std::optional<Transaction> transaction_;
+    bool hold_ = true;
+    bool privileged_ = false;
+};
+
+/// Opens a session (see CardSession::open()), reads its ATR, card id and a challenge, and
+/// closes it (SCARD_LEAVE_CARD) before returning, so the caller can make its HTTP call without
+/// holding the card. For calls that only send the challenge to the server (server-proposed
+/// PIN); answer a challenge in the session that read it instead.
+inline CardReading read_card(Context& context, const ReadOptions& options = {}) {
+    CardSession session = CardSession::open(context, options);
+    const CardData data = session.read();
+    CardReading reading;
+    reading.reader = session.reader();
+    reading.atr = data.atr.bytes();
+    reading.identity.card_id = data.card_id.bytes();
+    reading.identity.challenge = data.challenge.bytes();
+    reading.identity.profile = std::string(session.profile_name());
+    session.close();
+    return reading;
+}
+
+}  // namespace mimcm::pcsc
