@@ -50,7 +50,7 @@ int main() {
 #ifndef MIMCM_NO_PCSC
     // Linked against the PC/SC library: its functions have addresses.
     decltype(&SCardListReaders) volatile list_readers = &SCardListReaders;
-    pcsc = mimcm::card::make_profile("auto") != nullptr && list_readers != nullptr ? 1 : 0;
+    pcsc = mimcm::card::GidsProfile().name() == "gids" && list_readers != nullptr ? 1 : 0;
 #endif
     std::cout << "mimcm " << mimcm::version_string << ": core ok, curl=" << curl << " pcsc=" << pcsc
               << "\n";

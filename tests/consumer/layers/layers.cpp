@@ -27,7 +27,11 @@ int main() {
     std::cout << " curl";
 #endif
 #ifndef MIMCM_NO_PCSC
-    if (mimcm::card::make_profile("auto")->name().empty())
+    try {
+        mimcm::pcsc::Context context;  // calls PC/SC, so the library must link; pcscd need not run
+    } catch (const mimcm::pcsc::Error&) {
+    }
+    if (mimcm::card::GidsProfile().name() != "gids")
         return 1;
     std::cout << " pcsc";
 #endif
