@@ -67,12 +67,19 @@ struct HttpResponse {
 /// Why a request got no HTTP response at all.
 struct TransportError {
     enum class Kind {
-        timeout,       ///< connect or total timeout elapsed
-        resolve,       ///< host (or proxy) name did not resolve
-        connect,       ///< TCP connection refused or unreachable
-        tls,           ///< TLS handshake or peer verification failed
-        send_receive,  ///< the connection broke while sending or receiving
-        invalid,       ///< the transport rejected the request or its own configuration
+        timeout,             ///< connect or total timeout elapsed
+        resolve,             ///< host (or proxy) name did not resolve
+        connect,             ///< TCP connection refused or unreachable
+        tls,                 ///< TLS handshake or peer verification failed
+        send_receive,        ///< the connection broke while sending or receiving
+        invalid,             ///< the transport rejected the request or its own configuration
+        malformed_response,  ///< the server's answer is not HTTP (a garbage status line...)
+        /// The response body is (or announced by Content-Length) larger than the transport allows
+        response_too_large,
+        /// The response headers exceed the transport's size or count limit
+        headers_too_large,
+        /// The server sent too little for too long (the low-speed limit)
+        too_slow,
         other,
     };
     Kind kind = Kind::other;
@@ -80,6 +87,11 @@ struct TransportError {
     std::string message;  ///< what happened, in words (never carries secrets)
 
     [[nodiscard]] bool timed_out() const noexcept { return kind == Kind::timeout; }
+    /// True when one of the transport's limits (size, headers, speed) ended the call.
+    [[nodiscard]] bool limit_exceeded() const noexcept {
+        return kind == Kind::response_too_large || kind == Kind::headers_too_large ||
+               kind == Kind::too_slow;
+    }
 };
 
 [[nodiscard]] inline std::string_view to_string(TransportError::Kind kind) noexcept {
@@ -96,6 +108,14 @@ struct TransportError {
             return "send/receive";
         case TransportError::Kind::invalid:
             return "invalid request";
+        case TransportError::Kind::malformed_response:
+            return "malformed response";
+        case TransportError::Kind::response_too_large:
+            return "response size limit";
+        case TransportError::Kind::headers_too_large:
+            return "header limit";
+        case TransportError::Kind::too_slow:
+            return "low-speed limit";
         case TransportError::Kind::other:
             return "transport";
     }

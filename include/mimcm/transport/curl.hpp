@@ -5,8 +5,10 @@
 // static initialiser; create one mimcm::CurlGlobal at the start of main() instead.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -131,6 +133,27 @@ struct CurlOptions {
     std::chrono::milliseconds connect_timeout{10000};
     /// Time allowed for the whole call; 0 means no limit.
     std::chrono::milliseconds timeout{30000};
+
+    // Limits against a broken or hostile server. Each one, when hit, ends the call with a
+    // TransportError of its own kind (response_too_large, headers_too_large, too_slow), never with
+    // unbounded memory or a wait until the total timeout. 0 turns a limit off.
+
+    /// Largest response body accepted, in bytes (16 MiB). Enforced while receiving; a response
+    /// whose Content-Length announces more is refused before its body is read.
+    std::size_t max_response_body = std::size_t{16} * 1024 * 1024;
+    /// Largest total size of the header lines received in one call (64 KiB), status lines and the
+    /// responses of redirects and authentication rounds included. libcurl itself also refuses a
+    /// single header line over 100 KiB.
+    std::size_t max_header_bytes = std::size_t{64} * 1024;
+    /// Most header lines received in one call (200), counted like max_header_bytes.
+    std::size_t max_header_count = 200;
+    /// Low-speed limit: a call receiving (or sending) fewer than low_speed_bytes bytes per second
+    /// for low_speed_time ends with too_slow. A server that drips a byte a second, or accepts and
+    /// then says nothing, fails after low_speed_time instead of at the total timeout. Raise
+    /// low_speed_time for a server that thinks longer than that before it answers.
+    long low_speed_bytes = 32;
+    std::chrono::seconds low_speed_time{15};
+
     /// Proxy: nullopt follows curl's environment rules (https_proxy, no_proxy...), "" means no
     /// proxy, anything else is the proxy URL.
     std::optional<std::string> proxy;
@@ -157,6 +180,9 @@ class CurlTransport {
     [[nodiscard]] TransportResult send(const HttpRequest& request) {
         CURL* curl = handle_.get();
         HttpResponse response;
+        Receiving receiving;
+        receiving.options = &options_;
+        receiving.response = &response;
         error_buffer_[0] = '\0';
 
         std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(nullptr,
@@ -171,7 +197,7 @@ class CurlTransport {
             headers.reset(grown);
         }
 
-        if (const CURLcode rc = apply_options(request, headers.get(), response); rc != CURLE_OK) {
+        if (const CURLcode rc = apply_options(request, headers.get(), receiving); rc != CURLE_OK) {
             return TransportError{
                 TransportError::Kind::invalid, rc,
                 std::string("curl rejected an option: ") + curl_easy_strerror(rc)};
@@ -179,6 +205,16 @@ class CurlTransport {
         const CURLcode rc = curl_easy_perform(curl);
         // The request body may be a secret: make sure curl keeps no pointer to it.
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, nullptr);
+        // An exception in a callback (bad_alloc...) was caught there, since it must not cross
+        // libcurl's C frames; it is the caller's, as if thrown by send() itself.
+        if (receiving.exception)
+            std::rethrow_exception(receiving.exception);
+        if (receiving.limit_hit)
+            return limit_error(*receiving.limit_hit, rc);
+        // libcurl refuses a single header line over 100 KiB itself, as out of memory (older
+        // versions) or CURLE_TOO_LARGE (8.6 and newer).
+        if (receiving.in_headers && (rc == CURLE_OUT_OF_MEMORY || is_too_large(rc)))
+            return limit_error(TransportError::Kind::headers_too_large, rc);
         long status = 0;
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
         // libcurl counts HTTP authentication rounds as redirects: a server that keeps answering
@@ -210,12 +246,23 @@ class CurlTransport {
         return options;
     }
 
+    /// What the callbacks of one call share: where the response goes, the limits, and what
+    /// stopped the transfer (a limit, or an exception caught before it could reach libcurl).
+    struct Receiving {
+        const CurlOptions* options = nullptr;
+        HttpResponse* response = nullptr;
+        std::size_t header_bytes = 0;
+        std::size_t header_count = 0;
+        bool in_headers = false;  ///< a status line came, the blank line ending its headers not yet
+        std::optional<TransportError::Kind> limit_hit;
+        std::exception_ptr exception;
+    };
+
     struct HandleDeleter {
         void operator()(CURL* c) const noexcept { curl_easy_cleanup(c); }
     };
 
-    CURLcode apply_options(const HttpRequest& request, curl_slist* headers,
-                           HttpResponse& response) {
+    CURLcode apply_options(const HttpRequest& request, curl_slist* headers, Receiving& receiving) {
         CURL* curl = handle_.get();
         CURLcode rc = CURLE_OK;
         auto set = [&](CURLoption option, auto value) {
@@ -272,6 +319,13 @@ class CurlTransport {
         }
         set(CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
         set(CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
+        const bool low_speed = options_.low_speed_bytes > 0 && options_.low_speed_time.count() > 0;
+        set(CURLOPT_LOW_SPEED_LIMIT, low_speed ? options_.low_speed_bytes : 0L);
+        set(CURLOPT_LOW_SPEED_TIME,
+            low_speed ? static_cast<long>(options_.low_speed_time.count()) : 0L);
+        // Refuses a Content-Length announcing more than the limit; on_body enforces it on what
+        // actually arrives (chunked, close-delimited, or a lying Content-Length).
+        set(CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options_.max_response_body));
         if (options_.proxy)
             set(CURLOPT_PROXY, options_.proxy->c_str());
         if (!options_.proxy_user.empty()) {
@@ -281,9 +335,9 @@ class CurlTransport {
         }
         apply_auth(request, set);
         set(CURLOPT_WRITEFUNCTION, &CurlTransport::on_body);
-        set(CURLOPT_WRITEDATA, &response);
+        set(CURLOPT_WRITEDATA, &receiving);
         set(CURLOPT_HEADERFUNCTION, &CurlTransport::on_header);
-        set(CURLOPT_HEADERDATA, &response);
+        set(CURLOPT_HEADERDATA, &receiving);
         if (request.method == "GET") {
             set(CURLOPT_HTTPGET, 1L);
             set(CURLOPT_CUSTOMREQUEST, static_cast<const char*>(nullptr));
@@ -325,36 +379,103 @@ class CurlTransport {
         }
     }
 
-    static std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
-        auto* response = static_cast<HttpResponse*>(user);
-        response->body.append(std::string_view(data, size * count));
-        return size * count;
+    // libcurl's callbacks: nothing may throw through libcurl's C frames. Returning fewer bytes
+    // than given makes libcurl abort the transfer (CURLE_WRITE_ERROR); send() then reports why.
+
+    static std::size_t on_body(char* data, std::size_t size, std::size_t count,
+                               void* user) noexcept {
+        auto* call = static_cast<Receiving*>(user);
+        const std::size_t n = size * count;
+        try {
+            const std::size_t limit = call->options->max_response_body;
+            if (limit != 0 && n > limit - std::min(limit, call->response->body.size())) {
+                call->limit_hit = TransportError::Kind::response_too_large;
+                return 0;
+            }
+            call->response->body.append(std::string_view(data, n));
+            return n;
+        } catch (...) {
+            call->exception = std::current_exception();
+            return 0;
+        }
     }
 
-    static std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
-        auto* response = static_cast<HttpResponse*>(user);
-        std::string_view line(data, size * count);
-        while (!line.empty() && (line.back() == '\r' || line.back() == '\n'))
-            line.remove_suffix(1);
-        if (line.rfind("HTTP/", 0) == 0) {
-            // A new response (after 100-continue, authentication rounds or redirects): only the
-            // last one counts.
-            response->headers.clear();
-            response->body.wipe();
-        } else if (const auto colon = line.find(':'); colon != std::string_view::npos) {
-            std::string_view value = line.substr(colon + 1);
-            while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
-                value.remove_prefix(1);
-            response->headers.push_back({std::string(line.substr(0, colon)), std::string(value)});
+    static std::size_t on_header(char* data, std::size_t size, std::size_t count,
+                                 void* user) noexcept {
+        auto* call = static_cast<Receiving*>(user);
+        const std::size_t n = size * count;
+        try {
+            const CurlOptions& limits = *call->options;
+            call->header_bytes += n;
+            call->header_count += 1;
+            if ((limits.max_header_bytes != 0 && call->header_bytes > limits.max_header_bytes) ||
+                (limits.max_header_count != 0 && call->header_count > limits.max_header_count)) {
+                call->limit_hit = TransportError::Kind::headers_too_large;
+                return 0;
+            }
+            HttpResponse& response = *call->response;
+            std::string_view line(data, n);
+            while (!line.empty() && (line.back() == '\r' || line.back() == '\n'))
+                line.remove_suffix(1);
+            if (line.empty()) {
+                call->in_headers = false;
+            } else if (line.rfind("HTTP/", 0) == 0) {
+                call->in_headers = true;
+                // A new response (after 100-continue, authentication rounds or redirects): only
+                // the last one counts.
+                response.headers.clear();
+                response.body.wipe();
+            } else if (const auto colon = line.find(':'); colon != std::string_view::npos) {
+                std::string_view value = line.substr(colon + 1);
+                while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+                    value.remove_prefix(1);
+                response.headers.push_back(
+                    {std::string(line.substr(0, colon)), std::string(value)});
+            }
+            return n;
+        } catch (...) {
+            call->exception = std::current_exception();
+            return 0;
         }
-        return size * count;
+    }
+
+    static constexpr bool is_too_large(CURLcode rc) {
+#if LIBCURL_VERSION_NUM >= 0x080600
+        return rc == CURLE_TOO_LARGE;
+#else
+        (void)rc;
+        return false;
+#endif
+    }
+
+    /// The error for a limit hit in a callback; `rc` is what libcurl made of the abort.
+    TransportError limit_error(TransportError::Kind kind, CURLcode rc) const {
+        std::string message;
+        if (kind == TransportError::Kind::response_too_large) {
+            message = "the response body is larger than the limit of " +
+                      std::to_string(options_.max_response_body) + " bytes";
+        } else if (rc != CURLE_WRITE_ERROR) {
+            message = "a response header line is longer than libcurl accepts (100 KiB)";
+        } else {
+            message = "the response headers exceed the limit of " +
+                      std::to_string(options_.max_header_bytes) + " bytes or " +
+                      std::to_string(options_.max_header_count) + " lines";
+        }
+        message += " (curl code " + std::to_string(static_cast<int>(rc)) + ")";
+        return TransportError{kind, static_cast<int>(rc), std::move(message)};
     }
 
     TransportError error_from(CURLcode rc) const {
         TransportError::Kind kind = TransportError::Kind::other;
         switch (rc) {
             case CURLE_OPERATION_TIMEDOUT:
-                kind = TransportError::Kind::timeout;
+                // The low-speed limit ends a transfer with the same code as the total timeout.
+                kind = std::string_view(error_buffer_).rfind("Operation too slow", 0) == 0
+                           ? TransportError::Kind::too_slow
+                           : TransportError::Kind::timeout;
+                break;
+            case CURLE_FILESIZE_EXCEEDED:  // Content-Length over max_response_body
+                kind = TransportError::Kind::response_too_large;
                 break;
             case CURLE_COULDNT_RESOLVE_HOST:
             case CURLE_COULDNT_RESOLVE_PROXY:
@@ -378,7 +499,15 @@ class CurlTransport {
             case CURLE_PARTIAL_FILE:
                 kind = TransportError::Kind::send_receive;
                 break;
+            case CURLE_WEIRD_SERVER_REPLY:
+                kind = TransportError::Kind::malformed_response;
+                break;
             case CURLE_UNSUPPORTED_PROTOCOL:
+                // Also what libcurl says of an answer without a status line (HTTP/0.9 refused).
+                kind = std::string_view(error_buffer_).find("HTTP/0.9") != std::string_view::npos
+                           ? TransportError::Kind::malformed_response
+                           : TransportError::Kind::invalid;
+                break;
             case CURLE_URL_MALFORMAT:
                 kind = TransportError::Kind::invalid;
                 break;

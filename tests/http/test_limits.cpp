@@ -1,0 +1,297 @@
+// The curl transport against a server that misbehaves on purpose (tests/rig/fault_server.py):
+// every fault ends in a typed outcome that names it, within a time bound, with bounded memory.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "mimcm/transport/curl.hpp"
+#include "rig.hpp"
+#include "test_data.hpp"
+
+using namespace mimcm;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+/// fault_server.py on a port the OS chose, stopped (and reaped) when this dies. The server also
+/// exits by itself after two minutes.
+class FaultServer {
+  public:
+    FaultServer() {
+        char dir_template[] = "/tmp/mimcm-fault-XXXXXX";
+        REQUIRE(::mkdtemp(dir_template) != nullptr);
+        dir_ = dir_template;
+        port_file_ = dir_ + "/port";
+        const std::string script = mimcm_test::rig::source_dir() + "/tests/rig/fault_server.py";
+        pid_ = ::fork();
+        REQUIRE(pid_ >= 0);
+        if (pid_ == 0) {
+            std::freopen("/dev/null", "w", stdout);
+            ::execlp("python3", "python3", script.c_str(), "--port-file", port_file_.c_str(),
+                     "--lifetime", "120", static_cast<char*>(nullptr));
+            std::_Exit(127);
+        }
+        const auto deadline = Clock::now() + std::chrono::seconds(15);
+        while (Clock::now() < deadline) {
+            std::ifstream in(port_file_);
+            if (in >> port_)
+                break;
+            int status = 0;
+            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+                pid_ = -1;
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        INFO("fault_server.py did not write its port within 15 s");
+        REQUIRE(port_ > 0);
+    }
+    ~FaultServer() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGTERM);
+            int status = 0;
+            ::waitpid(pid_, &status, 0);
+        }
+        std::remove(port_file_.c_str());
+        ::rmdir(dir_.c_str());
+    }
+    FaultServer(const FaultServer&) = delete;
+    FaultServer& operator=(const FaultServer&) = delete;
+
+    /// The base URL whose first path segment selects the fault.
+    [[nodiscard]] std::string url(const std::string& mode) const {
+        return "http://127.0.0.1:" + std::to_string(port_) + "/" + mode;
+    }
+
+  private:
+    std::string dir_;
+    std::string port_file_;
+    pid_t pid_ = -1;
+    int port_ = 0;
+};
+
+CurlOptions plain() {
+    CurlOptions options;
+    options.proxy = "";
+    options.timeout = std::chrono::seconds(10);
+    return options;
+}
+
+struct Timed {
+    TransportResult result;
+    double seconds;
+};
+
+Timed get(const std::string& url, CurlOptions options) {
+    CurlTransport transport(std::move(options));
+    HttpRequest request;
+    request.url = url;
+    const auto started = Clock::now();
+    TransportResult result = transport.send(request);
+    return {std::move(result), std::chrono::duration<double>(Clock::now() - started).count()};
+}
+
+/// The error of a call that must have failed (REQUIREd).
+const TransportError& failed(const Timed& call) {
+    const auto* error = std::get_if<TransportError>(&call.result);
+    if (const auto* response = std::get_if<HttpResponse>(&call.result)) {
+        UNSCOPED_INFO("answered HTTP " << response->status << " with " << response->body.size()
+                                       << " bytes");
+    }
+    REQUIRE(error != nullptr);
+    UNSCOPED_INFO(error->message << " (after " << call.seconds << " s)");
+    return *error;
+}
+
+ProposedPinResult ask_pin(const std::string& base, CurlOptions options) {
+    Client client(CmUrl::parse(base), CurlTransport(std::move(options)));
+    return client.server_proposed_pin(SmartcardId::parse(mimcm_test::fresh_smartcard_id()),
+                                      mimcm_test::docs_card());
+}
+
+/// Peak resident memory of this process so far, in KiB (VmHWM).
+long peak_rss_kib() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("VmHWM:", 0) == 0)
+            return std::strtol(line.c_str() + 6, nullptr, 10);
+    }
+    FAIL("no VmHWM in /proc/self/status");
+    return 0;
+}
+
+}  // namespace
+
+TEST_CASE("Limits: an endless body stops at the size limit, with bounded memory",
+          "[http][limits]") {
+    FaultServer server;
+    const long before = peak_rss_kib();
+    const Timed call = get(server.url("endless"), plain());  // the default 16 MiB limit
+    const long growth_kib = peak_rss_kib() - before;
+    const TransportError& error = failed(call);
+    CHECK(error.kind == TransportError::Kind::response_too_large);
+    CHECK(error.limit_exceeded());
+    CHECK_THAT(error.message, Catch::Contains("16777216 bytes"));
+    CHECK(call.seconds < 8.0);
+    INFO("peak memory grew by " << growth_kib << " KiB");
+    CHECK(growth_kib < 64 * 1024);
+}
+
+TEST_CASE("Limits: through the client, a too large answer is a transport failure naming the limit",
+          "[http][limits]") {
+    FaultServer server;
+    CurlOptions options = plain();
+    options.max_response_body = 1024 * 1024;
+    Client client(CmUrl::parse(server.url("endless")), CurlTransport(std::move(options)));
+    const auto started = Clock::now();
+    const auto result = client.list_profile_templates();
+    CHECK(std::chrono::duration<double>(Clock::now() - started).count() < 3.0);
+    REQUIRE(std::holds_alternative<TransportFailure>(result));
+    CHECK(std::get<TransportFailure>(result).error.kind ==
+          TransportError::Kind::response_too_large);
+    CHECK(outcome_name(result) == "transport_failure");
+    CHECK_THAT(describe(result), Catch::StartsWith("response size limit failure: "));
+}
+
+TEST_CASE("Limits: a Content-Length over the limit is refused before the body is read",
+          "[http][limits]") {
+    FaultServer server;
+    CurlOptions options = plain();
+    options.max_response_body = 4096;
+    const Timed call = get(server.url("biglength"), options);
+    const TransportError& error = failed(call);
+    CHECK(error.kind == TransportError::Kind::response_too_large);
+    CHECK(error.native_code == CURLE_FILESIZE_EXCEEDED);
+    CHECK(call.seconds < 2.0);
+}
+
+TEST_CASE("Limits: a server dripping a byte a second fails at the low-speed limit",
+          "[http][limits]") {
+    FaultServer server;
+    CurlOptions options = plain();
+    options.low_speed_bytes = 32;
+    options.low_speed_time = std::chrono::seconds(1);
+    const Timed call = get(server.url("drip"), options);
+    const TransportError& error = failed(call);
+    CHECK(error.kind == TransportError::Kind::too_slow);
+    CHECK(error.limit_exceeded());
+    CHECK(call.seconds < 3.0);
+}
+
+TEST_CASE("Limits: a server silent after accepting fails at the low-speed limit, or the timeout",
+          "[http][limits]") {
+    FaultServer server;
+    SECTION("low-speed limit") {
+        CurlOptions options = plain();
+        options.low_speed_time = std::chrono::seconds(1);
+        const Timed call = get(server.url("silence"), options);
+        CHECK(failed(call).kind == TransportError::Kind::too_slow);
+        CHECK(call.seconds < 3.0);
+    }
+    SECTION("no low-speed limit: the total timeout") {
+        CurlOptions options = plain();
+        options.low_speed_bytes = 0;
+        options.timeout = std::chrono::seconds(1);
+        const Timed call = get(server.url("silence"), options);
+        CHECK(failed(call).kind == TransportError::Kind::timeout);
+        CHECK(call.seconds < 3.0);
+    }
+}
+
+TEST_CASE("Limits: a body shorter than its Content-Length, or a reset, breaks the receive",
+          "[http][limits]") {
+    FaultServer server;
+    SECTION("truncated") {
+        const Timed call = get(server.url("truncated"), plain());
+        CHECK(failed(call).kind == TransportError::Kind::send_receive);
+        CHECK(call.seconds < 3.0);
+    }
+    SECTION("reset") {
+        const Timed call = get(server.url("reset"), plain());
+        CHECK(failed(call).kind == TransportError::Kind::send_receive);
+        CHECK(call.seconds < 3.0);
+    }
+}
+
+TEST_CASE("Limits: an answer that is not HTTP is a malformed response", "[http][limits]") {
+    FaultServer server;
+    const Timed call = get(server.url("garbage"), plain());
+    CHECK(failed(call).kind == TransportError::Kind::malformed_response);
+    CHECK(call.seconds < 3.0);
+}
+
+TEST_CASE("Limits: a huge header, or too many headers, is refused", "[http][limits]") {
+    FaultServer server;
+    SECTION("one header of 1 MiB") {
+        const Timed call = get(server.url("hugeheader"), plain());
+        CHECK(failed(call).kind == TransportError::Kind::headers_too_large);
+        CHECK(call.seconds < 3.0);
+    }
+    SECTION("100000 headers") {
+        const Timed call = get(server.url("manyheaders"), plain());
+        const TransportError& error = failed(call);
+        CHECK(error.kind == TransportError::Kind::headers_too_large);
+        CHECK_THAT(error.message, Catch::Contains("200 lines"));
+        CHECK(call.seconds < 3.0);
+    }
+    SECTION("over a lowered byte limit") {
+        CurlOptions options = plain();
+        options.max_header_bytes = 1000;
+        const Timed call = get(server.url("manyheaders"), options);
+        CHECK(failed(call).kind == TransportError::Kind::headers_too_large);
+    }
+}
+
+TEST_CASE("Limits: valid answers still work: close-delimited HTTP/1.0 and chunked",
+          "[http][limits]") {
+    FaultServer server;
+    for (const char* mode : {"http10", "chunked"}) {
+        INFO(mode);
+        const auto started = Clock::now();
+        const auto result = ask_pin(server.url(mode), plain());
+        INFO(describe(result));
+        REQUIRE(std::holds_alternative<PinProposed>(result));
+        CHECK(std::get<PinProposed>(result).pin.reveal() == "12345678");
+        CHECK(std::chrono::duration<double>(Clock::now() - started).count() < 3.0);
+    }
+}
+
+TEST_CASE("Limits: a 200 with an empty body is a protocol error, not a PIN", "[http][limits]") {
+    FaultServer server;
+    const auto result = ask_pin(server.url("empty"), plain());
+    INFO(describe(result));
+    REQUIRE(std::holds_alternative<ProtocolError>(result));
+    CHECK(std::get<ProtocolError>(result).status == 200);
+}
+
+TEST_CASE("Limits: a redirect loop ends at max_redirects", "[http][limits]") {
+    FaultServer server;
+    SECTION("followed") {
+        CurlOptions options = plain();
+        options.follow_redirects = true;
+        options.max_redirects = 3;
+        const auto started = Clock::now();
+        const auto result = ask_pin(server.url("redirect"), options);
+        CHECK(std::chrono::duration<double>(Clock::now() - started).count() < 3.0);
+        INFO(describe(result));
+        REQUIRE(std::holds_alternative<TransportFailure>(result));
+        CHECK(std::get<TransportFailure>(result).error.native_code == CURLE_TOO_MANY_REDIRECTS);
+    }
+    SECTION("not followed: the 302 is the answer") {
+        const auto result = ask_pin(server.url("redirect"), plain());
+        INFO(describe(result));
+        REQUIRE(std::holds_alternative<UnexpectedStatus>(result));
+        CHECK(std::get<UnexpectedStatus>(result).details.status == 302);
+    }
+}
