@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <new>
 #include <string>
 #include <thread>
 
@@ -294,4 +296,66 @@ TEST_CASE("Limits: a redirect loop ends at max_redirects", "[http][limits]") {
         REQUIRE(std::holds_alternative<UnexpectedStatus>(result));
         CHECK(std::get<UnexpectedStatus>(result).details.status == 302);
     }
+}
+
+TEST_CASE("Limits: an allocation failure while receiving is rethrown by send, not through libcurl",
+          "[http][limits]") {
+    FaultServer server;
+    const std::string url = server.url("endless");
+    const std::string valid_url = server.url("chunked");
+    // In a child process whose address space is capped 256 MiB above what it uses: with the body
+    // limit off, the endless body makes an allocation in the write callback fail. send() must
+    // throw it once libcurl has returned, and the transport must then serve the next call; an
+    // exception unwinding through libcurl leaves its handle inside a callback for good.
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        long vm_kib = 0;
+        std::ifstream status("/proc/self/status");
+        for (std::string line; std::getline(status, line);) {
+            if (line.rfind("VmSize:", 0) == 0)
+                vm_kib = std::strtol(line.c_str() + 7, nullptr, 10);
+        }
+        const rlim_t cap = static_cast<rlim_t>(vm_kib + 256 * 1024) * 1024;
+        const rlimit limit{cap, cap};
+        if (vm_kib == 0 || ::setrlimit(RLIMIT_AS, &limit) != 0)
+            std::_Exit(3);
+        CurlOptions options = plain();
+        options.max_response_body = 0;  // off
+        options.timeout = std::chrono::seconds(20);
+        CurlTransport transport(options);
+        try {
+            HttpRequest request;
+            request.url = url;
+            const TransportResult result = transport.send(request);
+            std::_Exit(std::holds_alternative<TransportError>(result) ? 1 : 2);
+        } catch (const std::bad_alloc&) {
+            // expected
+        } catch (...) {
+            std::_Exit(4);
+        }
+        HttpRequest next;
+        next.url = valid_url;
+        const TransportResult result = transport.send(next);
+        const auto* response = std::get_if<HttpResponse>(&result);
+        const bool good =
+            response && response->status == 200 && response->body == SecretString("\"12345678\"");
+        std::_Exit(good ? 0 : 5);
+    }
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    int status = 0;
+    pid_t done = 0;
+    while ((done = ::waitpid(child, &status, WNOHANG)) == 0 && Clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (done == 0) {
+        ::kill(child, SIGKILL);
+        ::waitpid(child, &status, 0);
+        FAIL("the child did not finish within 30 s");
+    }
+    INFO(
+        "0: bad_alloc from send(), then a good next call; 1: a transport error; 2: a response; "
+        "3: no rlimit; 4: another exception; 5: the next call failed; signalled: "
+        << (WIFSIGNALED(status) ? WTERMSIG(status) : 0));
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
 }

@@ -177,6 +177,9 @@ class CurlTransport {
             curl_easy_setopt(handle_.get(), CURLOPT_COOKIEFILE, "");
     }
 
+    /// Every failure of the server or the network, a limit included, is a TransportError. Throws
+    /// only what the process itself failed at while receiving (std::bad_alloc), rethrown once
+    /// libcurl has returned, so the transport stays usable.
     [[nodiscard]] TransportResult send(const HttpRequest& request) {
         CURL* curl = handle_.get();
         HttpResponse response;
