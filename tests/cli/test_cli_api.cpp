@@ -7,6 +7,7 @@
 
 #include "cli.hpp"
 #include "emulator.hpp"
+#include "fault_server.hpp"
 #include "rig.hpp"
 
 using mimcm_test::cli;
@@ -50,6 +51,23 @@ TEST_CASE("templates lists what the user may enroll for", "[cli][api]") {
     const auto plain = api({"templates"});
     CHECK_THAT(plain.out, Catch::Contains(std::string(kUserPinTemplate) +
                                           "\tTest UserPin Diversified\tsmart card"));
+}
+
+TEST_CASE("a server sending more than the transport's limits is a transport failure, exit 7",
+          "[cli][api][limits]") {
+    mimcm_test::FaultServer server;
+    for (const char* mode : {"endless", "manyheaders"}) {
+        INFO(mode);
+        const auto run =
+            cli({"templates", "--server", server.url(mode), "--timeout", "8", "--json"});
+        INFO(run.err);
+        CHECK(run.code == 7);
+        const auto doc = json_of(run.out);
+        CHECK(std::string(doc["outcome"].GetString()) == "transport_failure");
+        CHECK_THAT(doc["message"].GetString(),
+                   Catch::StartsWith(std::string(mode) == "endless" ? "response size limit failure"
+                                                                    : "header limit failure"));
+    }
 }
 
 TEST_CASE("request create, show and cancel", "[cli][api]") {
