@@ -3,6 +3,7 @@
 #include <ostream>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "fake_transport.hpp"
@@ -183,6 +184,29 @@ TEST_CASE("transport failures keep their kind and code", "[client]") {
     CHECK(f->error.timed_out());
     CHECK(f->error.native_code == 28);
     CHECK_THAT(describe(result), Catch::StartsWith("timeout failure"));
+}
+
+TEST_CASE("a transport limit is a transport failure that names the limit", "[client]") {
+    using Kind = TransportError::Kind;
+    const std::pair<Kind, const char*> limits[] = {
+        {Kind::response_too_large, "response size limit failure"},
+        {Kind::headers_too_large, "header limit failure"},
+        {Kind::too_slow, "low-speed limit failure"},
+    };
+    for (const auto& [kind, described] : limits) {
+        FakeTransport transport([kind = kind](const HttpRequest&) -> TransportResult {
+            return TransportError{kind, 23, "limit"};
+        });
+        const auto result = call(transport);
+        const auto* f = std::get_if<TransportFailure>(&result);
+        REQUIRE(f != nullptr);
+        CHECK(f->error.limit_exceeded());
+        CHECK_FALSE(f->error.timed_out());
+        CHECK(outcome_name(result) == "transport_failure");
+        CHECK_THAT(describe(result), Catch::StartsWith(described));
+    }
+    CHECK_FALSE(TransportError{Kind::timeout, 28, "t"}.limit_exceeded());
+    CHECK_FALSE(TransportError{Kind::malformed_response, 8, "m"}.limit_exceeded());
 }
 
 TEST_CASE("logs redact the query and never carry the PIN", "[client][secrets]") {
