@@ -268,11 +268,18 @@ int cmd_enroll(const Args& args) {
                   << " exists on the server: cancel it with 'mimcm-cli request cancel --request "
                   << report.request->str() << "'.\n";
     }
+    // What the card already took before the failure, so nobody has to guess its state.
+    if (report.pin == mimcm::PinOutcome::set)
+        std::cerr << "  The card's PIN was already changed.\n";
+    if (report.admin_key_changed)
+        std::cerr << "  The card's admin key was already changed.\n";
     if (args.json) {
         JsonOut out;
         out.field("outcome", report.failure_outcome)
             .field("failed_step", mimcm::to_string(*report.failed_step))
-            .field("message", report.error);
+            .field("message", report.error)
+            .field("pin", mimcm::to_string(report.pin))
+            .field("admin_key_changed", report.admin_key_changed);
         if (report.request)
             out.field("request", report.request->str());
         if (report.smartcard)
