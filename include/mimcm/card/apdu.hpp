@@ -72,14 +72,21 @@ inline std::string sw_to_string(std::uint16_t sw) {
     return out;
 }
 
+/// A failure of the card or of its reader: CardError (the card's answer) or mimcm::pcsc::Error
+/// (the reader, PC/SC). Catch this to tell card trouble from server, input and program errors.
+class DeviceError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
 /// A failure at card level: the card answered, but not what was expected. (Reader and PC/SC
 /// failures are mimcm::pcsc::Error.) Messages say what failed and what was expected; they never
 /// contain secret data.
-class CardError : public std::runtime_error {
+class CardError : public DeviceError {
   public:
     CardError(CardErrorCode code, const std::string& message,
               std::optional<std::uint16_t> sw = std::nullopt)
-        : std::runtime_error(message), code_(code), sw_(sw) {}
+        : DeviceError(message), code_(code), sw_(sw) {}
 
     [[nodiscard]] CardErrorCode code() const noexcept { return code_; }
     /// The status word the card answered, when the failure is about one.
