@@ -276,6 +276,7 @@ int cmd_enroll(const Args& args) {
     if (args.json) {
         JsonOut out;
         out.field("outcome", report.failure_outcome)
+            .field("failure_source", mimcm::to_string(report.failure_source))
             .field("failed_step", mimcm::to_string(*report.failed_step))
             .field("message", report.error)
             .field("pin", mimcm::to_string(report.pin))

@@ -24,6 +24,18 @@ namespace mimcm {
 
 enum class LogLevel { debug, info, warning, error };
 
+/// The numbers the CM server returns in Request::status. The docs have no table for them; their
+/// examples show 3 for a request just created and auto-approved, which the enrollment walkthrough
+/// (step 8) calls "approved", and 8 after PUT {"status":"Completed"} (the REST API reference,
+/// "Numeric values seen in examples": Request.Status 3 = Approved, 8 = Completed). RequestStatus
+/// names the statuses in filters and PUT bodies; its enumerators are not these numbers.
+namespace request_status {
+/// Approved: execution (card, certificates) may start.
+inline constexpr int approved = 3;
+/// Completed: the request was executed and closed.
+inline constexpr int completed = 8;
+}  // namespace request_status
+
 /// Receives the client's log lines. Lines never carry secrets: query values (challenge, card id,
 /// ATR) are shown as REDACTED, bodies are never logged, only their sizes.
 using Logger = std::function<void(LogLevel, std::string_view)>;

@@ -135,6 +135,32 @@ enum class PinOutcome {
     return "unknown";
 }
 
+/// Where a failed enrollment's failure came from.
+enum class FailureSource {
+    none,      ///< nothing failed
+    server,    ///< the CM server: an error answer, no answer (transport), or data that does not
+               ///< fit (e.g. a diversified admin key of the wrong size): failure_outcome says which
+    card,      ///< the card or its reader (mimcm::card::CardError, mimcm::pcsc::Error)
+    caller,    ///< the options or what the callbacks gave (e.g. a PIN the card does not take)
+    internal,  ///< a program error (std::logic_error and anything else unexpected)
+};
+
+[[nodiscard]] inline std::string_view to_string(FailureSource source) noexcept {
+    switch (source) {
+        case FailureSource::none:
+            return "none";
+        case FailureSource::server:
+            return "server";
+        case FailureSource::card:
+            return "card";
+        case FailureSource::caller:
+            return "caller";
+        case FailureSource::internal:
+            return "internal";
+    }
+    return "unknown";
+}
+
 /// What happened. On failure, `failed_step` and `error` say where and why (no secrets), and the
 /// other fields say what already exists on the server and the card.
 struct EnrollmentReport {
@@ -142,8 +168,10 @@ struct EnrollmentReport {
     std::optional<EnrollmentStep> failed_step;
     std::string error;
     /// The failing outcome's name ("forbidden", "server_error", "transport_failure",
-    /// "card_error", ...; see outcome_name()).
+    /// "protocol_error", "card_error", "invalid_input", "internal_error", ...; see outcome_name()).
     std::string failure_outcome;
+    /// Where the failure came from.
+    FailureSource failure_source = FailureSource::none;
     std::optional<Guid> request;     ///< created on the server: cancel or abandon it
     std::optional<Guid> smartcard;   ///< the card bound to the request
     bool admin_key_changed = false;  ///< the card now holds the diversified admin key
@@ -163,6 +191,7 @@ struct StepFailed {
     EnrollmentStep step;
     std::string error;
     std::string outcome = "invalid_state";
+    FailureSource source = FailureSource::caller;
 };
 }  // namespace detail
 
@@ -184,6 +213,7 @@ class Enrollment {
             report_.failed_step = failed.step;
             report_.error = failed.error;
             report_.failure_outcome = failed.outcome;
+            report_.failure_source = failed.source;
         }
         return std::move(report_);
     }
@@ -215,15 +245,18 @@ class Enrollment {
         const Guid request_id = *report_.request;
         step(EnrollmentStep::get_request, [&] {
             const Request request = value<Request>(client_.get_request(request_id));
-            // Walkthrough step 8: execution may start once the request is approved (status 3).
-            if (request.status != 3) {
-                throw detail::StepFailed{
-                    EnrollmentStep::get_request,
-                    "the request is not approved (status " + std::to_string(request.status) + ")"};
+            // Walkthrough step 8: execution may start once the request is approved.
+            if (request.status != request_status::approved) {
+                throw detail::StepFailed{EnrollmentStep::get_request,
+                                         "the request is not approved (status " +
+                                             std::to_string(request.status) + ", approved is " +
+                                             std::to_string(request_status::approved) + ")",
+                                         "invalid_state", FailureSource::server};
             }
             return true;
         });
-        CardData card = step(EnrollmentStep::read_card, [&] { return card_.read(); });
+        CardData card = step(EnrollmentStep::read_card,
+                             [&] { return card_data([&] { return card_.read(); }); });
         const SmartcardId smartcard = step(EnrollmentStep::assign_smartcard, [&] {
             return SmartcardId::parse(
                 value<Created>(client_.assign_smartcard(request_id, card.card_id, card.atr))
@@ -235,7 +268,8 @@ class Enrollment {
             const auto serial = bound.card_id();
             if (!serial || serial->str() != card.card_id.guid()) {
                 throw detail::StepFailed{EnrollmentStep::get_smartcard,
-                                         "the server bound another card id"};
+                                         "the server bound another card id", "protocol_error",
+                                         FailureSource::server};
             }
             return true;
         });
@@ -253,7 +287,7 @@ class Enrollment {
                                              "the card cannot " + std::string(why) + " (no " +
                                                  std::string(to_string(operation)) +
                                                  "); nothing was written to it",
-                                             "card_error"};
+                                             "card_error", FailureSource::card};
                 }
             };
             if (card_policy.diversify_admin_key) {
@@ -284,14 +318,18 @@ class Enrollment {
             if (!card_policy.diversify_admin_key)
                 return;
             const SecretBlob key = step(EnrollmentStep::diversified_key, [&] {
-                return value<SecretBlob>(client_.get_diversified_admin_key(request_id, smartcard,
-                                                                           card.card_id, card.atr));
+                SecretBlob key = value<SecretBlob>(client_.get_diversified_admin_key(
+                    request_id, smartcard, card.card_id, card.atr));
+                check_server_blob(key, card::admin_key_size, "diversified admin key");
+                return key;
             });
             step(EnrollmentStep::set_admin_key, [&] {
                 if (pin_first)
-                    card = card_.read();  // a fresh challenge after the PIN step
+                    card = card_data(
+                        [&] { return card_.read(); });  // a fresh challenge after the PIN step
                 const SecretBlob response = value<SecretBlob>(client_.get_authentication_response(
                     request_id, smartcard, card.card_id, card.challenge, false, card.atr));
+                check_server_blob(response, card::admin_response_size, "admin challenge response");
                 card_.set_admin_key(response.bytes, key.bytes);
                 return true;
             });
@@ -302,14 +340,15 @@ class Enrollment {
         const auto pin_steps = [&] {
             if (card_policy.user_pin_option == UserPinOption::server_proposed) {
                 step(EnrollmentStep::proposed_pin, [&] {
-                    card = card_.read();
+                    card = card_data([&] { return card_.read(); });
                     auto proposed = client_.server_proposed_pin(smartcard, card);
                     if (auto* p = std::get_if<PinProposed>(&proposed)) {
                         pin = std::move(p->pin);
                         report_.pin_proposed_by_server = true;
                     } else if (!std::holds_alternative<NoPinProposed>(proposed)) {
                         throw detail::StepFailed{EnrollmentStep::proposed_pin, describe(proposed),
-                                                 std::string(outcome_name(proposed))};
+                                                 std::string(outcome_name(proposed)),
+                                                 FailureSource::server};
                     }
                     return true;
                 });
@@ -328,13 +367,15 @@ class Enrollment {
                     pin = options_.user_pin();
                 }
                 if (pin_path == PinPath::puk) {
-                    card_.reset_pin_with_puk(puk, pin);
+                    caller_data([&] { card_.reset_pin_with_puk(puk, pin); });
                 } else {
-                    card = card_.read();
+                    card = card_data([&] { return card_.read(); });
                     const SecretBlob response = value<SecretBlob>(
                         client_.get_authentication_response(request_id, smartcard, card.card_id,
                                                             card.challenge, diversified, card.atr));
-                    card_.set_user_pin(response.bytes, pin);
+                    check_server_blob(response, card::admin_response_size,
+                                      "admin challenge response");
+                    caller_data([&] { card_.set_user_pin(response.bytes, pin); });
                 }
                 report_.pin = PinOutcome::set;
                 report_.pin_set = true;
@@ -382,8 +423,11 @@ class Enrollment {
             "no enrollable profile template \"" + options_.profile_template + "\""};
     }
 
-    /// Runs one step: progress before and after, and every failure (server outcome, card or
-    /// PC/SC exception, invalid data) turned into StepFailed naming the step.
+    /// Runs one step: progress before and after, and every failure turned into StepFailed naming
+    /// the step and where the failure came from: card and reader errors (card::DeviceError) are
+    /// the card's; mimcm::InvalidArgument is data from the server that does not fit (the flow
+    /// checks what the card and the caller give where it takes it, see card_data() and
+    /// caller_data()); std::logic_error and anything else is a program error.
     template <class Body>
     auto step(EnrollmentStep which, Body body) -> decltype(body()) {
         current_ = which;
@@ -396,11 +440,54 @@ class Enrollment {
             return result;
         } catch (const detail::StepFailed&) {
             throw;
+        } catch (const card::DeviceError& e) {
+            throw detail::StepFailed{which, e.what(), "card_error", FailureSource::card};
         } catch (const InvalidArgument& e) {
-            throw detail::StepFailed{which, e.what(), "invalid_data"};
+            throw detail::StepFailed{which,
+                                     "the server's answer does not fit: " + std::string(e.what()),
+                                     "protocol_error", FailureSource::server};
         } catch (const std::exception& e) {
-            // Card and PC/SC failures (mimcm::card::CardError, mimcm::pcsc::Error).
-            throw detail::StepFailed{which, e.what(), "card_error"};
+            throw detail::StepFailed{which, "internal error: " + std::string(e.what()),
+                                     "internal_error", FailureSource::internal};
+        } catch (...) {
+            throw detail::StepFailed{which, "internal error: an unknown exception",
+                                     "internal_error", FailureSource::internal};
+        }
+    }
+
+    /// Runs a card call: invalid data read off the card (mimcm::InvalidArgument, e.g. an ATR of
+    /// 40 bytes) is the card's failure, not the server's.
+    template <class Body>
+    auto card_data(Body body) -> decltype(body()) {
+        try {
+            return body();
+        } catch (const InvalidArgument& e) {
+            throw detail::StepFailed{current_, e.what(), "card_error", FailureSource::card};
+        }
+    }
+
+    /// Runs a card call given what the caller chose (the PIN, the PUK): the card layer refuses
+    /// an argument it cannot take with std::invalid_argument before anything is sent.
+    template <class Body>
+    auto caller_data(Body body) -> decltype(body()) {
+        try {
+            return body();
+        } catch (const card::DeviceError&) {
+            throw;
+        } catch (const std::invalid_argument& e) {
+            throw detail::StepFailed{current_, e.what(), "invalid_input", FailureSource::caller};
+        }
+    }
+
+    /// A key or challenge response from the server has the size the card takes (3DES), checked
+    /// before it goes to the card.
+    void check_server_blob(const SecretBlob& blob, std::size_t size, std::string_view what) {
+        if (blob.bytes.size() != size) {
+            throw detail::StepFailed{current_,
+                                     "the server's " + std::string(what) + " has " +
+                                         std::to_string(blob.bytes.size()) + " bytes; expected " +
+                                         std::to_string(size),
+                                     "protocol_error", FailureSource::server};
         }
     }
 
@@ -416,10 +503,11 @@ class Enrollment {
         if constexpr (detail::variant_has<NoContent, Result>::value) {
             if (std::holds_alternative<NoContent>(result)) {
                 throw detail::StepFailed{current_, "the server answered 204 (no content)",
-                                         "no_content"};
+                                         "no_content", FailureSource::server};
             }
         }
-        throw detail::StepFailed{current_, describe(result), std::string(outcome_name(result))};
+        throw detail::StepFailed{current_, describe(result), std::string(outcome_name(result)),
+                                 FailureSource::server};
     }
 
     BasicClient<Transport>& client_;

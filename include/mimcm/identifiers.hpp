@@ -94,6 +94,7 @@ class CmUrl {
         }
         if (url.find_first_of("?#") != std::string_view::npos)
             throw fail("no query or fragment allowed");
+        check_port(authority, fail);
         while (!path.empty() && path.back() == '/')
             path.remove_suffix(1);
         CmUrl result;
@@ -113,6 +114,45 @@ class CmUrl {
 
   private:
     CmUrl() = default;
+
+    /// The port after the host ("host:443", "[::1]:8443"), when one is given: 1 to 65535 in
+    /// decimal digits. An IPv6 literal's own colons are inside the brackets.
+    template <class Fail>
+    static void check_port(std::string_view authority, const Fail& fail) {
+        std::string_view host = authority;
+        if (!authority.empty() && authority.front() == '[') {
+            const auto close = authority.find(']');
+            if (close == std::string_view::npos)
+                throw fail("unclosed '[' in the host");
+            host = authority.substr(0, close + 1);
+            const std::string_view after = authority.substr(close + 1);
+            if (after.empty())
+                return;
+            if (after.front() != ':')
+                throw fail("unexpected text after the IPv6 address");
+        } else {
+            const auto colon = authority.find(':');
+            if (colon == std::string_view::npos)
+                return;
+            host = authority.substr(0, colon);
+        }
+        if (host.empty() || host == "[]")
+            throw fail("no host name");
+        const std::string_view port = authority.substr(host.size() + 1);
+        if (port.empty())
+            throw fail("empty port after ':'");
+        std::uint32_t value = 0;
+        for (const char c : port) {
+            if (c < '0' || c > '9')
+                throw fail("the port must be a number from 1 to 65535");
+            value = value * 10 + static_cast<std::uint32_t>(c - '0');
+            if (value > 65535)
+                throw fail("the port must be a number from 1 to 65535");
+        }
+        if (value == 0)
+            throw fail("the port must be a number from 1 to 65535");
+    }
+
     std::string base_;
     bool https_ = false;
 };

@@ -397,12 +397,12 @@ inline std::string_view error_name(LONG native) noexcept {
 /// A PC/SC failure. what() reads like
 ///   SCardConnect("Virtual PCD 00 00"): no smart card in the reader (SCARD_E_NO_SMARTCARD
 ///   0x8010000C)
-class Error : public std::runtime_error {
+class Error : public card::DeviceError {
   public:
     /// A complete message is given; native may be 0 when no PC/SC call failed as such.
     Error(ErrorCode code, long native, std::string operation, std::string reader,
           const std::string& message)
-        : std::runtime_error(message),
+        : card::DeviceError(message),
           code_(code),
           native_(native),
           operation_(std::move(operation)),

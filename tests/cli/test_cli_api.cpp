@@ -129,11 +129,14 @@ TEST_CASE("enroll runs the whole flow with progress on stderr", "[cli][api][enro
     fault.body.append(R"({"GetSmartcardDiversifiedAdminKey":{"status":403,"times":1}})");
     REQUIRE(std::holds_alternative<mimcm::HttpResponse>(control.send(fault)));
     run = api({"enroll", "--template", "Test UserPin Diversified", "--reader", rig::reader_name(0),
-               "--csr", csr, "--data", "Request Reason=New card"},
+               "--csr", csr, "--data", "Request Reason=New card", "--json"},
               "MIMCM_PIN=27182818");
     CHECK(run.code == 4);
     CHECK_THAT(run.err, Catch::Contains("failed at 'get the diversified admin key'") &&
                             Catch::Contains("request cancel --request"));
+    const auto failed = json_of(run.out);
+    CHECK(std::string(failed["outcome"].GetString()) == "forbidden");
+    CHECK(std::string(failed["failure_source"].GetString()) == "server");
 }
 
 TEST_CASE("enroll on a PIV card takes the PUK from MIMCM_PUK, or leaves the PIN to the user",

@@ -98,6 +98,82 @@ Run enroll(const std::string& profile_template,
     return run;
 }
 
+/// The real transport, with one answer replaced: `tamper` may rewrite a response.
+class TamperingTransport {
+  public:
+    using Tamper = std::function<void(const HttpRequest&, HttpResponse&)>;
+    TamperingTransport(CurlTransport real, Tamper tamper)
+        : real_(std::move(real)), tamper_(std::move(tamper)) {}
+    TransportResult send(const HttpRequest& request) {
+        TransportResult result = real_.send(request);
+        if (auto* response = std::get_if<HttpResponse>(&result))
+            tamper_(request, *response);
+        return result;
+    }
+
+  private:
+    CurlTransport real_;
+    Tamper tamper_;
+};
+
+/// The real card, with a fault injected: `before(call, card)` runs before each call is passed
+/// on, and may throw or change the card's state.
+class FaultyCard {
+  public:
+    using Before = std::function<void(const std::string& call, pcsc::EnrollmentCard&)>;
+    FaultyCard(pcsc::EnrollmentCard& real, Before before)
+        : real_(real), before_(std::move(before)) {}
+    CardData read() {
+        before_("read", real_);
+        return real_.read();
+    }
+    [[nodiscard]] bool supports(card::CardOperation operation) const {
+        return real_.supports(operation);
+    }
+    void set_admin_key(const SecretBytes& response, const SecretBytes& new_key) {
+        before_("set_admin_key", real_);
+        real_.set_admin_key(response, new_key);
+    }
+    void set_user_pin(const SecretBytes& response, const SecretString& pin) {
+        before_("set_user_pin", real_);
+        real_.set_user_pin(response, pin);
+    }
+    void reset_pin_with_puk(const SecretString& puk, const SecretString& pin) {
+        before_("reset_pin_with_puk", real_);
+        real_.reset_pin_with_puk(puk, pin);
+    }
+    void finish() noexcept { real_.finish(); }
+
+  private:
+    pcsc::EnrollmentCard& real_;
+    Before before_;
+};
+
+/// enroll() through TamperingTransport and FaultyCard.
+EnrollmentReport enroll_with_faults(const std::string& profile_template,
+                                    TamperingTransport::Tamper tamper, FaultyCard::Before before,
+                                    const char* user_pin = kUserPin) {
+    Emulator emulator;
+    CurlOptions http;
+    http.ca_file = Emulator::ca_file();
+    http.proxy = "";
+    BasicClient<TamperingTransport> client(
+        CmUrl::parse(emulator.https_url()),
+        TamperingTransport(CurlTransport(http), std::move(tamper)));
+    pcsc::Context context;
+    pcsc::ReadOptions read;
+    read.reader = rig::reader_name(0);
+    pcsc::EnrollmentCard real(context, read);
+    FaultyCard card(real, std::move(before));
+    EnrollmentOptions options;
+    options.profile_template = profile_template;
+    options.data_collection = {{"Request Reason", "New kiosk card"}};
+    options.user_pin = [user_pin] { return SecretString(user_pin); };
+    options.make_certificate_requests = make_csrs;
+    Enrollment<TamperingTransport, FaultyCard> flow(client, card, options);
+    return flow.run();
+}
+
 std::string state_path() {
     return rig_path("enroll-card-state.json");
 }
@@ -208,7 +284,7 @@ TEST_CASE("enrollment end to end, for every PIN and admin key policy", "[enroll]
         Client client(CmUrl::parse(emulator.https_url()), CurlTransport(http));
         const auto request = client.get_request(*run.report.request);
         REQUIRE(std::holds_alternative<Request>(request));
-        CHECK(std::get<Request>(request).status == 8);
+        CHECK(std::get<Request>(request).status == mimcm::request_status::completed);
         CHECK(std::get<Request>(request).new_smartcard_uuid == run.report.smartcard->str());
     }
 }
@@ -286,6 +362,98 @@ TEST_CASE("enrollment failures name the step and what exists on the server", "[e
             // What exists on the server is reported: a request from create_request on.
             CHECK(run.report.request.has_value() == (fault.step > EnrollmentStep::create_request));
         }
+    }
+    SECTION("a diversified admin key of the wrong size is the server's failure, not the card's") {
+        insert_enrollment_card();
+        const auto report = enroll_with_faults(
+            "Test UserPin Diversified",
+            [](const HttpRequest& request, HttpResponse& response) {
+                if (request.url.find("/diversifiedkey") != std::string::npos) {
+                    response.body = SecretString("\"" + base64_encode(Bytes(32, 0x42)) + "\"");
+                }
+            },
+            [](const std::string&, pcsc::EnrollmentCard&) {});
+        CHECK_FALSE(report.succeeded);
+        CHECK(report.failed_step == EnrollmentStep::diversified_key);
+        CHECK(report.failure_source == FailureSource::server);
+        CHECK(report.failure_outcome == "protocol_error");
+        CHECK_THAT(report.error, Catch::Contains("32 bytes; expected 24"));
+        CHECK_FALSE(report.admin_key_changed);
+        CHECK(std::string(card_state(state_path())["admin_key"].GetString()) == kZeroKey);
+    }
+    SECTION("a card error is the card's") {
+        insert_enrollment_card();
+        const auto report = enroll_with_faults(
+            "Test UserPin Diversified", [](const HttpRequest&, HttpResponse&) {},
+            [](const std::string& call, pcsc::EnrollmentCard&) {
+                if (call == "set_admin_key") {
+                    throw card::CardError(card::CardErrorCode::status,
+                                          "GIDS: a scripted card fault", 0x6F00);
+                }
+            });
+        CHECK(report.failed_step == EnrollmentStep::set_admin_key);
+        CHECK(report.failure_source == FailureSource::card);
+        CHECK(report.failure_outcome == "card_error");
+    }
+    SECTION("a PC/SC error is the card's") {
+        insert_enrollment_card();
+        const auto report = enroll_with_faults(
+            "Test UserPin NotDiversified", [](const HttpRequest&, HttpResponse&) {},
+            [](const std::string& call, pcsc::EnrollmentCard&) {
+                if (call == "set_user_pin")
+                    rig::remove_card(0);
+            });
+        CHECK(report.failed_step == EnrollmentStep::set_pin);
+        CHECK(report.failure_source == FailureSource::card);
+        CHECK(report.failure_outcome == "card_error");
+    }
+    SECTION("a PIN the card does not take is the caller's") {
+        insert_enrollment_card();
+        const auto report = enroll_with_faults(
+            "Test UserPin NotDiversified", [](const HttpRequest&, HttpResponse&) {},
+            [](const std::string&, pcsc::EnrollmentCard&) {}, "12");
+        CHECK(report.failed_step == EnrollmentStep::set_pin);
+        CHECK(report.failure_source == FailureSource::caller);
+        CHECK(report.failure_outcome == "invalid_input");
+        CHECK_FALSE(report.pin_set);
+    }
+    SECTION("a program error (std::logic_error) is internal, not a card error") {
+        insert_enrollment_card();
+        const auto report = enroll_with_faults(
+            "Test UserPin Diversified", [](const HttpRequest&, HttpResponse&) {},
+            [](const std::string& call, pcsc::EnrollmentCard& card) {
+                if (call == "set_admin_key")
+                    card.finish();  // acting on a finished card session is a logic_error
+            });
+        CHECK(report.failed_step == EnrollmentStep::set_admin_key);
+        CHECK(report.failure_source == FailureSource::internal);
+        CHECK(report.failure_outcome == "internal_error");
+        CHECK_THAT(report.error, Catch::Contains("internal error"));
+    }
+    SECTION("a request that is not approved is the server's") {
+        insert_enrollment_card();
+        const auto report = enroll_with_faults(
+            "Test UserPin Diversified",
+            [](const HttpRequest& request, HttpResponse& response) {
+                const std::string body(response.body.reveal());
+                const auto at = body.find("\"Status\":3,");
+                if (request.method == "GET" &&
+                    request.url.find("/requests/") != std::string::npos &&
+                    at != std::string::npos) {
+                    response.body =
+                        SecretString(body.substr(0, at) + "\"Status\":1," + body.substr(at + 11));
+                }
+            },
+            [](const std::string&, pcsc::EnrollmentCard&) {});
+        CHECK(report.failed_step == EnrollmentStep::get_request);
+        CHECK(report.failure_source == FailureSource::server);
+        CHECK_THAT(report.error, Catch::Contains("not approved (status 1, approved is 3)"));
+    }
+    SECTION("server outcomes are the server's") {
+        insert_enrollment_card();
+        set_fault("CreateRequest", 403);
+        const Run run = enroll("Test UserPin Diversified");
+        CHECK(run.report.failure_source == FailureSource::server);
     }
     SECTION("an unknown template") {
         insert_enrollment_card();

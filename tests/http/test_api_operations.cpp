@@ -117,7 +117,7 @@ TEST_CASE("api over HTTPS: requests", "[http][api]") {
     CHECK(created.uri == "api/v1.0/requests/" + created.id.str());  // no prefix, no slash (D3)
 
     const auto fresh = ok<Request>(api.client.get_request(created.id));
-    CHECK(fresh.status == 3);  // approved
+    CHECK(fresh.status == request_status::approved);
     REQUIRE(fresh.data_collection.size() == 1);
     CHECK(fresh.data_collection[0].value == std::string("Need VPN Certs"));
 
@@ -126,7 +126,7 @@ TEST_CASE("api over HTTPS: requests", "[http][api]") {
     const auto put = api.last("requests/" + created.id.str());
     CHECK(put.method == "PUT");
     CHECK(put.body == R"({"status":"Canceled"})");
-    CHECK(canceled.status != 3);
+    CHECK(canceled.status != request_status::approved);
 
     const auto options = ok<std::vector<CertificateRequestGenerationOptions>>(
         api.client.get_certificate_request_generation_options(kDocsRequest));

@@ -72,6 +72,28 @@ TEST_CASE("CM URL: scheme, host, default path", "[identifiers]") {
     }
 }
 
+TEST_CASE("CM URL: the port is 1 to 65535 in digits, checked before any request", "[identifiers]") {
+    CHECK(CmUrl::parse("https://cm.example:1").base() ==
+          "https://cm.example:1/CertificateManagement");
+    CHECK(CmUrl::parse("https://cm.example:65535/cm").base() == "https://cm.example:65535/cm");
+    CHECK(CmUrl::parse("https://[::1]").base() == "https://[::1]/CertificateManagement");
+    for (const char* bad :
+         {"https://cm.example:notaport", "https://cm.example:99999", "https://cm.example:65536",
+          "https://cm.example:0", "https://cm.example:00000", "https://cm.example:",
+          "https://cm.example:/cm", "https://cm.example:-1", "https://cm.example:+443",
+          "https://cm.example:44a3", "https://cm.example:99999999999999999999",
+          "https://[::1]:99999", "https://[::1]:", "https://[::1]x", "https://[::1", "https://:443",
+          "https://cm.example:443:1"}) {
+        CAPTURE(bad);
+        CHECK_THROWS_AS(CmUrl::parse(bad), InvalidArgument);
+    }
+    CHECK_THROWS_WITH(CmUrl::parse("https://cm.example:notaport"),
+                      Catch::Contains("the port must be a number from 1 to 65535"));
+    CHECK_THROWS_WITH(CmUrl::parse("https://cm.example:99999"),
+                      Catch::Contains("the port must be a number from 1 to 65535"));
+    CHECK_THROWS_WITH(CmUrl::parse("https://cm.example:"), Catch::Contains("empty port"));
+}
+
 TEST_CASE("URL error text never echoes credentials", "[identifiers]") {
     try {
         (void)CmUrl::parse("https://user:secretpw@cm.contoso.com");

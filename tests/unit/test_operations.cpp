@@ -197,7 +197,7 @@ TEST_CASE("5, 6 list and get requests: docs examples", "[operations]") {
     CHECK(one.sent().url == kBase + "requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099");
     CHECK(r.uuid == "a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099");
     CHECK(r.request_type == 1);
-    CHECK(r.status == 3);
+    CHECK(r.status == mimcm::request_status::approved);
     CHECK(r.data_collection_flags == 32);
     CHECK(r.submitted == "2015-07-07T23:36:21.93Z");
     CHECK(r.completed == "0001-01-01T00:00:00");

@@ -303,6 +303,13 @@ TEST_CASE("GIDS card id problems", "[gids]") {
         CHECK(e.code() == CardErrorCode::malformed);
         CHECK_THAT(e.what(), Catch::Contains("15 bytes; expected 16"));
     }
+    SECTION("a 64-byte cardid where 16 are expected") {
+        card.expect(get_cardid_default, tlv_hex("DF20", Bytes(64, 0x5A)) + "9000");
+        const auto e = thrown<CardError>([&] { GidsProfile().read(card); });
+        CHECK(e.code() == CardErrorCode::malformed);
+        CHECK_THAT(e.what(), Catch::Contains("64 bytes; expected 16"));
+        CHECK(card.done());
+    }
     SECTION("cardid answered under another tag") {
         card.expect(get_cardid_default, tlv_hex("DF21", hex(card_id_hex)) + "9000");
         CHECK(thrown<CardError>([&] { GidsProfile().read(card); }).code() ==
@@ -439,6 +446,14 @@ TEST_CASE("PIV card without CHUID or GUID fails with missing_card_id", "[piv]") 
                              {get_chuid, chuid_hex("3410" + std::string(32, '0')) + "9000"}};
         CHECK(thrown<CardError>([&] { PivProfile().read(card); }).code() ==
               CardErrorCode::missing_card_id);
+    }
+    SECTION("a 64-byte GUID where 16 are expected") {
+        ScriptedChannel card{{select_piv, "9000"},
+                             {get_chuid, chuid_hex("3440" + std::string(128, '5')) + "9000"}};
+        const auto e = thrown<CardError>([&] { PivProfile().read(card); });
+        CHECK(e.code() == CardErrorCode::malformed);
+        CHECK_THAT(e.what(), Catch::Contains("64 bytes; expected 16"));
+        CHECK(card.done());
     }
     SECTION("CHUID needs PIN (security status)") {
         ScriptedChannel card{{select_piv, "9000"}, {get_chuid, "6982"}};

@@ -72,14 +72,21 @@ inline std::string sw_to_string(std::uint16_t sw) {
     return out;
 }
 
+/// A failure of the card or of its reader: CardError (the card's answer) or mimcm::pcsc::Error
+/// (the reader, PC/SC). Catch this to tell card trouble from server, input and program errors.
+class DeviceError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
 /// A failure at card level: the card answered, but not what was expected. (Reader and PC/SC
 /// failures are mimcm::pcsc::Error.) Messages say what failed and what was expected; they never
 /// contain secret data.
-class CardError : public std::runtime_error {
+class CardError : public DeviceError {
   public:
     CardError(CardErrorCode code, const std::string& message,
               std::optional<std::uint16_t> sw = std::nullopt)
-        : std::runtime_error(message), code_(code), sw_(sw) {}
+        : DeviceError(message), code_(code), sw_(sw) {}
 
     [[nodiscard]] CardErrorCode code() const noexcept { return code_; }
     /// The status word the card answered, when the failure is about one.
@@ -90,46 +97,75 @@ class CardError : public std::runtime_error {
     std::optional<std::uint16_t> sw_;
 };
 
+/// The Le of a command: how many response bytes are expected, 1 to 256 (256 is written as 00).
+/// A type of its own so that a command's data and its Le cannot be mistaken for one another:
+/// `CommandApdu(cla, ins, p1, p2, {})` is "no data, no Le" (case 1), never "Le 256".
+class Le {
+  public:
+    /// 1..256; anything else is std::invalid_argument (write Le::max() for "Le 00").
+    constexpr explicit Le(std::size_t value) : value_(checked(value)) {}
+    /// 256, encoded 00: "as many bytes as the card has" in a short APDU.
+    static constexpr Le max() noexcept { return Le(Trusted{}, 256); }
+    /// The Le a status word's SW2 asks for (61xx, 6Cxx): xx, with 00 meaning 256.
+    static constexpr Le from_sw2(std::uint8_t sw2) noexcept {
+        return Le(Trusted{}, sw2 == 0 ? 256 : sw2);
+    }
+    [[nodiscard]] constexpr std::size_t value() const noexcept { return value_; }
+
+  private:
+    // No default constructor: an empty braced list never converts to an Le.
+    struct Trusted {};
+    constexpr Le(Trusted, std::size_t value) noexcept : value_(value) {}
+    static constexpr std::size_t checked(std::size_t value) {
+        return (value >= 1 && value <= 256) ? value
+                                            : throw std::invalid_argument(
+                                                  "APDU Le must be 1..256 (short APDU; 256 is "
+                                                  "written as 00)");
+    }
+    std::size_t value_;
+};
+
 /// A command APDU in short form: CLA INS P1 P2 [Lc data] [Le].
-///   case 1: no data, no Le          case 2: no data, Le
-///   case 3: data, no Le             case 4: data and Le
-/// Le is the number of bytes expected, 1..256; 256 is written as 00 (0 is accepted as a synonym
-/// for 256, the way specs write "Le = 00"). Data is at most 255 bytes (no extended length).
+///   case 1: no data, no Le          CommandApdu(cla, ins, p1, p2)
+///   case 2: no data, Le             CommandApdu(cla, ins, p1, p2, Le(n))
+///   case 3: data, no Le             CommandApdu(cla, ins, p1, p2, data)
+///   case 4: data and Le             CommandApdu(cla, ins, p1, p2, data, Le(n))
+/// Le is 1..256 (256, Le::max(), is written as 00). Data is at most 255 bytes (no extended
+/// length); empty data means no Lc and no data field.
 struct CommandApdu {
     std::uint8_t cla = 0;
     std::uint8_t ins = 0;
     std::uint8_t p1 = 0;
     std::uint8_t p2 = 0;
     Bytes data;
-    std::optional<std::size_t> le;
+    std::optional<Le> le;
 
     CommandApdu() = default;
     /// Case 1.
     CommandApdu(std::uint8_t cla_, std::uint8_t ins_, std::uint8_t p1_, std::uint8_t p2_)
         : cla(cla_), ins(ins_), p1(p1_), p2(p2_) {}
     /// Case 2.
-    CommandApdu(std::uint8_t cla_, std::uint8_t ins_, std::uint8_t p1_, std::uint8_t p2_,
-                std::size_t le_)
-        : cla(cla_), ins(ins_), p1(p1_), p2(p2_), le(normalise_le(le_)) {}
-    /// Case 3.
+    CommandApdu(std::uint8_t cla_, std::uint8_t ins_, std::uint8_t p1_, std::uint8_t p2_, Le le_)
+        : cla(cla_), ins(ins_), p1(p1_), p2(p2_), le(le_) {}
+    /// Case 3 (case 1 when data is empty).
     CommandApdu(std::uint8_t cla_, std::uint8_t ins_, std::uint8_t p1_, std::uint8_t p2_,
                 Bytes data_)
         : cla(cla_), ins(ins_), p1(p1_), p2(p2_), data(std::move(data_)) {
         check_data();
     }
-    /// Case 4.
+    /// Case 4 (case 2 when data is empty).
     CommandApdu(std::uint8_t cla_, std::uint8_t ins_, std::uint8_t p1_, std::uint8_t p2_,
-                Bytes data_, std::size_t le_)
-        : cla(cla_), ins(ins_), p1(p1_), p2(p2_), data(std::move(data_)), le(normalise_le(le_)) {
+                Bytes data_, Le le_)
+        : cla(cla_), ins(ins_), p1(p1_), p2(p2_), data(std::move(data_)), le(le_) {
         check_data();
     }
 
     /// SELECT by AID (00 A4 04 00 Lc AID 00).
     static CommandApdu select_aid(Bytes aid) {
-        return {0x00, 0xA4, 0x04, 0x00, std::move(aid), 256};
+        return {0x00, 0xA4, 0x04, 0x00, std::move(aid), Le::max()};
     }
     /// GET RESPONSE (00 C0 00 00 Le).
-    static CommandApdu get_response(std::size_t le) { return {0x00, 0xC0, 0x00, 0x00, le}; }
+    static CommandApdu get_response(Le le) { return {0x00, 0xC0, 0x00, 0x00, le}; }
 
     /// The ISO case (1-4) of this command.
     [[nodiscard]] int iso_case() const noexcept {
@@ -142,8 +178,6 @@ struct CommandApdu {
     /// (fields are public, so they are checked again here).
     [[nodiscard]] Bytes encode() const {
         check_data();
-        if (le && *le > 256)
-            throw std::invalid_argument("APDU Le must be 1..256 (0 = 256)");
         Bytes out;
         out.reserve(4 + 1 + data.size() + 1);
         out.push_back(cla);
@@ -155,18 +189,11 @@ struct CommandApdu {
             out.insert(out.end(), data.begin(), data.end());
         }
         if (le)
-            out.push_back(static_cast<std::uint8_t>(*le == 256 ? 0 : *le));  // 256 and 0 -> 00
+            out.push_back(static_cast<std::uint8_t>(le->value() == 256 ? 0 : le->value()));
         return out;
     }
 
   private:
-    static std::size_t normalise_le(std::size_t value) {
-        if (value == 0)
-            return 256;
-        if (value > 256)
-            throw std::invalid_argument("APDU Le must be 1..256 (short APDU)");
-        return value;
-    }
     void check_data() const {
         if (data.size() > 255) {
             throw std::invalid_argument("APDU data must be at most 255 bytes (short APDU), got " +
@@ -219,23 +246,34 @@ class ApduChannel {
     ApduChannel& operator=(ApduChannel&&) = default;
 };
 
-/// Limits of transmit(); the defaults fit any card of this SDK.
+/// Limits of transmit(); the defaults fit any card of this SDK. A card that breaks them gets
+/// CardError{protocol}, so a faulty card ends in a typed error quickly, never in an endless
+/// loop or an unbounded allocation.
 struct TransmitLimits {
     /// GET RESPONSE rounds after one command (64 x 256 bytes = 16 KiB).
     int max_get_response_rounds = 64;
+    /// Bytes of one raw answer, status word included (an extended-length answer: 65536 + 2).
+    std::size_t max_answer_size = 65536 + 2;
+    /// Data bytes of the whole response, GET RESPONSE rounds included (64 KiB).
+    std::size_t max_response_data = 64 * 1024;
 };
 
 namespace detail {
-inline ResponseApdu send_once(ApduChannel& channel, const CommandApdu& command) {
+inline ResponseApdu send_once(ApduChannel& channel, const CommandApdu& command,
+                              const TransmitLimits& limits) {
     Bytes encoded = command.encode();
     Bytes raw = channel.transmit_raw(encoded);
     secure_wipe(encoded);  // commands may carry PINs or keys in other uses of this layer
+    if (raw.size() > limits.max_answer_size) {
+        const std::size_t size = raw.size();
+        secure_wipe(raw);
+        throw CardError(CardErrorCode::protocol, "card answer has " + std::to_string(size) +
+                                                     " bytes; expected at most " +
+                                                     std::to_string(limits.max_answer_size));
+    }
     ResponseApdu response(raw);
     secure_wipe(raw);
     return response;
-}
-inline std::size_t le_from_sw2(std::uint8_t sw2) {
-    return sw2 == 0 ? 256 : sw2;
 }
 }  // namespace detail
 
@@ -244,40 +282,58 @@ inline std::size_t le_from_sw2(std::uint8_t sw2) {
 ///  - 61xx (more data): sends GET RESPONSE 00 C0 00 00 xx (00 = 256), appends the data, and
 ///    repeats while the card answers 61xx, at most limits.max_get_response_rounds times
 ///    (then CardError{protocol}). A 6Cxx answer to GET RESPONSE is resent once with Le = xx.
+///  - an answer over limits.max_answer_size bytes, or more than limits.max_response_data data
+///    bytes in all: CardError{protocol}; fewer than 2 bytes: CardError{malformed}.
 /// The returned status word is the final one; data is everything accumulated.
 inline ResponseApdu transmit(ApduChannel& channel, const CommandApdu& command,
                              const TransmitLimits& limits = {}) {
-    ResponseApdu response = detail::send_once(channel, command);
+    ResponseApdu response = detail::send_once(channel, command, limits);
     if (response.sw1 == 0x6C) {
         CommandApdu again = command;
-        again.le = detail::le_from_sw2(response.sw2);
+        again.le = Le::from_sw2(response.sw2);
         try {
-            response = detail::send_once(channel, again);
+            response = detail::send_once(channel, again, limits);
         } catch (...) {
             secure_wipe(again.data);  // the copy may carry a key or PIN
             throw;
         }
         secure_wipe(again.data);
     }
+    auto check_total = [&](std::size_t total) {
+        if (total > limits.max_response_data) {
+            secure_wipe(response.data);
+            throw CardError(CardErrorCode::protocol,
+                            "card response has more than " +
+                                std::to_string(limits.max_response_data) + " data bytes",
+                            response.sw());
+        }
+    };
+    check_total(response.data.size());
     if (response.sw1 != 0x61)
         return response;
 
     Bytes collected = std::move(response.data);
     for (int round = 0; response.sw1 == 0x61; ++round) {
         if (round >= limits.max_get_response_rounds) {
+            secure_wipe(collected);
             throw CardError(CardErrorCode::protocol,
                             "card still answered 61" + sw_to_string(response.sw()).substr(2) +
                                 " (more data) after " + std::to_string(round) +
                                 " GET RESPONSE rounds; expected 9000 by then",
                             response.sw());
         }
-        const auto get_response = CommandApdu::get_response(detail::le_from_sw2(response.sw2));
-        response = detail::send_once(channel, get_response);
+        const auto get_response = CommandApdu::get_response(Le::from_sw2(response.sw2));
+        response = detail::send_once(channel, get_response, limits);
         if (response.sw1 == 0x6C) {
             response = detail::send_once(
-                channel, CommandApdu::get_response(detail::le_from_sw2(response.sw2)));
+                channel, CommandApdu::get_response(Le::from_sw2(response.sw2)), limits);
         }
+        const std::size_t total = collected.size() + response.data.size();
+        if (total > limits.max_response_data)
+            secure_wipe(collected);
+        check_total(total);
         collected.insert(collected.end(), response.data.begin(), response.data.end());
+        secure_wipe(response.data);
     }
     return ResponseApdu(std::move(collected), response.sw1, response.sw2);
 }

@@ -324,7 +324,7 @@ inline CommandApdu get_data(std::uint16_t ef, std::uint32_t tag) {
     Bytes body{0x5C, static_cast<std::uint8_t>(tag_b.size())};
     body.insert(body.end(), tag_b.begin(), tag_b.end());
     return CommandApdu(0x00, 0xCB, static_cast<std::uint8_t>(ef >> 8),
-                       static_cast<std::uint8_t>(ef & 0xFF), std::move(body), 256);
+                       static_cast<std::uint8_t>(ef & 0xFF), std::move(body), Le::max());
 }
 
 inline bool all_zero(const std::uint8_t* data, std::size_t size) {
@@ -639,7 +639,7 @@ class GidsProfile : public CardProfile {
             return legacy_challenge(channel);
         detail::expect_ok(mse, "GIDS", "MSE SET (external authentication, admin key 80)");
         const ResponseApdu answer = transmit(
-            channel, CommandApdu(0x00, 0x87, 0x00, 0x00, Bytes{0x7C, 0x02, 0x81, 0x00}, 256));
+            channel, CommandApdu(0x00, 0x87, 0x00, 0x00, Bytes{0x7C, 0x02, 0x81, 0x00}, Le::max()));
         if (detail::command_refused(answer.sw()))
             return legacy_challenge(channel);
         detail::expect_ok(answer, "GIDS", "GENERAL AUTHENTICATE (challenge for admin key 80)");
@@ -683,7 +683,7 @@ class GidsProfile : public CardProfile {
         Bytes ask{0x7C, 0x12, 0x81, 0x10};
         ask.insert(ask.end(), host_random.begin(), host_random.end());
         const ResponseApdu first =
-            transmit(channel, CommandApdu(0x00, 0x87, 0x00, 0x00, std::move(ask), 256));
+            transmit(channel, CommandApdu(0x00, 0x87, 0x00, 0x00, std::move(ask), Le::max()));
         detail::expect_ok(first, "GIDS", "GENERAL AUTHENTICATE (mutual, card random)");
         const Bytes card_random = detail::template_value(
             first.data, 0x81, 16, "GIDS: GENERAL AUTHENTICATE (mutual, card random)");
@@ -697,7 +697,7 @@ class GidsProfile : public CardProfile {
         secure_wipe(plain);
         proof.insert(proof.end(), cryptogram.begin(), cryptogram.end());
         const ResponseApdu answer = detail::transmit_secret(
-            channel, CommandApdu(0x00, 0x87, 0x00, 0x00, std::move(proof), 256));
+            channel, CommandApdu(0x00, 0x87, 0x00, 0x00, std::move(proof), Le::max()));
         detail::expect_admin_accepted(
             answer, "GIDS", "GENERAL AUTHENTICATE (mutual, host cryptogram)", {0x6300, 0x6982});
         Bytes card_plain =
@@ -805,7 +805,8 @@ class GidsProfile : public CardProfile {
 
   private:
     Bytes legacy_challenge(ApduChannel& channel) {
-        const ResponseApdu challenge = transmit(channel, CommandApdu(0x00, 0x84, 0x00, 0x00, 8));
+        const ResponseApdu challenge =
+            transmit(channel, CommandApdu(0x00, 0x84, 0x00, 0x00, Le(8)));
         detail::expect_ok(challenge, "GIDS",
                           "GET CHALLENGE (the card refused MSE SET or GENERAL AUTHENTICATE)");
         if (challenge.data.size() != admin_response_size) {
@@ -867,7 +868,7 @@ class PivProfile : public CardProfile {
     std::optional<std::uint8_t> management_key_algorithm(ApduChannel& channel) {
         if (!metadata_read_) {
             const ResponseApdu answer =
-                transmit(channel, CommandApdu(0x00, 0xF7, 0x00, management_key, 256));
+                transmit(channel, CommandApdu(0x00, 0xF7, 0x00, management_key, Le::max()));
             if (answer.ok()) {
                 const auto items = tlv::parse(answer.data, "PIV: GET METADATA of key 9B");
                 const tlv::Item* alg = tlv::find(items, 0x01);
@@ -893,7 +894,7 @@ class PivProfile : public CardProfile {
             throw not_3des("GET METADATA says its algorithm is " + algorithm_name(*alg));
         const ResponseApdu answer =
             transmit(channel, CommandApdu(0x00, 0x87, algorithm_3des, management_key,
-                                          Bytes{0x7C, 0x02, 0x81, 0x00}, 256));
+                                          Bytes{0x7C, 0x02, 0x81, 0x00}, Le::max()));
         if (answer.sw() == 0x6A80 || answer.sw() == 0x6A86)
             throw not_3des("GENERAL AUTHENTICATE with algorithm 03 answered " +
                            sw_to_string(answer.sw()));
@@ -932,7 +933,7 @@ class PivProfile : public CardProfile {
             throw not_3des("GET METADATA says its algorithm is " + algorithm_name(*alg));
         const ResponseApdu first =
             transmit(channel, CommandApdu(0x00, 0x87, algorithm_3des, management_key,
-                                          Bytes{0x7C, 0x02, 0x80, 0x00}, 256));
+                                          Bytes{0x7C, 0x02, 0x80, 0x00}, Le::max()));
         if (first.sw() == 0x6A80 || first.sw() == 0x6A86)
             throw not_3des("GENERAL AUTHENTICATE with algorithm 03 answered " +
                            sw_to_string(first.sw()));
@@ -948,7 +949,8 @@ class PivProfile : public CardProfile {
         body.push_back(0x08);
         body.insert(body.end(), challenge.begin(), challenge.end());
         const ResponseApdu answer = detail::transmit_secret(
-            channel, CommandApdu(0x00, 0x87, algorithm_3des, management_key, std::move(body), 256));
+            channel,
+            CommandApdu(0x00, 0x87, algorithm_3des, management_key, std::move(body), Le::max()));
         if (answer.sw() == 0x6A80) {
             throw CardError(CardErrorCode::admin_auth_refused,
                             "PIV: the card refused the mutual authentication (GENERAL "
