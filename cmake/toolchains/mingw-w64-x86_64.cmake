@@ -21,3 +21,8 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 # Executables carry the C++ runtime (libstdc++, libgcc, winpthread) inside, so they run on a
 # Windows machine (or under wine) without the mingw DLLs next to them.
 set(CMAKE_EXE_LINKER_FLAGS_INIT "-static")
+
+# PE/COFF objects hold at most 32767 sections unless the assembler writes the big-object format;
+# a Debug test file instantiating every model parser (one COMDAT section per inline function)
+# goes past that.
+set(CMAKE_CXX_FLAGS_INIT "-Wa,-mbig-obj")

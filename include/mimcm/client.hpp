@@ -60,6 +60,10 @@ struct ClientOptions {
     Logger logger;                 ///< empty: no logging
     TokenProvider token_provider;  ///< empty: no bearer token (e.g. Negotiate or NTLM instead)
     std::string user_agent = std::string("mimcm/") + std::string(version_string);
+    /// The deepest nesting of JSON arrays and objects accepted in a response body; a deeper body
+    /// is a ProtocolError before any parser sees it (so a hostile server cannot exhaust the
+    /// stack). JSON inside a string field always has the limit detail::default_max_json_depth.
+    std::size_t max_json_depth = detail::default_max_json_depth;
 };
 
 namespace detail {
@@ -88,9 +92,15 @@ inline std::string redact_query(std::string_view url) {
 
 /// The outcome for a response that is not one of the operation's successes.
 template <class Result>
-Result failure_outcome(const HttpResponse& response) {
+Result failure_outcome(const HttpResponse& response, std::size_t max_json_depth) {
+    const std::string_view content_type = response.header("Content-Type");
+    if (content_type.find("text/plain") == std::string_view::npos &&
+        scan_json(response.body.reveal(), max_json_depth) == JsonScan::too_deep) {
+        return ProtocolError{response.status,
+                             "the error body " + json_depth_message(max_json_depth)};
+    }
     ErrorDetails details =
-        error_details(response.status, response.body.reveal(), response.header("Content-Type"));
+        error_details(response.status, response.body.reveal(), content_type, max_json_depth);
     switch (response.status) {
         case 401: {
             Unauthorized u{std::move(details), {}};
@@ -212,11 +222,13 @@ class BasicClient {
         if (response.status == 204)
             return NoPinProposed{};
         std::string why;
-        auto pin = detail::parse_json_string(response.body.reveal(), why);
+        auto pin = detail::parse_json_string(response.body.reveal(), why, options_.max_json_depth);
         if (!pin)
             return ProtocolError{200, "the proposed PIN " + why};
         if (pin->empty())
             return ProtocolError{200, "the proposed PIN is an empty string"};
+        if (detail::has_control_character(pin->reveal()))
+            return ProtocolError{200, "the proposed PIN holds a control character"};
         return PinProposed{std::move(*pin)};
     }
 
@@ -470,7 +482,11 @@ class BasicClient {
     }
 
   private:
-    static std::string string_item(const rapidjson::Value& v) { return detail::as_string(v); }
+    static std::string string_item(const rapidjson::Value& v) {
+        if (!v.IsString())
+            detail::wrong_type("a string", v);
+        return detail::as_string(v);
+    }
 
     static SecretString status_body(std::string_view status) {
         return detail::json_body([&](auto& w) {
@@ -481,16 +497,15 @@ class BasicClient {
         });
     }
 
-    /// Parses a JSON body; a ProtocolError result when it is not JSON (the body is not quoted).
+    /// Parses a JSON body (detail::parse_network_json: depth limit, no NUL, nothing after the
+    /// value); a ProtocolError result otherwise (the body is not quoted).
     template <class Result>
-    static std::optional<Result> parse_body(const HttpResponse& response,
-                                            rapidjson::Document& doc) {
-        doc.Parse(response.body.reveal().data(), response.body.size());
-        if (!doc.HasParseError())
+    std::optional<Result> parse_body(const HttpResponse& response, rapidjson::Document& doc) const {
+        const std::string problem =
+            detail::parse_network_json(doc, response.body.reveal(), options_.max_json_depth);
+        if (problem.empty())
             return std::nullopt;
-        return Result{ProtocolError{response.status,
-                                    std::string("the body is not JSON (") +
-                                        rapidjson::GetParseError_En(doc.GetParseError()) + ")"}};
+        return Result{ProtocolError{response.status, "the body " + problem}};
     }
 
     /// GET (or POST) of a list: 200 with an array (or one object: the docs show single objects
@@ -515,12 +530,24 @@ class BasicClient {
         std::vector<Item> items;
         if (doc.IsArray()) {
             items.reserve(doc.Size());
-            for (const auto& v : doc.GetArray())
-                items.push_back(parse(v));
+            for (rapidjson::SizeType i = 0; i < doc.Size(); ++i) {
+                try {
+                    items.push_back(parse(doc[i]));
+                } catch (const ModelError& e) {
+                    return ProtocolError{200, detail::item_prefix(i) + e.what()};
+                }
+            }
         } else if (doc.IsObject() || doc.IsString()) {
-            items.push_back(parse(doc));
+            // One object where a list is described (the docs show both), or one string in a list
+            // of strings; parse() rejects a string where it needs an object.
+            try {
+                items.push_back(parse(doc));
+            } catch (const ModelError& e) {
+                return ProtocolError{200, e.what()};
+            }
         } else if (!doc.IsNull()) {
-            return ProtocolError{200, "expected a JSON array"};
+            return ProtocolError{
+                200, std::string("expected a JSON array, got ") + detail::type_name(doc)};
         }
         return items;
     }
@@ -542,11 +569,18 @@ class BasicClient {
         rapidjson::Document doc;
         if (auto bad = parse_body<Result>(response, doc))
             return std::move(*bad);
+        const rapidjson::Value* value = &doc;
         if (doc.IsArray() && doc.Size() == 1)
-            return parse(doc[0]);
-        if (!doc.IsObject())
-            return ProtocolError{200, "expected a JSON object"};
-        return parse(doc);
+            value = &doc[0];
+        if (!value->IsObject()) {
+            return ProtocolError{
+                200, std::string("expected a JSON object, got ") + detail::type_name(*value)};
+        }
+        try {
+            return parse(*value);
+        } catch (const ModelError& e) {
+            return ProtocolError{200, e.what()};
+        }
     }
 
     /// POST that creates: 201 (or 200) with the new object's URI as a JSON string.
@@ -560,9 +594,11 @@ class BasicClient {
         if (response.status == 204)
             return NoContent{};
         std::string why;
-        auto uri = detail::parse_json_string(response.body.reveal(), why);
+        auto uri = detail::parse_json_string(response.body.reveal(), why, options_.max_json_depth);
         if (!uri)
             return ProtocolError{response.status, "the new object's URI " + why};
+        if (detail::has_control_character(uri->reveal()))
+            return ProtocolError{response.status, "the new object's URI holds a control character"};
         auto id = detail::id_from_uri(uri->reveal());
         if (!id)
             return ProtocolError{response.status, "the returned URI does not end with an id"};
@@ -579,7 +615,7 @@ class BasicClient {
         if (response.status == 204)
             return NoContent{};
         std::string why;
-        auto text = detail::parse_json_string(response.body.reveal(), why);
+        auto text = detail::parse_json_string(response.body.reveal(), why, options_.max_json_depth);
         if (!text)
             return ProtocolError{200, "the value " + why};
         auto bytes = base64_decode(text->reveal());
@@ -602,7 +638,7 @@ class BasicClient {
             if (response.status == status)
                 return std::move(response);
         }
-        return detail::failure_outcome<Result>(response);
+        return detail::failure_outcome<Result>(response, options_.max_json_depth);
     }
 
     TransportResult send(std::string method, std::string url, SecretString body = {}) {

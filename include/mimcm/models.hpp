@@ -1,13 +1,20 @@
-// Typed models of the objects the CM REST API returns, parsed leniently: field names match
-// whatever their casing (the docs' pages disagree), numbers and strings are accepted where the
-// docs contradict themselves, and fields the model does not know are kept in unknown_fields as
-// raw JSON text.
+// Typed models of the objects the CM REST API returns. Parsing is lenient where the docs disagree
+// with themselves: field names match whatever their casing, an integer may come as a number or a
+// decimal string, a data collection as an array or a string holding one, and fields the model
+// does not know are kept in unknown_fields as raw JSON text. It is strict where a wrong value
+// could be taken for a right one: a known field of the wrong JSON type, a number that is not an
+// integer or does not fit in 64 bits where an integer is expected, or an object that is not an
+// object throws ModelError naming the field ("Request.Status: expected an integer, got a
+// string"). The message never quotes a value.
 #pragma once
 
+#include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -17,10 +24,18 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "mimcm/detail/json.hpp"
 #include "mimcm/identifiers.hpp"
 #include "mimcm/secret.hpp"
 
 namespace mimcm {
+
+/// A JSON value that does not fit the model: thrown by the parse_* functions, reported by the
+/// client as a ProtocolError. what() names the object and field, never the value.
+class ModelError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
 
 /// A field the model does not know, as the server sent it (raw JSON text of the value).
 struct UnknownField {
@@ -362,18 +377,42 @@ inline std::string lower(std::string_view text) {
     return out;
 }
 
+/// The JSON type of v, for messages ("a string").
+inline const char* type_name(const JsonValue& v) noexcept {
+    if (v.IsNull())
+        return "null";
+    if (v.IsBool())
+        return "a boolean";
+    if (v.IsObject())
+        return "an object";
+    if (v.IsArray())
+        return "an array";
+    if (v.IsString())
+        return "a string";
+    return "a number";
+}
+
+[[noreturn]] inline void wrong_type(const char* expected, const JsonValue& v) {
+    throw ModelError(std::string("expected ") + expected + ", got " + type_name(v));
+}
+
 inline std::string raw_json(const JsonValue& v) {
     rapidjson::StringBuffer buffer;
     rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-    v.Accept(writer);
+    if (!v.Accept(writer))  // e.g. an infinite number, which JSON cannot hold
+        throw ModelError("a value that cannot be written as JSON");
     return std::string(buffer.GetString(), buffer.GetSize());
 }
 
+/// A string field. Numbers and booleans are taken as their JSON text (the docs send some
+/// fields either way); null is empty; an array or object is an error.
 inline std::string as_string(const JsonValue& v) {
     if (v.IsString())
         return std::string(v.GetString(), v.GetStringLength());
     if (v.IsNull())
         return {};
+    if (v.IsArray() || v.IsObject())
+        wrong_type("a string", v);
     return raw_json(v);
 }
 
@@ -391,31 +430,61 @@ inline std::string as_guid_text(const JsonValue& v) {
     return text;
 }
 
+/// An integer field: a JSON integer, an integral double within range, or a string of decimal
+/// digits ("4": the docs send priority as a string). null is 0. Anything else is an error; no
+/// value is ever converted with a range the target cannot hold.
 inline std::int64_t as_int(const JsonValue& v) {
     if (v.IsInt64())
         return v.GetInt64();
     if (v.IsUint64())
-        return static_cast<std::int64_t>(v.GetUint64());
-    if (v.IsDouble())
-        return static_cast<std::int64_t>(v.GetDouble());
-    if (v.IsString()) {  // "4" (the docs send priority as a string)
-        try {
-            return std::stoll(std::string(v.GetString(), v.GetStringLength()));
-        } catch (const std::exception&) {
-            return 0;
-        }
+        throw ModelError("expected an integer, got a number beyond 64 bits");
+    if (v.IsNumber()) {
+        const double d = v.GetDouble();
+        if (!std::isfinite(d) || std::trunc(d) != d)
+            throw ModelError("expected an integer, got a number that is not one");
+        // -2^63 and 2^63 are exact doubles; int64 holds [-2^63, 2^63).
+        if (d < -9223372036854775808.0 || d >= 9223372036854775808.0)
+            throw ModelError("expected an integer, got a number beyond 64 bits");
+        return static_cast<std::int64_t>(d);
     }
-    if (v.IsBool())
-        return v.GetBool() ? 1 : 0;
-    return 0;
+    if (v.IsString()) {
+        const char* first = v.GetString();
+        const char* last = first + v.GetStringLength();
+        std::int64_t out = 0;
+        const auto [end, error] = std::from_chars(first, last, out);
+        if (first == last || error != std::errc() || end != last)
+            throw ModelError("expected an integer, got a string that is not a 64-bit integer");
+        return out;
+    }
+    if (v.IsNull())
+        return 0;
+    wrong_type("an integer", v);
 }
 
+inline std::optional<std::int64_t> as_optional_int(const JsonValue& v) {
+    if (v.IsNull())
+        return std::nullopt;
+    return as_int(v);
+}
+
+/// A boolean field: true/false, the strings "true"/"false" (any case), or an integer (non-zero
+/// is true). null is false.
 inline bool as_bool(const JsonValue& v) {
     if (v.IsBool())
         return v.GetBool();
-    if (v.IsString())
-        return lower(std::string_view(v.GetString(), v.GetStringLength())) == "true";
-    return as_int(v) != 0;
+    if (v.IsString()) {
+        const std::string_view text(v.GetString(), v.GetStringLength());
+        if (iequals(text, "true"))
+            return true;
+        if (iequals(text, "false"))
+            return false;
+        throw ModelError("expected a boolean, got a string that is not true or false");
+    }
+    if (v.IsNull())
+        return false;
+    if (v.IsNumber())
+        return as_int(v) != 0;
+    wrong_type("a boolean", v);
 }
 
 /// Text without the base64 line breaks the server inserts every 64 characters.
@@ -430,13 +499,28 @@ inline std::string without_line_breaks(std::string text) {
     return out;
 }
 
+/// "item 2: " for messages about a list's items (counted from 1).
+inline std::string item_prefix(rapidjson::SizeType index) {
+    return "item " + std::to_string(index + 1) + ": ";
+}
+
+/// A list of strings: an array of them, or one string as a list of one. null is empty.
 inline std::vector<std::string> as_string_list(const JsonValue& v) {
     std::vector<std::string> out;
-    if (!v.IsArray())
+    if (v.IsNull())
         return out;
+    if (v.IsString()) {
+        out.push_back(as_string(v));
+        return out;
+    }
+    if (!v.IsArray())
+        wrong_type("an array of strings", v);
     out.reserve(v.Size());
-    for (const auto& item : v.GetArray())
-        out.push_back(as_string(item));
+    for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
+        if (!v[i].IsString())
+            throw ModelError(item_prefix(i) + "expected a string, got " + type_name(v[i]));
+        out.push_back(as_string(v[i]));
+    }
     return out;
 }
 
@@ -446,25 +530,36 @@ struct Field {
     std::function<void(const JsonValue&)> read;
 };
 
-/// Reads an object's members, matching names case-insensitively; the rest go to unknown.
-inline void read_object(const JsonValue& object, UnknownFields& unknown,
+/// Reads an object (of the model `type`, for messages), matching names case-insensitively; the
+/// rest go to unknown. A value a field rejects throws ModelError "Type.Field: why".
+inline void read_object(const JsonValue& object, const char* type, UnknownFields& unknown,
                         std::initializer_list<Field> fields) {
     if (!object.IsObject())
-        return;
+        throw ModelError(std::string(type) + ": expected an object, got " + type_name(object));
     for (rapidjson::SizeType i = 0; i < object.MemberCount(); ++i) {
         const auto member = object.MemberBegin() + i;
-        const std::string key =
-            lower(std::string_view(member->name.GetString(), member->name.GetStringLength()));
+        const std::string_view name(member->name.GetString(), member->name.GetStringLength());
+        const std::string key = lower(name);
         bool known = false;
         for (const auto& field : fields) {
             if (key == field.name) {
-                field.read(member->value);
+                // The name matched a known field, so it is safe to repeat (only its case varies).
+                try {
+                    field.read(member->value);
+                } catch (const ModelError& e) {
+                    throw ModelError(std::string(type) + "." + std::string(name) + ": " + e.what());
+                }
                 known = true;
                 break;
             }
         }
-        if (!known)
-            unknown.push_back({std::string(member->name.GetString()), raw_json(member->value)});
+        if (!known) {
+            try {
+                unknown.push_back({std::string(name), raw_json(member->value)});
+            } catch (const ModelError& e) {
+                throw ModelError(std::string(type) + ": an unknown field holds " + e.what());
+            }
+        }
     }
 }
 
@@ -475,9 +570,9 @@ inline DataCollectionItem parse_data_item(const JsonValue& v) {
         return item;
     }
     if (!v.IsObject())
-        return item;
+        wrong_type("an object or a string", v);
     UnknownFields other;
-    read_object(v, other,
+    read_object(v, "DataCollectionItem", other,
                 {{"name", [&](const JsonValue& x) { item.name = as_string(x); }},
                  {"value", [&](const JsonValue& x) { item.value = as_optional_string(x); }},
                  {"required", [&](const JsonValue& x) { item.required = as_bool(x); }},
@@ -485,29 +580,47 @@ inline DataCollectionItem parse_data_item(const JsonValue& v) {
     // Create-request style single-key objects {"Request Reason":"..."} (D19).
     if (item.name.empty() && other.size() == 1) {
         item.name = other[0].name;
+        // Our own writer's text: no parse error; kept as the text if it is not a string anyway.
         rapidjson::Document value;
-        value.Parse(other[0].json.c_str());
-        item.value = value.HasParseError() ? other[0].json : as_optional_string(value);
+        const bool parsed =
+            detail::parse_network_json(value, other[0].json, default_max_json_depth).empty();
+        item.value = (parsed && (value.IsString() || value.IsNull())) ? as_optional_string(value)
+                                                                      : other[0].json;
     }
     return item;
 }
 
-/// A data collection given as an array, or as a JSON string holding an array (D16).
+/// A data collection given as an array, or as a JSON string holding an array (D16). null and
+/// an empty string are empty. The JSON inside a string gets the same byte scan and depth limit
+/// (default_max_json_depth) as a body.
 inline std::vector<DataCollectionItem> parse_data_collection(const JsonValue& v) {
     std::vector<DataCollectionItem> items;
     rapidjson::Document inner;
     const JsonValue* array = &v;
+    if (v.IsNull())
+        return items;
     if (v.IsString()) {
-        inner.Parse(v.GetString(), v.GetStringLength());
-        if (inner.HasParseError())
+        const std::string_view text(v.GetString(), v.GetStringLength());
+        if (text.find_first_not_of(" \t\r\n") == std::string_view::npos)
             return items;
+        const std::string problem = parse_network_json(inner, text, default_max_json_depth);
+        if (!problem.empty())
+            throw ModelError("the string " + problem);
+        if (!inner.IsArray())
+            throw ModelError(std::string("expected a string holding an array, got one holding ") +
+                             type_name(inner));
         array = &inner;
     }
     if (!array->IsArray())
-        return items;
+        wrong_type("an array or a string holding one", *array);
     items.reserve(array->Size());
-    for (const auto& item : array->GetArray())
-        items.push_back(parse_data_item(item));
+    for (rapidjson::SizeType i = 0; i < array->Size(); ++i) {
+        try {
+            items.push_back(parse_data_item((*array)[i]));
+        } catch (const ModelError& e) {
+            throw ModelError(item_prefix(i) + e.what());
+        }
+    }
     return items;
 }
 
@@ -518,7 +631,7 @@ inline ProfileTemplateView parse_profile_template_view(const rapidjson::Value& v
     using detail::JsonValue;
     ProfileTemplateView t;
     detail::read_object(
-        v, t.unknown_fields,
+        v, "ProfileTemplate", t.unknown_fields,
         {{"name", [&](const JsonValue& x) { t.name = detail::as_string(x); }},
          {"description", [&](const JsonValue& x) { t.description = detail::as_string(x); }},
          {"uuid", [&](const JsonValue& x) { t.uuid = detail::as_guid_text(x); }},
@@ -534,7 +647,7 @@ inline WorkflowPolicy parse_workflow_policy(const rapidjson::Value& v) {
     WorkflowPolicy p;
     auto data = [&](const JsonValue& x) { p.data_collection = detail::parse_data_collection(x); };
     detail::read_object(
-        v, p.unknown_fields,
+        v, "WorkflowPolicy", p.unknown_fields,
         {{"enabled", [&](const JsonValue& x) { p.enabled = detail::as_bool(x); }},
          {"selfserviceenabled",
           [&](const JsonValue& x) { p.self_service_enabled = detail::as_bool(x); }},
@@ -542,8 +655,9 @@ inline WorkflowPolicy parse_workflow_policy(const rapidjson::Value& v) {
          {"collectrequestpriority",
           [&](const JsonValue& x) { p.collect_request_priority = detail::as_bool(x); }},
          {"defaultrequestpriority",
-          [&](const JsonValue& x) { p.default_request_priority = detail::as_int(x); }},
-         {"approvalsneeded", [&](const JsonValue& x) { p.approvals_needed = detail::as_int(x); }},
+          [&](const JsonValue& x) { p.default_request_priority = detail::as_optional_int(x); }},
+         {"approvalsneeded",
+          [&](const JsonValue& x) { p.approvals_needed = detail::as_optional_int(x); }},
          {"enrollagentrequired",
           [&](const JsonValue& x) { p.enroll_agent_required = detail::as_bool(x); }},
          {"policydatacollection", data},
@@ -554,12 +668,14 @@ inline WorkflowPolicy parse_workflow_policy(const rapidjson::Value& v) {
 inline SmartcardPolicy parse_smartcard_policy(const rapidjson::Value& v) {
     using detail::JsonValue;
     SmartcardPolicy p;
-    detail::read_object(v, p.unknown_fields,
+    detail::read_object(v, "SmartcardPolicy", p.unknown_fields,
                         {{"defaultadminkeyhex",
                           [&](const JsonValue& x) {
                               if (x.IsString())
                                   p.default_admin_key_hex = SecretString(
                                       std::string_view(x.GetString(), x.GetStringLength()));
+                              else if (!x.IsNull())
+                                  detail::wrong_type("a string", x);
                           }},
                          {"diversifyadminkey",
                           [&](const JsonValue& x) { p.diversify_admin_key = detail::as_bool(x); }},
@@ -580,7 +696,7 @@ inline Request parse_request(const rapidjson::Value& v) {
     using detail::JsonValue;
     Request r;
     detail::read_object(
-        v, r.unknown_fields,
+        v, "Request", r.unknown_fields,
         {{"uuid", [&](const JsonValue& x) { r.uuid = detail::as_guid_text(x); }},
          {"requesttype", [&](const JsonValue& x) { r.request_type = detail::as_int(x); }},
          {"status", [&](const JsonValue& x) { r.status = detail::as_int(x); }},
@@ -626,7 +742,7 @@ inline Smartcard parse_smartcard(const rapidjson::Value& v) {
     using detail::JsonValue;
     Smartcard s;
     detail::read_object(
-        v, s.unknown_fields,
+        v, "Smartcard", s.unknown_fields,
         {{"uuid", [&](const JsonValue& x) { s.uuid = detail::as_guid_text(x); }},
          {"status", [&](const JsonValue& x) { s.status = detail::as_int(x); }},
          {"flags", [&](const JsonValue& x) { s.flags = detail::as_int(x); }},
@@ -654,7 +770,7 @@ inline CertificateRequestGenerationOptions parse_certificate_request_generation_
     using detail::JsonValue;
     CertificateRequestGenerationOptions o;
     detail::read_object(
-        v, o.unknown_fields,
+        v, "CertificateRequestGenerationOptions", o.unknown_fields,
         {{"subject", [&](const JsonValue& x) { o.subject = detail::as_string(x); }},
          {"keyalgorithmname",
           [&](const JsonValue& x) { o.key_algorithm_name = detail::as_string(x); }},
@@ -675,7 +791,7 @@ inline Certificate parse_certificate(const rapidjson::Value& v) {
     using detail::JsonValue;
     Certificate c;
     detail::read_object(
-        v, c.unknown_fields,
+        v, "Certificate", c.unknown_fields,
         {{"templatecommonname",
           [&](const JsonValue& x) { c.template_common_name = detail::as_string(x); }},
          {"certificateid", [&](const JsonValue& x) { c.certificate_id = detail::as_int(x); }},
@@ -706,7 +822,7 @@ inline Profile parse_profile(const rapidjson::Value& v) {
     using detail::JsonValue;
     Profile p;
     detail::read_object(
-        v, p.unknown_fields,
+        v, "Profile", p.unknown_fields,
         {{"uuid", [&](const JsonValue& x) { p.uuid = detail::as_guid_text(x); }},
          {"status", [&](const JsonValue& x) { p.status = detail::as_int(x); }},
          {"flags", [&](const JsonValue& x) { p.flags = detail::as_int(x); }},
@@ -730,7 +846,7 @@ inline ClmCertificate parse_clm_certificate(const rapidjson::Value& v) {
     using detail::JsonValue;
     ClmCertificate c;
     detail::read_object(
-        v, c.unknown_fields,
+        v, "ClmCertificate", c.unknown_fields,
         {{"iskeyhistory", [&](const JsonValue& x) { c.is_key_history = detail::as_bool(x); }},
          {"archivedonca", [&](const JsonValue& x) { c.archived_on_ca = detail::as_bool(x); }},
          {"certificatetype", [&](const JsonValue& x) { c.certificate_type = detail::as_int(x); }},
@@ -743,7 +859,7 @@ inline ClmCertificate parse_clm_certificate(const rapidjson::Value& v) {
          {"issuer", [&](const JsonValue& x) { c.issuer = detail::as_optional_string(x); }},
          {"requestername",
           [&](const JsonValue& x) { c.requester_name = detail::as_optional_string(x); }},
-         {"status", [&](const JsonValue& x) { c.status = detail::as_int(x); }}});
+         {"status", [&](const JsonValue& x) { c.status = detail::as_optional_int(x); }}});
     return c;
 }
 

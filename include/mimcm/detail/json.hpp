@@ -1,9 +1,12 @@
 // RapidJSON helpers for response bodies. Internal to mimcm.
 #pragma once
 
+#include <cmath>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -14,15 +17,119 @@
 
 namespace mimcm::detail {
 
+/// The deepest nesting of arrays and objects accepted in a body by default
+/// (ClientOptions::max_json_depth), and in JSON held inside a string field.
+inline constexpr std::size_t default_max_json_depth = 64;
+
+/// What a byte scan of a network body found before any parser runs.
+enum class JsonScan { ok, nul_byte, too_deep };
+
+/// Scans text for what no parser may see: a NUL byte anywhere (RapidJSON would stop there and
+/// ignore the rest), and arrays or objects nested deeper than max_depth (counted outside
+/// strings). Iterative and linear, so a hostile body cannot exhaust the stack here.
+inline JsonScan scan_json(std::string_view text, std::size_t max_depth) noexcept {
+    std::size_t depth = 0;
+    bool in_string = false;
+    bool escaped = false;
+    for (const char c : text) {
+        if (c == '\0')
+            return JsonScan::nul_byte;
+        if (in_string) {
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max_depth)
+                return JsonScan::too_deep;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+    }
+    return JsonScan::ok;
+}
+
+inline std::string json_depth_message(std::size_t max_depth) {
+    return "nests arrays or objects deeper than the JSON depth limit (" +
+           std::to_string(max_depth) + ")";
+}
+
+/// Whether every number in v is finite (RapidJSON turns some numbers beyond the range of a
+/// double into infinity). Walks with its own stack, not recursion.
+inline bool all_numbers_finite(const rapidjson::Value& v) {
+    std::vector<const rapidjson::Value*> stack{&v};
+    while (!stack.empty()) {
+        const rapidjson::Value* x = stack.back();
+        stack.pop_back();
+        if (x->IsDouble() && !std::isfinite(x->GetDouble()))
+            return false;
+        if (x->IsArray()) {
+            for (rapidjson::SizeType i = 0; i < x->Size(); ++i)
+                stack.push_back(&(*x)[i]);
+        } else if (x->IsObject()) {
+            for (rapidjson::SizeType i = 0; i < x->MemberCount(); ++i)
+                stack.push_back(&(x->MemberBegin() + i)->value);
+        }
+    }
+    return true;
+}
+
+/// Parses text that came from the network (or from a string inside it) into doc: the byte scan
+/// first, then RapidJSON's iterative parser, which rejects bytes after the value. Returns what
+/// is wrong, as a predicate for "the body ..." (never quoting the text), or "" when doc holds it.
+inline std::string parse_network_json(rapidjson::Document& doc, std::string_view text,
+                                      std::size_t max_depth) {
+    switch (scan_json(text, max_depth)) {
+        case JsonScan::nul_byte:
+            return "holds a NUL byte";
+        case JsonScan::too_deep:
+            return json_depth_message(max_depth);
+        case JsonScan::ok:
+            break;
+    }
+    doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
+    if (doc.HasParseError()) {
+        return std::string("is not JSON (") + rapidjson::GetParseError_En(doc.GetParseError()) +
+               ", " + std::to_string(text.size()) + " bytes)";
+    }
+    if (!all_numbers_finite(doc))
+        return "holds a number beyond the range of a double";
+    return {};
+}
+
+/// Whether text holds a C0 control character or DEL.
+inline bool has_control_character(std::string_view text) noexcept {
+    for (const char c : text) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+            return true;
+    }
+    return false;
+}
+
 /// Parses a body that must be one JSON string ("00123456") into a SecretString. RapidJSON parses
 /// in situ, in a local copy of the body that is wiped afterwards, so the decoded secret exists
 /// nowhere else. Returns nullopt (and why) otherwise.
-inline std::optional<SecretString> parse_json_string(std::string_view body, std::string& why) {
+inline std::optional<SecretString> parse_json_string(std::string_view body, std::string& why,
+                                                     std::size_t max_depth) {
+    switch (scan_json(body, max_depth)) {
+        case JsonScan::nul_byte:
+            why = "holds a NUL byte";
+            return std::nullopt;
+        case JsonScan::too_deep:
+            why = json_depth_message(max_depth);
+            return std::nullopt;
+        case JsonScan::ok:
+            break;
+    }
     std::string buffer(body);  // NUL-terminated and writable, as ParseInsitu needs
     std::optional<SecretString> out;
     {
         rapidjson::Document doc;
-        doc.ParseInsitu(buffer.data());
+        doc.ParseInsitu<rapidjson::kParseIterativeFlag>(buffer.data());
         if (doc.HasParseError()) {
             why = std::string("body is not JSON (") +
                   rapidjson::GetParseError_En(doc.GetParseError()) + ", " +
@@ -67,13 +174,13 @@ inline std::string find_correlation_id(std::string_view text) {
 /// {"Message": "...", "ExceptionMessage": "..."}; field casing varies across CM pages, so names are
 /// matched case-insensitively. A correlation id is taken from a CorrelationId field or from the
 /// text.
-inline ErrorDetails error_details(int status, std::string_view body,
-                                  std::string_view content_type) {
+inline ErrorDetails error_details(int status, std::string_view body, std::string_view content_type,
+                                  std::size_t max_depth) {
     ErrorDetails d;
     d.status = status;
     rapidjson::Document doc;
-    doc.Parse<rapidjson::kParseStopWhenDoneFlag>(body.data(), body.size());
-    if (!doc.HasParseError() && doc.IsObject()) {
+    const bool json = parse_network_json(doc, body, max_depth).empty();
+    if (json && doc.IsObject()) {
         std::string exception_message;
         // Indexing, not iterator comparison: RapidJSON 1.1's iterator operators are ambiguous
         // in C++20.
@@ -95,7 +202,7 @@ inline ErrorDetails error_details(int status, std::string_view body,
         if (!exception_message.empty()) {
             d.message += d.message.empty() ? exception_message : " (" + exception_message + ")";
         }
-    } else if (!doc.HasParseError() && doc.IsString()) {
+    } else if (json && doc.IsString()) {
         d.message = clean_message(std::string_view(doc.GetString(), doc.GetStringLength()));
     } else if (content_type.find("text/plain") != std::string_view::npos) {
         d.message = clean_message(body);
