@@ -221,6 +221,16 @@ TEST_CASE("Limits: a 200 with an empty body is a protocol error, not a PIN", "[h
     CHECK(std::get<ProtocolError>(result).status == 200);
 }
 
+TEST_CASE("Limits: a million nested arrays over the wire are a protocol error, not a crash",
+          "[http][limits]") {
+    FaultServer server;
+    const auto result = ask_pin(server.url("deep"), plain());
+    INFO(describe(result));
+    REQUIRE(std::holds_alternative<ProtocolError>(result));
+    CHECK_THAT(std::get<ProtocolError>(result).message,
+               Catch::Contains("deeper than the JSON depth limit (64)"));
+}
+
 TEST_CASE("Limits: a redirect loop ends at max_redirects", "[http][limits]") {
     FaultServer server;
     SECTION("followed") {

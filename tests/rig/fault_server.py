@@ -14,6 +14,7 @@ http://127.0.0.1:<port>/<mode> as its server URL:
   hugeheader  one header line of 1 MiB
   manyheaders 100000 header lines
   empty       200 with an empty body (Content-Length: 0)
+  deep        200 with a body of 1,000,000 nested "[" (1 MB)
   http10      HTTP/1.0, no Content-Length, body delimited by closing: a valid answer
   chunked     HTTP/1.1 chunked body in several chunks: a valid answer
   redirect    302 to itself, forever
@@ -107,6 +108,10 @@ def serve(conn, mode, deadline):
         conn.sendall(b"Content-Length: 0\r\n\r\n")
     elif mode == "empty":
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 0\r\n\r\n")
+    elif mode == "deep":
+        body = b"[" * 1000000
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                     % len(body) + body)
     elif mode == "http10":
         conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n" + PIN_BODY)
     elif mode == "chunked":
