@@ -170,6 +170,20 @@ TEST_CASE("Limits: a body shorter than its Content-Length, or a reset, breaks th
     }
 }
 
+TEST_CASE("Limits: a connection closed inside the response headers is a broken receive",
+          "[http][limits]") {
+    FaultServer server;
+    const Timed call = get(server.url("cutheaders"), plain());
+    const TransportError& error = failed(call);
+    CHECK(error.kind == TransportError::Kind::send_receive);
+    CHECK_THAT(error.message, Catch::Contains("before the end of the response headers"));
+    CHECK(call.seconds < 3.0);
+    // Through the client it is a transport failure, not a 200 with an empty body.
+    const auto result = ask_pin(server.url("cutheaders"), plain());
+    INFO(describe(result));
+    CHECK(std::holds_alternative<TransportFailure>(result));
+}
+
 TEST_CASE("Limits: an answer that is not HTTP is a malformed response", "[http][limits]") {
     FaultServer server;
     const Timed call = get(server.url("garbage"), plain());

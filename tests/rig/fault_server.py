@@ -10,6 +10,7 @@ http://127.0.0.1:<port>/<mode> as its server URL:
   silence     accepts and reads the request, then says nothing
   truncated   Content-Length: 100, sends 10 bytes, closes
   reset       Content-Length: 1000, sends 100 bytes, resets the connection (RST)
+  cutheaders  a status line and half a header line, then closes
   garbage     a line that is not an HTTP status line
   hugeheader  one header line of 1 MiB
   manyheaders 100000 header lines
@@ -92,6 +93,8 @@ def serve(conn, mode, deadline):
                      + b"x" * 100)
         time.sleep(0.2)
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    elif mode == "cutheaders":
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: applica")
     elif mode == "garbage":
         conn.sendall(b"GARBAGE NOT HTTP AT ALL\r\n\r\n")
     elif mode == "hugeheader":

@@ -229,6 +229,12 @@ class CurlTransport {
         }
         if (rc != CURLE_OK)
             return error_from(rc);
+        // libcurl 7.88 reports success when the connection closes inside the response headers,
+        // with whatever status line came: that is a broken receive, not an empty answer.
+        if (receiving.in_headers || status == 0) {
+            return TransportError{TransportError::Kind::send_receive, CURLE_PARTIAL_FILE,
+                                  "the connection closed before the end of the response headers"};
+        }
         response.status = static_cast<int>(status);
         return response;
     }
