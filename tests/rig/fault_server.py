@@ -19,8 +19,13 @@ http://127.0.0.1:<port>/<mode> as its server URL:
   http10      HTTP/1.0, no Content-Length, body delimited by closing: a valid answer
   chunked     HTTP/1.1 chunked body in several chunks: a valid answer
   redirect    302 to itself, forever
+  numberlist  200 with the valid JSON [1,2,3] where a list of objects belongs
+  stringbody  200 with the valid JSON "oops" where a list or an object belongs
+  wrongstatus 200 with a request object whose Status is the string "abc"
+  hugestatus  200 with a request object whose Status is 1e300 (beyond any integer)
 
-The valid answers' body is the JSON string "12345678" (a proposed PIN).
+The valid answers' body (http10, chunked) is a list of one profile template when the request's
+path has "profiletemplates" in it, and otherwise the JSON string "12345678" (a proposed PIN).
 
 Loopback only; the port is chosen by the OS and written to --port-file (and stdout). Every loop is
 bounded: a connection is served for at most --connection-seconds, and the server exits by itself
@@ -36,6 +41,19 @@ import threading
 import time
 
 PIN_BODY = b'"12345678"'
+TEMPLATES_BODY = (b'[{"Name":"Smartcard User","Uuid":"6b4a8c9e-2f1d-4e3a-9b7c-5d6e7f8a9b0c",'
+                  b'"IsSmartcardProfileTemplate":true,"IsVirtualSmartcardProfileTemplate":false}]')
+REQUEST_ID = b'"Uuid":"0f3c5a7e-1b2d-4c6e-8a9f-1e2d3c4b5a69"'
+WRONG_TYPES = {
+    "numberlist": b"[1,2,3]",
+    "stringbody": b'"oops"',
+    "wrongstatus": b'{' + REQUEST_ID + b',"Status":"abc"}',
+    "hugestatus": b'{' + REQUEST_ID + b',"Status":1e300}',
+}
+
+
+def valid_body(path):
+    return TEMPLATES_BODY if "profiletemplates" in path.lower() else PIN_BODY
 
 
 def read_request(conn, deadline):
@@ -61,7 +79,7 @@ def send_until(conn, deadline, make_piece, pause=0.0):
             time.sleep(pause)
 
 
-def serve(conn, mode, deadline):
+def serve(conn, mode, path, deadline):
     if mode == "endless":
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                      b"Transfer-Encoding: chunked\r\n\r\n")
@@ -116,14 +134,19 @@ def serve(conn, mode, deadline):
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
                      % len(body) + body)
     elif mode == "http10":
-        conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n" + PIN_BODY)
+        conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n" + valid_body(path))
     elif mode == "chunked":
         head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-        pieces = [PIN_BODY[:3], PIN_BODY[3:7], PIN_BODY[7:]]
+        body = valid_body(path)
+        pieces = [body[:3], body[3:7], body[7:]]
         conn.sendall(head + b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n")
     elif mode == "redirect":
         conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: /redirect/again\r\nContent-Length: 0\r\n"
                      b"Connection: close\r\n\r\n")
+    elif mode in WRONG_TYPES:
+        body = WRONG_TYPES[mode]
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                     b"Connection: close\r\n\r\n" % len(body) + body)
     else:
         conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
 
@@ -134,7 +157,7 @@ def handle(conn, connection_seconds):
     try:
         path = read_request(conn, deadline)
         mode = path.lstrip("/").split("/", 1)[0].split("?", 1)[0]
-        serve(conn, mode, deadline)
+        serve(conn, mode, path, deadline)
     except OSError:
         pass
     finally:
