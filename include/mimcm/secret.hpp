@@ -70,15 +70,23 @@ class SecretString {
 
     /// Appends; when the buffer must grow, the old buffer is wiped before it is freed.
     void append(std::string_view text) {
-        if (value_.size() + text.size() > value_.capacity()) {
-            std::string bigger;
-            bigger.reserve((value_.size() + text.size()) * 2);
-            bigger.append(value_);
-            wipe();
-            value_.swap(bigger);
-        }
+        if (value_.size() + text.size() > value_.capacity())
+            reserve((value_.size() + text.size()) * 2);
         value_.append(text);
     }
+
+    /// Makes room for `size` bytes in all (nothing if there is); the old buffer is wiped. For a
+    /// buffer with a known bound, so that append() does not double it past the bound.
+    void reserve(std::size_t size) {
+        if (size <= value_.capacity())
+            return;
+        std::string bigger;
+        bigger.reserve(size);
+        bigger.append(value_);
+        wipe();
+        value_.swap(bigger);
+    }
+    [[nodiscard]] std::size_t capacity() const noexcept { return value_.capacity(); }
 
     void wipe() noexcept { secure_wipe(value_); }
 

@@ -91,7 +91,9 @@ TEST_CASE("Limits: an endless body stops at the size limit, with bounded memory"
     CHECK_THAT(error.message, Catch::Contains("16777216 bytes"));
     CHECK(call.seconds < 8.0);
     INFO("peak memory grew by " << growth_kib << " KiB");
-    CHECK(growth_kib < 64 * 1024);
+    // The body's buffer grows up to the 16 MiB limit, not past it (doubling 16 MiB - 1 would make
+    // it 32 MiB, and the wipe at the end touches all of it).
+    CHECK(growth_kib < 20 * 1024);
 }
 
 TEST_CASE("Limits: through the client, a too large answer is a transport failure naming the limit",

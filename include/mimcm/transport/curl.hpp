@@ -401,7 +401,14 @@ class CurlTransport {
                 call->limit_hit = TransportError::Kind::response_too_large;
                 return 0;
             }
-            call->response->body.append(std::string_view(data, n));
+            // The buffer doubles, but past a quarter of the limit it goes straight to the limit:
+            // doubling towards the limit would end with a regrowth from nearly the limit to the
+            // limit, both buffers alive, twice the limit in memory.
+            SecretString& body = call->response->body;
+            const std::size_t need = body.size() + n;
+            if (limit != 0 && need > body.capacity())
+                body.reserve(need > limit / 4 ? limit : need * 2);
+            body.append(std::string_view(data, n));
             return n;
         } catch (...) {
             call->exception = std::current_exception();
