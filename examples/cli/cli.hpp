@@ -423,8 +423,14 @@ template <class Result>
 int report_failure(const Args& args, const Result& result) {
     const std::string what = mimcm::describe(result);
     std::cerr << "mimcm-cli: " << what << "\n";
-    if (args.json)
-        JsonOut().field("outcome", mimcm::outcome_name(result)).field("message", what).print();
+    if (args.json) {
+        JsonOut out;
+        out.field("outcome", mimcm::outcome_name(result)).field("message", what);
+        // Which failure of the transport: "timeout", "TLS", "low-speed limit"...
+        if (const auto* failure = std::get_if<mimcm::TransportFailure>(&result))
+            out.field("transport_error", mimcm::to_string(failure->error.kind));
+        out.print();
+    }
     return exit_code_for(mimcm::outcome_name(result));
 }
 

@@ -220,7 +220,9 @@ int cmd_proposed_pin(const Args& args) {
             [&out](const auto& o) {
                 using T = std::decay_t<decltype(o)>;
                 if constexpr (std::is_same_v<T, mimcm::TransportFailure>) {
-                    out.field("timeout", o.error.timed_out()).field("code", o.error.native_code);
+                    out.field("timeout", o.error.timed_out())
+                        .field("code", o.error.native_code)
+                        .field("transport_error", mimcm::to_string(o.error.kind));
                 } else if constexpr (std::is_same_v<T, mimcm::ProtocolError>) {
                     out.field("status", o.status);
                 } else if constexpr (std::is_same_v<T, mimcm::NoPinProposed>) {

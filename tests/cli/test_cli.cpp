@@ -190,6 +190,7 @@ TEST_CASE("exit 7 for timeouts and TLS failures", "[cli]") {
     const auto doc = json_of(run.out);
     CHECK(std::string(doc["outcome"].GetString()) == "transport_failure");
     CHECK(doc["timeout"].GetBool());
+    CHECK(std::string(doc["transport_error"].GetString()) == "timeout");
 
     // HTTPS without the test CA: the system store does not trust the emulator.
     run = cli({"proposed-pin", "--server", emulator.https_url(), "--smartcard-id", id, "--reader",

@@ -64,9 +64,11 @@ TEST_CASE("a server sending more than the transport's limits is a transport fail
         CHECK(run.code == 7);
         const auto doc = json_of(run.out);
         CHECK(std::string(doc["outcome"].GetString()) == "transport_failure");
-        CHECK_THAT(doc["message"].GetString(),
-                   Catch::StartsWith(std::string(mode) == "endless" ? "response size limit failure"
-                                                                    : "header limit failure"));
+        const std::string kind =
+            std::string(mode) == "endless" ? "response size limit" : "header limit";
+        CHECK_THAT(doc["message"].GetString(), Catch::StartsWith(kind + " failure"));
+        REQUIRE(doc.HasMember("transport_error"));
+        CHECK(doc["transport_error"].GetString() == kind);
     }
 }
 
