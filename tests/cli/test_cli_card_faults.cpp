@@ -1,0 +1,152 @@
+// mimcm-cli against misbehaving cards (virtual_card.py --fault): a card pulled in the middle of
+// an APDU, or one answering garbage, ends read-card, proposed-pin and enroll with exit 8
+// (card_error) within 2 s of card time, and nothing goes to the server that the card did not give.
+// An enrollment whose card is pulled says so (failure_source card) and what the card already took.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <rapidjson/document.h>
+
+#include "cli.hpp"
+#include "emulator.hpp"
+#include "rig.hpp"
+#include "test_data.hpp"
+
+using mimcm_test::cli;
+using mimcm_test::Emulator;
+using mimcm_test::json_of;
+using mimcm_test::rig_path;
+using mimcm_test::Run;
+using mimcm_test::slurp;
+namespace rig = mimcm_test::rig;
+
+namespace {
+
+const mimcm::CurlGlobal curl_global;
+
+const char* const kReader0 = "Virtual PCD 00 00";
+const char* const kZeroKey = "000000000000000000000000000000000000000000000000";
+
+struct Timed {
+    Run run;
+    long ms = 0;
+};
+
+Timed timed_cli(const std::vector<std::string>& args, const std::string& env = {}) {
+    const auto started = std::chrono::steady_clock::now();
+    Timed t;
+    t.run = cli(args, env);
+    t.ms = static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::steady_clock::now() - started)
+                                 .count());
+    return t;
+}
+
+void report(const std::string& command, const std::string& fault, const Timed& t) {
+    std::printf("cli card fault: %-13s %-40s -> exit %d %5ld ms\n", command.c_str(), fault.c_str(),
+                t.run.code, t.ms);
+    std::fflush(stdout);
+}
+
+std::string make_csr() {
+    const std::string path = rig_path("cli-fault-enroll.csr");
+    const auto made = rig::run(
+        "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
+        rig::shell_quote(path + ".key") + " -subj /CN=kiosk-user -out " + rig::shell_quote(path));
+    REQUIRE(made.exit_code == 0);
+    return path;
+}
+
+rapidjson::Document card_state(const std::string& path) {
+    rapidjson::Document doc;
+    doc.Parse(slurp(path).c_str());
+    REQUIRE(doc.IsObject());
+    return doc;
+}
+
+}  // namespace
+
+TEST_CASE("read-card and proposed-pin exit 8 on a pulled or garbled card", "[cli][faults]") {
+    rig::EmptyReadersAtExit cleanup;
+    Emulator emulator;
+    const auto id = mimcm_test::fresh_smartcard_id();
+    struct Case {
+        const char* card;
+        const char* says;  // in the message
+    };
+    for (const Case c : {
+             Case{"--profile gids --fault pull --fault-on CB", "removed"},
+             Case{"--profile piv --fault pull --fault-on 87", "removed"},
+             Case{"--profile gids --fault oversized", "more than 65536 data bytes"},
+             Case{"--profile piv --fault 61xx-forever --fault-on CB", "GET RESPONSE rounds"},
+             Case{"--profile gids --fault truncated-tlv", "malformed TLV"},
+             Case{"--profile piv --fault short-answer", "status bytes"},
+             Case{"--profile gids --fault long-cardid", "64 bytes"},
+         }) {
+        for (const std::string command : {"read-card", "proposed-pin"}) {
+            CAPTURE(c.card, command);
+            rig::insert_card(0, c.card);
+            std::vector<std::string> args{command, "--reader", kReader0, "--json"};
+            if (command == "proposed-pin")
+                args.insert(args.end(), {"--server", emulator.http_url(), "--smartcard-id", id});
+            const Timed t = timed_cli(args);
+            report(command, c.card, t);
+            INFO(t.run.err);
+            CHECK(t.run.code == 8);
+            CHECK(t.ms < 2000);
+            const auto doc = json_of(t.run.out);
+            CHECK(std::string(doc["outcome"].GetString()) == "card_error");
+            CHECK_THAT(doc["message"].GetString(), Catch::Contains(c.says));
+        }
+    }
+    CHECK(emulator.requests_for(id).empty());  // a card failure sends nothing
+}
+
+TEST_CASE("enroll with the card pulled: exit 8, the card's failure, what the card already took",
+          "[cli][faults][enroll]") {
+    rig::EmptyReadersAtExit cleanup;
+    const std::string csr = make_csr();
+    const std::string state = rig_path("cli-fault-card-state.json");
+    struct Case {
+        const char* ins;  // the command at which the card leaves
+        const char* failed_step;
+        bool admin_key_changed;
+    };
+    // PUT DATA (DB) writes the admin key; RESET RETRY COUNTER (2C) sets the PIN after it.
+    for (const Case c : {Case{"DB", "set the admin key on the card", false},
+                         Case{"2C", "set the PIN on the card", true}}) {
+        CAPTURE(c.ins);
+        std::remove(state.c_str());
+        rig::insert_card(0, std::string("--profile gids --pin 00000000 --state-file ") +
+                                rig::shell_quote(state) + " --fault pull --fault-on " + c.ins);
+        Emulator emulator;
+        const Timed t =
+            timed_cli({"enroll", "--template", "Test UserPin Diversified", "--reader", kReader0,
+                       "--csr", csr, "--data", "Request Reason=New card", "--json", "--server",
+                       emulator.https_url(), "--ca-file", Emulator::ca_file()},
+                      "MIMCM_PIN=27182818");
+        report("enroll", std::string("--fault pull --fault-on ") + c.ins, t);
+        INFO(t.run.err);
+        CHECK(t.run.code == 8);
+        const auto doc = json_of(t.run.out);
+        CHECK(std::string(doc["outcome"].GetString()) == "card_error");
+        CHECK(std::string(doc["failure_source"].GetString()) == "card");
+        CHECK(std::string(doc["failed_step"].GetString()) == c.failed_step);
+        CHECK_THAT(doc["message"].GetString(), Catch::Contains("removed"));
+        CHECK(doc["admin_key_changed"].GetBool() == c.admin_key_changed);
+        CHECK(std::string(doc["pin"].GetString()) == "not_reached");
+        CHECK(doc.HasMember("request"));
+        CHECK_THAT(t.run.err, Catch::Contains("request cancel --request"));
+        CHECK((t.run.err.find("admin key was already changed") != std::string::npos) ==
+              c.admin_key_changed);
+        CHECK(t.run.err.find("27182818") == std::string::npos);
+        // The card as it was left: the PIN never reached it; the admin key only before 2C.
+        const auto card = card_state(state);
+        CHECK(std::string(card["pin"].GetString()) == "00000000");
+        CHECK((std::string(card["admin_key"].GetString()) != kZeroKey) == c.admin_key_changed);
+    }
+}
