@@ -112,24 +112,32 @@ TEST_CASE("enroll with the card pulled: exit 8, the card's failure, what the car
     const std::string csr = make_csr();
     const std::string state = rig_path("cli-fault-card-state.json");
     struct Case {
-        const char* ins;  // the command at which the card leaves
+        const char* card;  // the profile, and the command at which the card leaves
         const char* failed_step;
         bool admin_key_changed;
+        bool pin_set;
     };
-    // PUT DATA (DB) writes the admin key; RESET RETRY COUNTER (2C) sets the PIN after it.
-    for (const Case c : {Case{"DB", "set the admin key on the card", false},
-                         Case{"2C", "set the PIN on the card", true}}) {
-        CAPTURE(c.ins);
+    // GIDS: PUT DATA (DB) writes the admin key, then RESET RETRY COUNTER (2C) sets the PIN.
+    // PIV with a PUK: RESET RETRY COUNTER (2C) sets the PIN first, then SET MANAGEMENT KEY (FF).
+    for (const Case c : {
+             Case{"--profile gids --fault pull --fault-on DB", "set the admin key on the card",
+                  false, false},
+             Case{"--profile gids --fault pull --fault-on 2C", "set the PIN on the card", true,
+                  false},
+             Case{"--profile piv --puk 24681357 --fault pull --fault-on FF",
+                  "set the admin key on the card", false, true},
+         }) {
+        CAPTURE(c.card);
         std::remove(state.c_str());
-        rig::insert_card(0, std::string("--profile gids --pin 00000000 --state-file ") +
-                                rig::shell_quote(state) + " --fault pull --fault-on " + c.ins);
+        rig::insert_card(
+            0, std::string(c.card) + " --pin 00000000 --state-file " + rig::shell_quote(state));
         Emulator emulator;
         const Timed t =
             timed_cli({"enroll", "--template", "Test UserPin Diversified", "--reader", kReader0,
                        "--csr", csr, "--data", "Request Reason=New card", "--json", "--server",
                        emulator.https_url(), "--ca-file", Emulator::ca_file()},
-                      "MIMCM_PIN=27182818");
-        report("enroll", std::string("--fault pull --fault-on ") + c.ins, t);
+                      "MIMCM_PIN=27182818 MIMCM_PUK=24681357");
+        report("enroll", c.card, t);
         INFO(t.run.err);
         CHECK(t.run.code == 8);
         const auto doc = json_of(t.run.out);
@@ -138,15 +146,17 @@ TEST_CASE("enroll with the card pulled: exit 8, the card's failure, what the car
         CHECK(std::string(doc["failed_step"].GetString()) == c.failed_step);
         CHECK_THAT(doc["message"].GetString(), Catch::Contains("removed"));
         CHECK(doc["admin_key_changed"].GetBool() == c.admin_key_changed);
-        CHECK(std::string(doc["pin"].GetString()) == "not_reached");
+        CHECK(std::string(doc["pin"].GetString()) == (c.pin_set ? "set" : "not_reached"));
         CHECK(doc.HasMember("request"));
         CHECK_THAT(t.run.err, Catch::Contains("request cancel --request"));
         CHECK((t.run.err.find("admin key was already changed") != std::string::npos) ==
               c.admin_key_changed);
+        CHECK((t.run.err.find("PIN was already changed") != std::string::npos) == c.pin_set);
         CHECK(t.run.err.find("27182818") == std::string::npos);
-        // The card as it was left: the PIN never reached it; the admin key only before 2C.
+        CHECK(t.run.err.find("24681357") == std::string::npos);
+        // The card as it was left matches the report.
         const auto card = card_state(state);
-        CHECK(std::string(card["pin"].GetString()) == "00000000");
+        CHECK(std::string(card["pin"].GetString()) == (c.pin_set ? "27182818" : "00000000"));
         CHECK((std::string(card["admin_key"].GetString()) != kZeroKey) == c.admin_key_changed);
     }
 }
