@@ -1186,11 +1186,14 @@ class FaultInjector:
                      the PIV CHUID GUID; the triggers do not apply
       pull           the card process closes its connection to vpcd and
                      exits (status 5) instead of answering: pcscd sees the
-                     card removed in the middle of an APDU
+                     card removed in the middle of an APDU.  The command is
+                     not carried out
+      pull-after-command  the same, after the command was carried out (a
+                     card pulled after it wrote, before it answered)
     """
 
     KINDS = ("61xx-forever", "6cxx-forever", "short-answer", "truncated-tlv", "oversized",
-             "long-cardid", "pull")
+             "long-cardid", "pull", "pull-after-command")
     CHAIN_PART = 16                     # 61xx-forever: bytes per answer
     OVERSIZED_PART = 0xFFFF - 2         # vpcd's length prefix is 2 bytes
 
@@ -1299,7 +1302,9 @@ class VirtualCardOS(SmartcardOS):
     def execute(self, msg):
         raw = bytes(msg)
         if self.faults.observe(raw):
-            if self.faults.kind == "pull":
+            if self.faults.kind.startswith("pull"):
+                if self.faults.kind == "pull-after-command":
+                    self.process(raw)
                 self.log("> %s\n< (card pulled)\n" % raw.hex())
                 raise CardPulled()
             response = self.faults.chained_answer(raw)
