@@ -37,6 +37,7 @@ struct Outcome {
     std::optional<std::uint16_t> sw;
     std::string message;
     long ms = 0;
+    int apdus = -1;  ///< command APDUs the card received (read_faulty only)
 };
 
 template <class Body>
@@ -64,8 +65,8 @@ Outcome outcome_of(Body body) {
 }
 
 void report(const std::string& fault, const std::string& profile, const Outcome& out) {
-    std::printf("card fault: %-34s %-5s -> %-28s %5ld ms\n", fault.c_str(), profile.c_str(),
-                out.kind.c_str(), out.ms);
+    std::printf("card fault: %-34s %-5s -> %-28s %5ld ms %3d APDUs\n", fault.c_str(),
+                profile.c_str(), out.kind.c_str(), out.ms, out.apdus);
     std::fflush(stdout);
 }
 
@@ -77,12 +78,21 @@ std::string card_args(const std::string& profile, const std::string& fault) {
 /// read_card() (the one-off reading: SELECT, card id, challenge) on a card with `fault`.
 Outcome read_faulty(const std::string& profile, const std::string& fault,
                     const ProfileResolver& profiles = {}) {
-    rig::insert_card(0, card_args(profile, fault));
+    const std::string log = rig::rig_dir() + "/card-fault-apdus.log";
+    std::remove(log.c_str());
+    rig::insert_card(0, card_args(profile, fault) + " --log " + rig::shell_quote(log));
     Context context;
     ReadOptions options;
     options.reader = kReader0;
     options.profiles = profiles;
-    const Outcome out = outcome_of([&] { (void)mimcm::pcsc::read_card(context, options); });
+    Outcome out = outcome_of([&] { (void)mimcm::pcsc::read_card(context, options); });
+    out.apdus = 0;
+    if (std::FILE* f = std::fopen(log.c_str(), "r")) {
+        char line[512];
+        while (std::fgets(line, sizeof line, f))
+            out.apdus += line[0] == '>' ? 1 : 0;
+        std::fclose(f);
+    }
     report(fault, profile, out);
     INFO(fault << " on " << profile << ": " << out.kind << ": " << out.message);
     CHECK(out.ms < kBoundMs);
@@ -100,6 +110,8 @@ TEST_CASE("a card answering 61xx forever ends in a protocol error", "[pcsc][faul
             const Outcome out = read_faulty(profile, fault);
             CHECK(out.kind == "card_error/protocol");
             CHECK_THAT(out.message, Catch::Contains("after 64 GET RESPONSE rounds"));
+            // The command and 64 GET RESPONSE, after the few commands before the fault.
+            CHECK(out.apdus <= 65 + 4);
         }
     }
 }
@@ -113,6 +125,7 @@ TEST_CASE("a card answering 6Cxx forever: one resend, then a status error", "[pc
             CHECK(out.kind == "card_error/status");
             REQUIRE(out.sw.has_value());
             CHECK((*out.sw & 0xFF00) == 0x6C00);
+            CHECK(out.apdus <= 2 + 4);  // the command and one resend
         }
     }
 }
@@ -143,6 +156,7 @@ TEST_CASE("an oversized answer chain ends in a protocol error", "[pcsc][faults]"
             const Outcome out = read_faulty(profile, fault);
             CHECK(out.kind == "card_error/protocol");
             CHECK_THAT(out.message, Catch::Contains("more than 65536 data bytes"));
+            CHECK(out.apdus <= 2 + 4);  // 65533 bytes twice are over 64 KiB
         }
     }
 }
