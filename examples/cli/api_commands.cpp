@@ -273,6 +273,10 @@ int cmd_enroll(const Args& args) {
         std::cerr << "  The card's PIN was already changed.\n";
     if (report.admin_key_changed)
         std::cerr << "  The card's admin key was already changed.\n";
+    if (report.card_state_unknown) {
+        std::cerr << "  The card failed in the middle of a write: it may hold the new admin key or "
+                     "PIN already. Check the card before it is used again.\n";
+    }
     if (args.json) {
         JsonOut out;
         out.field("outcome", report.failure_outcome)
@@ -280,7 +284,8 @@ int cmd_enroll(const Args& args) {
             .field("failed_step", mimcm::to_string(*report.failed_step))
             .field("message", report.error)
             .field("pin", mimcm::to_string(report.pin))
-            .field("admin_key_changed", report.admin_key_changed);
+            .field("admin_key_changed", report.admin_key_changed)
+            .field("card_state_unknown", report.card_state_unknown);
         if (report.request)
             out.field("request", report.request->str());
         if (report.smartcard)

@@ -178,6 +178,10 @@ struct EnrollmentReport {
     bool pin_set = false;            ///< pin == PinOutcome::set
     PinOutcome pin = PinOutcome::not_reached;
     bool pin_proposed_by_server = false;
+    /// The card failed in the middle of a write without answering it (removed, a reader failure,
+    /// a garbled answer): it may hold the new admin key or PIN although admin_key_changed and pin
+    /// say it does not. Check the card before it is used again.
+    bool card_state_unknown = false;
     std::vector<Certificate> certificates;  ///< issued certificates (install them on the card)
 };
 
@@ -330,7 +334,7 @@ class Enrollment {
                 const SecretBlob response = value<SecretBlob>(client_.get_authentication_response(
                     request_id, smartcard, card.card_id, card.challenge, false, card.atr));
                 check_server_blob(response, card::admin_response_size, "admin challenge response");
-                card_.set_admin_key(response.bytes, key.bytes);
+                card_write([&] { card_.set_admin_key(response.bytes, key.bytes); });
                 return true;
             });
             report_.admin_key_changed = true;
@@ -367,7 +371,7 @@ class Enrollment {
                     pin = options_.user_pin();
                 }
                 if (pin_path == PinPath::puk) {
-                    caller_data([&] { card_.reset_pin_with_puk(puk, pin); });
+                    caller_data([&] { card_write([&] { card_.reset_pin_with_puk(puk, pin); }); });
                 } else {
                     card = card_data([&] { return card_.read(); });
                     const SecretBlob response = value<SecretBlob>(
@@ -375,7 +379,8 @@ class Enrollment {
                                                             card.challenge, diversified, card.atr));
                     check_server_blob(response, card::admin_response_size,
                                       "admin challenge response");
-                    caller_data([&] { card_.set_user_pin(response.bytes, pin); });
+                    caller_data(
+                        [&] { card_write([&] { card_.set_user_pin(response.bytes, pin); }); });
                 }
                 report_.pin = PinOutcome::set;
                 report_.pin_set = true;
@@ -476,6 +481,23 @@ class Enrollment {
             throw;
         } catch (const std::invalid_argument& e) {
             throw detail::StepFailed{current_, e.what(), "invalid_input", FailureSource::caller};
+        }
+    }
+
+    /// Runs a card call that writes to the card. A card that refused with a status word changed
+    /// nothing; one that failed without a status word (removed, reader failure, garbled answer)
+    /// may have carried the write out: report_.card_state_unknown.
+    template <class Body>
+    void card_write(Body body) {
+        try {
+            body();
+        } catch (const card::CardError& e) {
+            if (!e.sw())
+                report_.card_state_unknown = true;
+            throw;
+        } catch (const card::DeviceError&) {
+            report_.card_state_unknown = true;
+            throw;
         }
     }
 

@@ -687,8 +687,8 @@ class Card final : public card::ApduChannel {
     }
 
     /// SCardTransmit of one command; no 61xx/6Cxx handling (card::transmit() does that).
-    /// A card that vanished mid-APDU (SCARD_E_NOT_TRANSACTED, then no card) is reported as
-    /// Error{card_removed}.
+    /// A card that vanished mid-APDU (SCARD_E_NOT_TRANSACTED or an empty answer, then no card
+    /// within 1 s) is reported as Error{card_removed}.
     Bytes transmit_raw(const Bytes& command) override {
         const SCARD_IO_REQUEST* pci = protocol_ == SCARD_PROTOCOL_T0   ? SCARD_PCI_T0
                                       : protocol_ == SCARD_PROTOCOL_T1 ? SCARD_PCI_T1
@@ -704,6 +704,13 @@ class Card final : public card::ApduChannel {
                                      ErrorCode::card_removed);
         }
         check(rv, "SCardTransmit", reader_);
+        if (length == 0 && card_gone()) {
+            // Some reader drivers (vpcd among them) report a card that left mid-APDU as an
+            // exchange that succeeded with no byte at all.
+            throw Error::from_native(static_cast<LONG>(SCARD_W_REMOVED_CARD), "SCardTransmit",
+                                     reader_, "the card was removed during the exchange",
+                                     ErrorCode::card_removed);
+        }
         const auto n = (std::min)(static_cast<std::size_t>(length), buffer.size());
         Bytes response(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n));
         secure_wipe(buffer.data(), n);
@@ -711,10 +718,11 @@ class Card final : public card::ApduChannel {
     }
 
   private:
-    // After SCARD_E_NOT_TRANSACTED: is the card gone? pcscd may still report it for ~150 ms,
-    // so look a few times (bounded: 10 x 50 ms).
+    // After SCARD_E_NOT_TRANSACTED or an empty answer: is the card gone? pcscd notices a
+    // removal when it next polls the reader (every 400 ms), so look a few times (bounded:
+    // 20 x 50 ms).
     bool card_gone() const {
-        for (int i = 0; i < 10; ++i) {
+        for (int i = 0; i < 20; ++i) {
             BYTE atr[64];
             DWORD atr_len = sizeof(atr);
             DWORD state = 0;

@@ -91,18 +91,25 @@ class CardSession {
     /// Picks the reader (see select_reader()), connects (SHARED), and in a transaction reads
     /// the ATR, resolves the profile (its applet stays selected) and reads the card id.
     /// A card reset by another application meanwhile is reconnected once; a card pcscd
-    /// reports removed (e.g. right after a card swap) is connected afresh once.
+    /// reports removed (e.g. right after a card swap) is connected afresh once, and when the
+    /// reader is empty then, the removal is the error (Error{card_removed}).
     /// Errors: Error{service_not_running, no_readers, unknown_reader, no_card, card_removed,
     /// sharing_violation, timeout, ...}; Error{no_profile} when the card answers none of the
     /// profiles; card::CardError (missing_card_id, malformed, status) from the profile.
     static CardSession open(Context& context, const ReadOptions& options = {}) {
         const std::string name = select_reader(context, options.reader, options.wait_for_card);
-        for (int attempt = 0;; ++attempt) {
+        try {
+            return CardSession(Card(context, name), options.profiles, options.hold_transaction);
+        } catch (const Error& removed) {
+            if (removed.code() != ErrorCode::card_removed)
+                throw;
             try {
                 return CardSession(Card(context, name), options.profiles, options.hold_transaction);
-            } catch (const Error& e) {
-                if (attempt > 0 || e.code() != ErrorCode::card_removed)
-                    throw;
+            } catch (const Error& again) {
+                // The reader is empty now: the card left while it was read, so say that.
+                if (again.code() == ErrorCode::no_card)
+                    throw removed;
+                throw;
             }
         }
     }

@@ -596,3 +596,43 @@ TEST_CASE("a card that cannot do what the policy needs is refused before anythin
     CHECK(std::string(card["admin_key"].GetString()) == kZeroKey);
     CHECK(std::string(card["pin"].GetString()) == "00000000");
 }
+
+TEST_CASE("a card pulled in the middle of an enrollment is the card's failure, reported as it is",
+          "[enroll][faults]") {
+    rig::EmptyReadersAtExit cleanup;
+    struct Case {
+        const char* fault;  // virtual_card.py --fault: the card leaves at this command
+        EnrollmentStep step;
+        bool admin_key_changed;
+    };
+    // GIDS: the admin key by PUT DATA (DB), then the PIN by RESET RETRY COUNTER (2C).
+    for (const Case c :
+         {Case{"pull --fault-on DB", EnrollmentStep::set_admin_key, false},
+          Case{"pull --fault-on 2C", EnrollmentStep::set_pin, true},
+          Case{"pull --fault-on CB --fault-after 2", EnrollmentStep::read_card, false}}) {
+        CAPTURE(c.fault);
+        std::remove(state_path().c_str());
+        rig::insert_card(0, std::string("--profile gids --admin-key ") + kZeroKey +
+                                " --pin 00000000 --state-file " + rig::shell_quote(state_path()) +
+                                " --fault " + c.fault);
+        const Run run = enroll("Test UserPin Diversified");
+        std::printf("enrollment card fault: --fault %-36s -> failed at '%s', %s, %.0f ms\n",
+                    c.fault, std::string(to_string(*run.report.failed_step)).c_str(),
+                    run.report.failure_outcome.c_str(), run.seconds * 1000);
+        INFO(run.report.error);
+        CHECK_FALSE(run.report.succeeded);
+        CHECK(run.report.failed_step == c.step);
+        CHECK(run.report.failure_source == FailureSource::card);
+        CHECK(run.report.failure_outcome == "card_error");
+        CHECK_THAT(run.report.error, Catch::Contains("removed"));
+        CHECK(run.report.request.has_value());
+        CHECK(run.report.admin_key_changed == c.admin_key_changed);
+        CHECK(run.report.pin == PinOutcome::not_reached);
+        // A write that got no answer leaves the card's state unknown; a failed read does not.
+        CHECK(run.report.card_state_unknown == (c.step != EnrollmentStep::read_card));
+        CHECK(run.seconds < 5);
+        const auto card = card_state(state_path());
+        CHECK(std::string(card["pin"].GetString()) == "00000000");
+        CHECK((std::string(card["admin_key"].GetString()) != kZeroKey) == c.admin_key_changed);
+    }
+}

@@ -80,6 +80,7 @@ PUK_TRIES = 3
 # Exit codes (2 is argparse's bad command line; SIGTERM/SIGINT exit 0).
 EXIT_VPCD_GONE = 3      # vpcd closed the connection: pcscd stopped
 EXIT_NO_VPCD = 4        # cannot connect: pcscd/vpcd not running
+EXIT_PULLED = 5         # --fault pull: the card left the reader on purpose
 
 # Default ATRs per profile: (T=1 ATR, T=0 ATR).
 # gids T=1: a Microsoft virtual (TPM) smart card, historical bytes 80 FB <GIDS AID>.
@@ -197,6 +198,15 @@ def sw_bytes(sw):
 def more_data(remaining):
     """61 xx: xx more bytes wait for GET RESPONSE (00 = 256 or more)."""
     return bytes([0x61, min(remaining, 256) & 0xFF])
+
+
+def le_of(raw):
+    """The Le byte of a command as sent (None without one), parse errors aside."""
+    try:
+        le = Apdu(raw).le
+    except CardError:
+        return None
+    return None if le is None else le & 0xFF
 
 
 def parse_hex(text, length=None):
@@ -1141,6 +1151,111 @@ class PivApplet(Applet):
 
 
 # --------------------------------------------------------------------------
+# Faults (--fault): a card that misbehaves on purpose
+# --------------------------------------------------------------------------
+
+class CardPulled(Exception):
+    """--fault pull: the card leaves the reader instead of answering."""
+
+
+class FaultInjector:
+    """A card that breaks the rules, for tests of a client's bounds.  Nothing
+    changes unless --fault asks for it.
+
+    The fault starts at a trigger and then lasts: after --fault-after N
+    command APDUs were answered normally, at the first command whose INS is
+    --fault-on (if given).  From then on, every answer the card would give
+    with success (90 00 or 61 xx) is replaced; error answers pass unchanged
+    (so a GIDS card still answers 6A 82 to a PIV SELECT).  The command is
+    still executed: only its answer is lost or garbled, as on a card whose
+    transport fails after the work was done.
+
+      61xx-forever   16 bytes and 61 10, and every GET RESPONSE again 16
+                     bytes and 61 10, without end
+      6cxx-forever   6C xx, xx never the Le the command had (a resend with
+                     that Le gets 6C again)
+      short-answer   one byte: SW1 only.  (No answer at all cannot be sent:
+                     vpcd waits for at least one byte, as a reader waits for
+                     a mute card; bounding that is the reader driver's job.)
+      truncated-tlv  the answer's data cut to half its length, with 90 00 (a
+                     TLV cut short); answers without data are unchanged
+      oversized      65533 bytes and 61 00 (the largest answer vpcd carries),
+                     and every GET RESPONSE the same, without end
+      long-cardid    not a transport fault: the card id is 64 bytes (the
+                     --card-id repeated 4 times) in the GIDS cardid file and
+                     the PIV CHUID GUID; the triggers do not apply
+      pull           the card process closes its connection to vpcd and
+                     exits (status 5) instead of answering: pcscd sees the
+                     card removed in the middle of an APDU.  The command is
+                     not carried out
+      pull-after-command  the same, after the command was carried out (a
+                     card pulled after it wrote, before it answered)
+    """
+
+    KINDS = ("61xx-forever", "6cxx-forever", "short-answer", "truncated-tlv", "oversized",
+             "long-cardid", "pull", "pull-after-command")
+    CHAIN_PART = 16                     # 61xx-forever: bytes per answer
+    OVERSIZED_PART = 0xFFFF - 2         # vpcd's length prefix is 2 bytes
+
+    def __init__(self, kind=None, after=0, on_ins=None):
+        self.kind = kind
+        self.after = after
+        self.on_ins = on_ins
+        self.seen = 0
+        self.active = False
+        self.chain = False              # an endless GET RESPONSE chain is going on
+
+    @property
+    def transport(self):
+        """True for the faults that act on the APDU exchange."""
+        return self.kind is not None and self.kind != "long-cardid"
+
+    def observe(self, raw):
+        """Called for every command APDU before it is processed; True when the
+        fault is on for it."""
+        if not self.transport:
+            return False
+        if not self.active:
+            self.seen += 1
+            ins = raw[1] if len(raw) > 1 else None
+            if self.seen > self.after and (self.on_ins is None or ins == self.on_ins):
+                self.active = True
+        return self.active
+
+    def chained_answer(self, raw):
+        """The answer to a GET RESPONSE of an endless chain, or None."""
+        if not self.chain or len(raw) < 2 or raw[1] != INS_GET_RESPONSE:
+            return None
+        return self.chain_part()
+
+    def chain_part(self):
+        self.chain = True
+        if self.kind == "oversized":
+            return b"\xAA" * self.OVERSIZED_PART + b"\x61\x00"
+        return b"\xAA" * self.CHAIN_PART + bytes([0x61, self.CHAIN_PART])
+
+    def cut(self, data):
+        """truncated-tlv: the data an answer carries, cut short."""
+        if self.active and self.kind == "truncated-tlv" and data:
+            return data[:len(data) // 2]
+        return data
+
+    def rewrite(self, apdu_le, response):
+        """The answer the faulty card gives instead of a successful one."""
+        success = len(response) >= 2 and (response[-2:] == sw_bytes(SW_OK)
+                                          or response[-2] == 0x61)
+        if not self.active or not success:
+            return response
+        if self.kind in ("61xx-forever", "oversized"):
+            return self.chain_part()
+        if self.kind == "6cxx-forever":
+            return bytes([0x6C, 0x20 if apdu_le == 0x10 else 0x10])
+        if self.kind == "short-answer":
+            return response[-2:-1]
+        return response
+
+
+# --------------------------------------------------------------------------
 # The card OS: selection plus transport shaping
 # --------------------------------------------------------------------------
 
@@ -1153,8 +1268,10 @@ class VirtualCardOS(SmartcardOS):
         (00 C0 00 00 xx) delivers it (partly, with 61 yy, if xx is short).
     """
 
-    def __init__(self, atr, applets, t0=False, le_quirk=False, log_file=None, secrets=None):
+    def __init__(self, atr, applets, t0=False, le_quirk=False, log_file=None, secrets=None,
+                 faults=None):
         self.atr = atr
+        self.faults = faults if faults is not None else FaultInjector()
         self.applets = applets
         self.secrets = secrets
         self.t0 = t0
@@ -1183,11 +1300,25 @@ class VirtualCardOS(SmartcardOS):
             self.secrets.end_session()
 
     def execute(self, msg):
-        response = self.process(bytes(msg))
-        if self.log_file is not None:
-            self.log_file.write("> %s\n< %s\n" % (bytes(msg).hex(), response.hex()))
-            self.log_file.flush()
+        raw = bytes(msg)
+        if self.faults.observe(raw):
+            if self.faults.kind.startswith("pull"):
+                if self.faults.kind == "pull-after-command":
+                    self.process(raw)
+                self.log("> %s\n< (card pulled)\n" % raw.hex())
+                raise CardPulled()
+            response = self.faults.chained_answer(raw)
+            if response is None:
+                response = self.faults.rewrite(le_of(raw), self.process(raw))
+        else:
+            response = self.process(raw)
+        self.log("> %s\n< %s\n" % (raw.hex(), response.hex()))
         return response
+
+    def log(self, text):
+        if self.log_file is not None:
+            self.log_file.write(text)
+            self.log_file.flush()
 
     # -- internals ----------------------------------------------------
     def process(self, raw):
@@ -1200,7 +1331,7 @@ class VirtualCardOS(SmartcardOS):
             if apdu.ins == INS_GET_RESPONSE and self.pending:
                 return self.get_response(apdu)
             self.pending = b""
-            data = self.dispatch(apdu)
+            data = self.faults.cut(self.dispatch(apdu))
         except CardError as err:
             self.pending = b""
             return sw_bytes(err.sw)
@@ -1348,8 +1479,21 @@ class VpcdLink:
             elif size:
                 # A command APDU.  A 1-byte one (not a control code) is answered
                 # too, or vpcd and so the reader would wait for it forever.
-                if not self.send(card_os.execute(payload)):
+                try:
+                    answer = card_os.execute(payload)
+                except CardPulled:
+                    self.pull()
+                    raise
+                if not self.send(answer):
                     return
+
+    def pull(self):
+        """The card leaves the reader: the connection closes without an answer."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
 
 
 class Terminated(BaseException):
@@ -1409,7 +1553,25 @@ def parse_args(argv):
                              "like a fresh YubiKey")
     parser.add_argument("--puk", type=parse_pin, default=DEFAULT_PUK, metavar="TEXT",
                         help="PIV: the PUK, at most 8 bytes, default %s; 3 tries" % DEFAULT_PUK)
+    parser.add_argument("--fault", choices=FaultInjector.KINDS,
+                        help="misbehave on purpose (see FaultInjector): endless 61xx or 6Cxx, "
+                             "a 1-byte, truncated or oversized answer, a 64-byte card id, or the "
+                             "card pulled mid-APDU")
+    parser.add_argument("--fault-after", type=int, default=0, metavar="N",
+                        help="--fault starts after N command APDUs were answered normally "
+                             "(default 0)")
+    parser.add_argument("--fault-on", type=lambda s: int(s, 16), metavar="INS",
+                        help="--fault starts at the first command with this INS byte (hex, e.g. "
+                             "CB), counted after --fault-after")
     args = parser.parse_args(argv)
+    if args.fault is None and (args.fault_after or args.fault_on is not None):
+        parser.error("--fault-after and --fault-on need --fault")
+    if args.fault_after < 0 or (args.fault_on is not None and not 0 <= args.fault_on <= 0xFF):
+        parser.error("--fault-after: N >= 0; --fault-on: one byte")
+    if args.fault == "long-cardid" and (args.fault_after or args.fault_on is not None):
+        parser.error("--fault long-cardid has no trigger (--fault-after, --fault-on)")
+    if args.fault == "long-cardid":
+        args.card_id = args.card_id * 4
     if args.profile != "piv" and (args.mgmt_key_alg != ALG_3DES or args.chuid_guid != "card-id"
                                   or args.no_chuid or args.puk != DEFAULT_PUK):
         parser.error("--mgmt-key-alg, --chuid-guid, --no-chuid and --puk apply to --profile piv")
@@ -1450,7 +1612,8 @@ def main(argv):
         card_os = VirtualCardOS(args.atr,
                                 make_applets(args, ChallengeSource(args.challenge), secrets),
                                 t0=args.t0, le_quirk=args.le_quirk, log_file=log_file,
-                                secrets=secrets)
+                                secrets=secrets,
+                                faults=FaultInjector(args.fault, args.fault_after, args.fault_on))
         try:
             icc = VirtualICC(None, "iso7816", VPCD_HOST, port, logginglevel=logging.ERROR)
         except SystemExit:
@@ -1458,12 +1621,16 @@ def main(argv):
                   % (tag, VPCD_HOST, port), file=sys.stderr)
             return EXIT_NO_VPCD
         icc.os = card_os
-        print("%s: connected to vpcd at %s:%d, ATR %s%s%s"
+        print("%s: connected to vpcd at %s:%d, ATR %s%s%s%s"
               % (tag, VPCD_HOST, port, args.atr.hex(), " T=0-style" if args.t0 else "",
-                 " le-quirk" if args.le_quirk else ""), file=sys.stderr, flush=True)
+                 " le-quirk" if args.le_quirk else "",
+                 " fault " + args.fault if args.fault else ""), file=sys.stderr, flush=True)
         VpcdLink(icc.sock).serve(icc.os)
         print("%s: vpcd closed the connection (pcscd stopped?)" % tag, file=sys.stderr)
         return EXIT_VPCD_GONE
+    except CardPulled:
+        print("%s: --fault pull: the card left the reader" % tag, file=sys.stderr)
+        return EXIT_PULLED
     except (Terminated, KeyboardInterrupt):
         return 0
     finally:
