@@ -70,14 +70,21 @@ class SecretString {
 
     /// Appends; when the buffer must grow, the old buffer is wiped before it is freed.
     void append(std::string_view text) {
-        if (value_.size() + text.size() > value_.capacity()) {
-            std::string bigger;
-            bigger.reserve((value_.size() + text.size()) * 2);
-            bigger.append(value_);
-            wipe();
-            value_.swap(bigger);
-        }
+        if (value_.size() + text.size() > value_.capacity())
+            reserve((value_.size() + text.size()) * 2);
         value_.append(text);
+    }
+
+    /// Makes room for `capacity` characters in one buffer; the old buffer, if there was one, is
+    /// wiped before it is freed.
+    void reserve(std::size_t capacity) {
+        if (capacity <= value_.capacity())
+            return;
+        std::string bigger;
+        bigger.reserve(capacity);
+        bigger.append(value_);
+        wipe();
+        value_.swap(bigger);
     }
 
     void wipe() noexcept { secure_wipe(value_); }
