@@ -7,11 +7,14 @@
 //   residue_driver curl RIG [--wipe-libcurl-memory]
 //                               over CurlTransport against a CM emulator of its own (HTTP, then
 //                               HTTPS, with the rig's certificates in RIG/certs); the option
-//                               initialises libcurl with mimcm::CurlMemory::wiped
+//                               initialises libcurl with mimcm::CurlMemory::wiped and has
+//                               OpenSSL wipe the plain text it decrypted
+//                               (SSL_OP_CLEANSE_PLAINTEXT)
 //
 // Exit status: 0 when the program (the SDK, which is compiled into it) left no marker in freed
 // memory and every operation gave its expected outcome; 1 otherwise; 2 when the shim is missing.
 // Hits in blocks freed by libcurl or the TLS library are counted and reported, not failed.
+#include <dlfcn.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -669,6 +672,28 @@ class OwnEmulator {
     int https_port_ = 0;
 };
 
+/// OpenSSL (3.0 and newer) decrypts each TLS record in place in its read buffer, so the last
+/// response stays there in plain text until the connection is freed, unwiped.
+/// SSL_OP_CLEANSE_PLAINTEXT makes it wipe the plain text once read. Set through the transport's
+/// configure hook; the function is looked up in the libssl libcurl loaded (no OpenSSL headers).
+void cleanse_tls_plaintext(CURL* curl) {
+    const curl_version_info_data* info = curl_version_info(CURLVERSION_NOW);
+    if (info == nullptr || info->ssl_version == nullptr ||
+        std::string_view(info->ssl_version).rfind("OpenSSL/3", 0) != 0)
+        return;
+    curl_easy_setopt(
+        curl, CURLOPT_SSL_CTX_FUNCTION, +[](CURL*, void* ssl_ctx, void*) -> CURLcode {
+            using SetOptions = std::uint64_t (*)(void*, std::uint64_t);
+            static const auto set_options =
+                reinterpret_cast<SetOptions>(::dlsym(RTLD_DEFAULT, "SSL_CTX_set_options"));
+            constexpr std::uint64_t cleanse_plaintext = std::uint64_t{1} << 1;  // OpenSSL 3.0
+            if (set_options == nullptr)
+                return CURLE_SSL_ENGINE_INITFAILED;
+            set_options(ssl_ctx, cleanse_plaintext);
+            return CURLE_OK;
+        });
+}
+
 int run_curl(const std::string& rig, mimcm::CurlMemory memory) {
     mimcm::CurlGlobal curl_global(memory);
     OwnEmulator emulator(rig);
@@ -686,6 +711,8 @@ int run_curl(const std::string& rig, mimcm::CurlMemory memory) {
             // A proxy password the transport holds (no proxy is used: curl keeps it anyway).
             options.proxy_user = "residue";
             options.proxy_password = SecretString(proxy_password);
+            if (memory == mimcm::CurlMemory::wiped)
+                options.configure = cleanse_tls_plaintext;
             return mimcm::BasicClient<mimcm::CurlTransport>(
                 mimcm::CmUrl::parse(url), mimcm::CurlTransport(options), client_options());
         };
@@ -703,10 +730,12 @@ int run_curl(const std::string& rig, mimcm::CurlMemory memory) {
         "libcurl and the TLS library are theirs: see the table)\n",
         ok ? "PASS" : "FAIL", ok ? "no" : "a");
     if (memory == mimcm::CurlMemory::wiped) {
-        const unsigned long libcurl = counts_now().libcurl;
-        std::printf("%s: with CurlMemory::wiped, libcurl left %lu secrets in freed memory\n",
-                    libcurl == 0 ? "PASS" : "FAIL", libcurl);
-        ok = ok && libcurl == 0;
+        const mimcm_residue_counts counts = counts_now();
+        std::printf(
+            "%s: with CurlMemory::wiped and SSL_OP_CLEANSE_PLAINTEXT, libcurl left %lu "
+            "secrets in freed memory, the TLS library %lu\n",
+            counts.libcurl + counts.tls == 0 ? "PASS" : "FAIL", counts.libcurl, counts.tls);
+        ok = ok && counts.libcurl + counts.tls == 0;
     }
     return ok ? 0 : 1;
 }
