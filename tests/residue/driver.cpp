@@ -52,6 +52,10 @@ constexpr std::string_view diversified_key_base64 = "RElWS0VZLVJFU0lEVUUtMjRieXR
 constexpr std::string_view auth_response = "AUTHRSP!";  // 8 bytes
 constexpr std::string_view auth_response_base64 = "QVVUSFJTUCE=";
 constexpr std::string_view proxy_password = "proxypw-RESIDUE-5150";
+// What a card takes: a GIDS PIN of 4 to 16 bytes, a PIV PIN and PUK of at most 8.
+constexpr std::string_view card_pin = "pin-73914682";
+constexpr std::string_view piv_pin = "73914682";
+constexpr std::string_view piv_puk = "16180339";
 constexpr std::string_view pfx_password_prefix = "pfxpw-RESIDUE-";
 // The PFX the server returns: base64 in lines of 64 characters, each line marked.
 constexpr int pfx_lines = 40;
@@ -116,6 +120,9 @@ void register_markers() {
     add_marker("admin challenge response", auth_response);
     add_marker("admin challenge response (base64)", auth_response_base64);
     add_marker("proxy password", proxy_password);
+    add_marker("card PIN", card_pin);
+    add_marker("PIV PIN", piv_pin);
+    add_marker("PIV PUK", piv_puk);
     add_marker("PFX password", pfx_password_prefix);
     for (const int i : {1, 20, pfx_lines}) {
         std::string line = pfx_line(i);
@@ -552,6 +559,69 @@ void enrollment(Table& table, bool piv) {
     });
 }
 
+// ---------------------------------------------------------------------------------------------
+// The card layer: every operation that sends a key, a challenge response, a PIN or a PUK, over a
+// channel that accepts everything (and keeps nothing)
+
+class AcceptingChannel : public mimcm::card::ApduChannel {
+  public:
+    mimcm::Bytes transmit_raw(const mimcm::Bytes& command) override {
+        ++commands;
+        last_size = command.size();
+        return {0x90, 0x00};
+    }
+    int commands = 0;
+    std::size_t last_size = 0;
+};
+
+mimcm::SecretBytes secret_bytes(std::string_view text) {
+    std::vector<std::uint8_t> bytes;
+    bytes.reserve(text.size());
+    bytes.insert(bytes.end(), text.begin(), text.end());
+    return mimcm::SecretBytes(std::move(bytes));
+}
+
+template <class Profile, class Body>
+void card_operation(Table& table, const std::string& name, const std::string& secrets, Body body) {
+    table.run(name, secrets, [&] {
+        AcceptingChannel channel;
+        Profile profile;
+        body(profile, channel);
+        return std::pair<std::string, bool>(channel.commands == 1 ? "sent" : "not sent",
+                                            channel.commands == 1);
+    });
+}
+
+void card_operations(Table& table) {
+    using mimcm::card::GidsProfile;
+    using mimcm::card::PivProfile;
+    card_operation<GidsProfile>(table, "card: GIDS authenticate_admin", "challenge response",
+                                [](auto& profile, auto& channel) {
+                                    profile.authenticate_admin(channel,
+                                                               secret_bytes(auth_response));
+                                });
+    card_operation<GidsProfile>(table, "card: GIDS set_admin_key", "admin key",
+                                [](auto& profile, auto& channel) {
+                                    profile.set_admin_key(channel, secret_bytes(diversified_key));
+                                });
+    card_operation<GidsProfile>(table, "card: GIDS set_user_pin", "PIN",
+                                [](auto& profile, auto& channel) {
+                                    profile.set_user_pin(channel, SecretString(card_pin));
+                                });
+    card_operation<PivProfile>(table, "card: PIV authenticate_admin", "challenge response",
+                               [](auto& profile, auto& channel) {
+                                   profile.authenticate_admin(channel, secret_bytes(auth_response));
+                               });
+    card_operation<PivProfile>(table, "card: PIV set_admin_key", "admin key",
+                               [](auto& profile, auto& channel) {
+                                   profile.set_admin_key(channel, secret_bytes(diversified_key));
+                               });
+    card_operation<PivProfile>(
+        table, "card: PIV reset_pin_with_puk", "PUK, PIN", [](auto& profile, auto& channel) {
+            profile.reset_pin_with_puk(channel, SecretString(piv_puk), SecretString(piv_pin));
+        });
+}
+
 int run_fake() {
     Table table;
     auto state = std::make_shared<WipingFake::State>();
@@ -562,6 +632,7 @@ int run_fake() {
     all_operations<WipingFake>(table, make, true, card_data().card_id.guid());
     enrollment(table, false);
     enrollment(table, true);
+    card_operations(table);
     const bool ok = table.print("secret residue, fake transport (wiping bodies)") &&
                     state->refused == 0 && state->pfx_passwords == 1;
     std::printf("\n%s: the SDK left %s secret in freed memory over the fake transport\n",
