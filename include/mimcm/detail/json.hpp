@@ -141,6 +141,7 @@ class ParsedJson {
     /// iterative parser, which rejects bytes after the value. Returns what is wrong, as a
     /// predicate for "the body ..." (never quoting the text), or "" when value() holds it.
     std::string parse(std::string_view text, std::size_t max_depth) {
+        wipe();  // an earlier document goes, also when this text is refused
         switch (scan_json(text, max_depth)) {
             case JsonScan::nul_byte:
                 return "holds a NUL byte";
@@ -149,7 +150,6 @@ class ParsedJson {
             case JsonScan::ok:
                 break;
         }
-        wipe();
         buffer_.reserve(text.size() + 1);  // one allocation: never regrown, so never copied
         buffer_.assign(text.begin(), text.end());
         buffer_.push_back('\0');
