@@ -10,7 +10,6 @@
 #include <variant>
 #include <vector>
 
-#include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include "mimcm/detail/json.hpp"
@@ -150,20 +149,34 @@ struct SecretBlob {
 };
 
 namespace detail {
-/// Writes a JSON body into a SecretString (bodies may hold passwords); the writer's buffer is
-/// reserved up front and wiped.
+/// A RapidJSON output stream into a SecretString: a body that grows past its first buffer wipes
+/// the buffer it leaves, whatever the escaping of its strings makes of their length.
+class SecretOutput {
+  public:
+    using Ch = char;
+    explicit SecretOutput(std::size_t reserve) { text_.reserve(reserve); }
+    void Put(char c) { text_.append(std::string_view(&c, 1)); }
+    void Flush() noexcept {}
+    SecretString take() { return std::move(text_); }
+
+  private:
+    SecretString text_;
+};
+
+using JsonWriter =
+    rapidjson::Writer<SecretOutput, rapidjson::UTF8<>, rapidjson::UTF8<>, WipingAllocator>;
+
+/// Writes a JSON body straight into a SecretString (bodies may hold passwords and PINs); no
+/// other buffer ever holds its text.
 template <class Build>
-SecretString json_body(Build build, std::size_t reserve = 4096) {
-    rapidjson::StringBuffer buffer;
-    buffer.Reserve(reserve);  // large enough never to regrow (a regrowth would leave copies)
-    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+SecretString json_body(Build build, std::size_t reserve = 256) {
+    SecretOutput out(reserve);
+    JsonWriter writer(out);
     build(writer);
-    SecretString body(std::string_view(buffer.GetString(), buffer.GetSize()));
-    secure_wipe(const_cast<char*>(buffer.GetString()), buffer.GetSize());
-    return body;
+    return out.take();
 }
 
-inline void write_string(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view text) {
+inline void write_string(JsonWriter& w, std::string_view text) {
     w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
 }
 
@@ -343,11 +356,12 @@ class BasicClient {
     /// 9. POST requests/{id}/certificatedata: submit PKCS#10 requests, get the certificates.
     [[nodiscard]] ApiResult<std::vector<Certificate>> submit_certificate_requests(
         const Guid& request, const CertificateData& data) {
-        std::size_t size = 1024 + data.pfx_password.size();
+        // A first guess of the size; escaping may grow it (the body then wipes what it leaves).
+        std::size_t size = 128 + data.pfx_password.size();
         for (const auto& csr : data.certificate_requests)
-            size += csr.size() + 8;
+            size += csr.size() + 4;
         if (data.comments)
-            size += data.comments->size() * 6;  // \uXXXX escapes at worst
+            size += data.comments->size();
         SecretString body = detail::json_body(
             [&](auto& w) {
                 w.StartObject();
@@ -497,12 +511,11 @@ class BasicClient {
         });
     }
 
-    /// Parses a JSON body (detail::parse_network_json: depth limit, no NUL, nothing after the
-    /// value); a ProtocolError result otherwise (the body is not quoted).
+    /// Parses a JSON body (detail::ParsedJson: in place in a wiped copy, depth limit, no NUL,
+    /// nothing after the value); a ProtocolError result otherwise (the body is not quoted).
     template <class Result>
-    std::optional<Result> parse_body(const HttpResponse& response, rapidjson::Document& doc) const {
-        const std::string problem =
-            detail::parse_network_json(doc, response.body.reveal(), options_.max_json_depth);
+    std::optional<Result> parse_body(const HttpResponse& response, detail::ParsedJson& json) const {
+        const std::string problem = json.parse(response.body.reveal(), options_.max_json_depth);
         if (problem.empty())
             return std::nullopt;
         return Result{ProtocolError{response.status, "the body " + problem}};
@@ -524,9 +537,10 @@ class BasicClient {
         const HttpResponse& response = std::get<HttpResponse>(answered);
         if (response.status == 204)
             return std::vector<Item>{};
-        rapidjson::Document doc;
-        if (auto bad = parse_body<Result>(response, doc))
+        detail::ParsedJson json;
+        if (auto bad = parse_body<Result>(response, json))
             return std::move(*bad);
+        const rapidjson::Value& doc = json.value();
         std::vector<Item> items;
         if (doc.IsArray()) {
             items.reserve(doc.Size());
@@ -566,9 +580,10 @@ class BasicClient {
         const HttpResponse& response = std::get<HttpResponse>(answered);
         if (response.status == 204)
             return NoContent{};
-        rapidjson::Document doc;
-        if (auto bad = parse_body<Result>(response, doc))
+        detail::ParsedJson json;
+        if (auto bad = parse_body<Result>(response, json))
             return std::move(*bad);
+        const rapidjson::Value& doc = json.value();
         const rapidjson::Value* value = &doc;
         if (doc.IsArray() && doc.Size() == 1)
             value = &doc[0];

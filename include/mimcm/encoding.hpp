@@ -38,6 +38,13 @@ inline int hex_value(char c) {
         return c - 'A' + 10;
     return -1;
 }
+
+/// Zeroes a decoding's partial output before it is dropped (the decoded text may be a key).
+inline void wipe_bytes(std::vector<std::uint8_t>& bytes) noexcept {
+    volatile std::uint8_t* p = bytes.data();
+    for (std::size_t i = 0; i < bytes.size(); ++i)
+        p[i] = 0;
+}
 }  // namespace detail
 
 /// Decodes hex (either case, no separators). Empty optional when the text is not hex.
@@ -49,8 +56,10 @@ inline std::optional<Bytes> from_hex(std::string_view text) {
     for (std::size_t i = 0; i < text.size(); i += 2) {
         const int hi = detail::hex_value(text[i]);
         const int lo = detail::hex_value(text[i + 1]);
-        if (hi < 0 || lo < 0)
+        if (hi < 0 || lo < 0) {
+            detail::wipe_bytes(out);  // what was decoded may be part of a secret
             return std::nullopt;
+        }
         out.push_back(static_cast<std::uint8_t>((hi << 4) | lo));
     }
     return out;
@@ -117,11 +126,11 @@ inline std::optional<Bytes> base64_decode(std::string_view text) {
                 ++pad;
                 continue;
             }
-            if (pad > 0)
-                return std::nullopt;  // data after padding
-            v[k] = value(c);
-            if (v[k] < 0)
+            if (pad > 0 || value(c) < 0) {  // data after padding, or not base64
+                detail::wipe_bytes(out);    // what was decoded may be part of a secret
                 return std::nullopt;
+            }
+            v[k] = value(c);
         }
         const std::uint32_t triple =
             (static_cast<std::uint32_t>(v[0]) << 18) | (static_cast<std::uint32_t>(v[1]) << 12) |

@@ -397,8 +397,10 @@ inline const char* type_name(const JsonValue& v) noexcept {
 }
 
 inline std::string raw_json(const JsonValue& v) {
-    rapidjson::StringBuffer buffer;
-    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+    // A wiping buffer: the text leaves no copy behind as the buffer grows.
+    using Buffer = rapidjson::GenericStringBuffer<rapidjson::UTF8<>, WipingAllocator>;
+    Buffer buffer;
+    rapidjson::Writer<Buffer, rapidjson::UTF8<>, rapidjson::UTF8<>, WipingAllocator> writer(buffer);
     if (!v.Accept(writer))  // e.g. an infinite number, which JSON cannot hold
         throw ModelError("a value that cannot be written as JSON");
     return std::string(buffer.GetString(), buffer.GetSize());
@@ -414,6 +416,14 @@ inline std::string as_string(const JsonValue& v) {
     if (v.IsArray() || v.IsObject())
         wrong_type("a string", v);
     return raw_json(v);
+}
+
+/// A secret string field, as a view of the parsed text (never copied into a plain string). A
+/// number or a boolean is an error here.
+inline std::string_view as_secret_text(const JsonValue& v) {
+    if (!v.IsString())
+        wrong_type("a string", v);
+    return std::string_view(v.GetString(), v.GetStringLength());
 }
 
 inline std::optional<std::string> as_optional_string(const JsonValue& v) {
@@ -488,14 +498,28 @@ inline bool as_bool(const JsonValue& v) {
 }
 
 /// Text without the base64 line breaks the server inserts every 64 characters.
-inline std::string without_line_breaks(std::string text) {
+inline std::string without_line_breaks(std::string_view text) {
     std::string out;
     out.reserve(text.size());
     for (const char c : text) {
         if (c != '\r' && c != '\n')
             out.push_back(c);
     }
-    secure_wipe(text);
+    return out;
+}
+
+/// The same for a secret (a PFX), written straight into one SecretString buffer.
+inline SecretString secret_without_line_breaks(std::string_view text) {
+    SecretString out;
+    out.reserve(text.size());
+    std::size_t start = 0;
+    while (start < text.size()) {
+        std::size_t end = text.find_first_of("\r\n", start);
+        if (end == std::string_view::npos)
+            end = text.size();
+        out.append(text.substr(start, end - start));
+        start = end + 1;
+    }
     return out;
 }
 
@@ -581,9 +605,9 @@ inline DataCollectionItem parse_data_item(const JsonValue& v) {
     if (item.name.empty() && other.size() == 1) {
         item.name = other[0].name;
         // Our own writer's text: no parse error; kept as the text if it is not a string anyway.
-        rapidjson::Document value;
-        const bool parsed =
-            detail::parse_network_json(value, other[0].json, default_max_json_depth).empty();
+        ParsedJson json;
+        const bool parsed = json.parse(other[0].json, default_max_json_depth).empty();
+        const JsonValue& value = json.value();
         item.value = (parsed && (value.IsString() || value.IsNull())) ? as_optional_string(value)
                                                                       : other[0].json;
     }
@@ -595,7 +619,7 @@ inline DataCollectionItem parse_data_item(const JsonValue& v) {
 /// (default_max_json_depth) as a body.
 inline std::vector<DataCollectionItem> parse_data_collection(const JsonValue& v) {
     std::vector<DataCollectionItem> items;
-    rapidjson::Document inner;
+    ParsedJson inner;
     const JsonValue* array = &v;
     if (v.IsNull())
         return items;
@@ -603,13 +627,13 @@ inline std::vector<DataCollectionItem> parse_data_collection(const JsonValue& v)
         const std::string_view text(v.GetString(), v.GetStringLength());
         if (text.find_first_not_of(" \t\r\n") == std::string_view::npos)
             return items;
-        const std::string problem = parse_network_json(inner, text, default_max_json_depth);
+        const std::string problem = inner.parse(text, default_max_json_depth);
         if (!problem.empty())
             throw ModelError("the string " + problem);
-        if (!inner.IsArray())
+        if (!inner.value().IsArray())
             throw ModelError(std::string("expected a string holding an array, got one holding ") +
-                             type_name(inner));
-        array = &inner;
+                             type_name(inner.value()));
+        array = &inner.value();
     }
     if (!array->IsArray())
         wrong_type("an array or a string holding one", *array);
@@ -807,7 +831,7 @@ inline Certificate parse_certificate(const rapidjson::Value& v) {
          {"pfx",
           [&](const JsonValue& x) {
               if (!x.IsNull())
-                  c.pfx = SecretString(detail::without_line_breaks(detail::as_string(x)));
+                  c.pfx = detail::secret_without_line_breaks(detail::as_secret_text(x));
           }},
          {"isexternal", [&](const JsonValue& x) { c.is_external = detail::as_bool(x); }},
          {"isservergenerated",

@@ -587,6 +587,8 @@ class CmState:
             fault["times"] -= 1
             if fault["times"] <= 0:
                 del self.faults[operation]
+        if "body" in fault:  # an answer of the test's choosing (e.g. a secret of a known value)
+            return json_reply(fault["status"], fault["body"])
         return error_reply(fault["status"], fault.get("message"), fault.get("correlation_id"))
 
     # look-ups (call with the lock held) --------------------------------------------------------------
@@ -1322,12 +1324,16 @@ def validate_faults(value):
             result[name] = None
             continue
         if not isinstance(fault, dict) or "status" not in fault or \
-                set(fault) - {"status", "times", "message", "correlation_id"}:
+                set(fault) - {"status", "times", "message", "correlation_id", "body"}:
             raise ValueError(f"{name}: a fault is {{\"status\": N, \"times\": N, \"message\": \"...\", "
-                             "\"correlation_id\": \"...\"}} (status required)")
+                             "\"correlation_id\": \"...\", \"body\": <JSON>}} (status required)")
         status, times = fault["status"], fault.get("times", 1)
-        if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
-            raise ValueError(f"{name}: \"status\" must be an integer from 400 to 599")
+        lowest = 200 if "body" in fault else 400
+        if isinstance(status, bool) or not isinstance(status, int) or not lowest <= status <= 599 or \
+                status in (204, 304):
+            raise ValueError(f"{name}: \"status\" must be an integer from {lowest} to 599 (not 204 or 304)")
+        if "body" in fault and set(fault) & {"message", "correlation_id"}:
+            raise ValueError(f"{name}: \"body\" replaces \"message\" and \"correlation_id\"")
         if isinstance(times, bool) or not isinstance(times, int) or times < 1:
             raise ValueError(f"{name}: \"times\" must be a positive integer")
         for key in ("message", "correlation_id"):

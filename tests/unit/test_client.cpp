@@ -279,3 +279,38 @@ TEST_CASE("without a provider no token is sent", "[client][auth]") {
     REQUIRE(transport.requests().size() == 1);
     CHECK(transport.requests()[0].bearer_token.empty());
 }
+
+TEST_CASE("SecretString: reserve and append keep the text in one buffer as it grows", "[secret]") {
+    SecretString s("abc");
+    s.reserve(1000);
+    CHECK(s.reveal() == "abc");
+    const char* buffer = s.reveal().data();
+    for (int i = 0; i < 99; ++i)
+        s.append("0123456789");
+    CHECK(s.size() == 993);
+    CHECK(s.reveal().data() == buffer);  // reserved: never moved
+    s.append(std::string(100, 'x'));     // grows: moved, the old buffer wiped (tests/residue)
+    CHECK(s.size() == 1093);
+    CHECK(s.reveal().substr(0, 13) == "abc0123456789");
+    s.reserve(10);  // never shrinks
+    CHECK(s.size() == 1093);
+}
+
+TEST_CASE("ParsedJson: strings point into its own copy of the text, which it owns", "[secret]") {
+    std::string text = R"({"Key":"secret-value","n":[1,2]})";
+    detail::ParsedJson json;
+    REQUIRE(json.parse(text, 64).empty());
+    const rapidjson::Value& v = json.value();
+    REQUIRE(v.IsObject());
+    REQUIRE(v.MemberCount() == 2);
+    const rapidjson::Value& key = v.MemberBegin()->value;  // no FindMember: ambiguous in C++20
+    CHECK(std::string_view(key.GetString(), key.GetStringLength()) == "secret-value");
+    // Parsed in situ in a copy: not in the caller's text, and the caller's text may go.
+    CHECK((key.GetString() < text.data() || key.GetString() >= text.data() + text.size()));
+    text.assign(text.size(), '#');
+    CHECK(std::string_view(key.GetString(), key.GetStringLength()) == "secret-value");
+    // Parsing again replaces the document.
+    REQUIRE(json.parse(R"(["x"])", 64).empty());
+    CHECK(json.value().IsArray());
+    CHECK(json.parse("{", 64).rfind("is not JSON", 0) == 0);
+}

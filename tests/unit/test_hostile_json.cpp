@@ -45,12 +45,12 @@ std::string protocol_error(const Result& result) {
 
 /// The ModelError a parser throws for the JSON text, or "no error".
 std::string model_error(const std::string& json, std::function<void(const rapidjson::Value&)> f) {
-    rapidjson::Document doc;
-    const std::string problem = detail::parse_network_json(doc, json, 64);
+    detail::ParsedJson doc;
+    const std::string problem = doc.parse(json, 64);
     if (!problem.empty())
         return "parse: " + problem;
     try {
-        f(doc);
+        f(doc.value());
     } catch (const ModelError& e) {
         return e.what();
     }
@@ -112,28 +112,23 @@ TEST_CASE("the byte scan counts nesting outside strings and finds NUL bytes", "[
 }
 
 TEST_CASE("network JSON: trailing bytes, NUL, infinite numbers are rejected", "[json]") {
-    rapidjson::Document doc;
-    CHECK(detail::parse_network_json(doc, R"({"a":1})", 64).empty());
-    CHECK(detail::parse_network_json(doc, " {\"a\":1} \r\n", 64).empty());
-    CHECK(detail::parse_network_json(doc, R"({"a":1} junk)", 64).find("is not JSON") !=
-          std::string::npos);
-    CHECK(detail::parse_network_json(doc, R"({"a":1}{})", 64).find("is not JSON") !=
-          std::string::npos);
-    CHECK(detail::parse_network_json(doc, std::string("{\"a\":1}\0junk", 12), 64) ==
-          "holds a NUL byte");
-    CHECK(detail::parse_network_json(doc, "NaN", 64).find("is not JSON") != std::string::npos);
-    CHECK(detail::parse_network_json(doc, "[Infinity]", 64).find("is not JSON") !=
-          std::string::npos);
+    detail::ParsedJson doc;
+    CHECK(doc.parse(R"({"a":1})", 64).empty());
+    CHECK(doc.parse(" {\"a\":1} \r\n", 64).empty());
+    CHECK(doc.parse(R"({"a":1} junk)", 64).find("is not JSON") != std::string::npos);
+    CHECK(doc.parse(R"({"a":1}{})", 64).find("is not JSON") != std::string::npos);
+    CHECK(doc.parse(std::string("{\"a\":1}\0junk", 12), 64) == "holds a NUL byte");
+    CHECK(doc.parse("NaN", 64).find("is not JSON") != std::string::npos);
+    CHECK(doc.parse("[Infinity]", 64).find("is not JSON") != std::string::npos);
     // RapidJSON makes 1.8e308 infinity (and Writer then stops half way); 1e400 it rejects.
-    CHECK(detail::parse_network_json(doc, "[1,1.8e308]", 64) ==
+    CHECK(doc.parse("[1,1.8e308]", 64) == "holds a number beyond the range of a double");
+    CHECK(doc.parse(R"({"a":{"b":[-1.8e308]}})", 64) ==
           "holds a number beyond the range of a double");
-    CHECK(detail::parse_network_json(doc, R"({"a":{"b":[-1.8e308]}})", 64) ==
-          "holds a number beyond the range of a double");
-    CHECK(detail::parse_network_json(doc, "[1,1e400]", 64).find("is not JSON") == 0);
-    CHECK(detail::parse_network_json(doc, "[1.7976931348623157e308]", 64).empty());
-    CHECK(detail::parse_network_json(doc, std::string(65, '[') + std::string(65, ']'), 64) ==
+    CHECK(doc.parse("[1,1e400]", 64).find("is not JSON") == 0);
+    CHECK(doc.parse("[1.7976931348623157e308]", 64).empty());
+    CHECK(doc.parse(std::string(65, '[') + std::string(65, ']'), 64) ==
           "nests arrays or objects deeper than the JSON depth limit (64)");
-    CHECK(detail::parse_network_json(doc, std::string(64, '[') + std::string(64, ']'), 64).empty());
+    CHECK(doc.parse(std::string(64, '[') + std::string(64, ']'), 64).empty());
 }
 
 TEST_CASE("integers: range-checked, integral, no silent defaults", "[json]") {
@@ -183,16 +178,15 @@ TEST_CASE("integers: range-checked, integral, no silent defaults", "[json]") {
           }) == "SmartcardPolicy.DefaultAdminKeyHex: expected a string, got a number");
 
     // The extremes that do fit, and the docs' leniency.
-    rapidjson::Document doc;
-    REQUIRE(
-        detail::parse_network_json(doc,
-                                   R"({"status": -9223372036854775808, "FLAGS": 9223372036854775807,
+    detail::ParsedJson doc;
+    REQUIRE(doc.parse(
+                   R"({"status": -9223372036854775808, "FLAGS": 9223372036854775807,
                     "priority": "4", "RequestType": 2.0, "isSmartCard": "TRUE",
                     "DataCollection": "[{\"Name\":\"Request Reason\",\"Value\":null}]",
                     "Extra": {"x": [1, 2.5, "y"]}})",
-                                   64)
-            .empty());
-    const Request r = parse_request(doc);
+                   64)
+                .empty());
+    const Request r = parse_request(doc.value());
     CHECK(r.status == std::numeric_limits<std::int64_t>::min());
     CHECK(r.flags == std::numeric_limits<std::int64_t>::max());
     CHECK(r.priority == 4);

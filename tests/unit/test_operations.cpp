@@ -268,6 +268,39 @@ TEST_CASE("9 certificate data: POST the CSRs, parse the docs example", "[operati
     CHECK_FALSE(certs[0].error.has_value());
 }
 
+TEST_CASE("9 certificate data: a password that escaping makes longer, and a server PFX",
+          "[operations]") {
+    // Every character of this password becomes six in JSON (\u0001): the body outgrows any
+    // estimate made from the password's length and must still be exact.
+    std::string password = "p\"w\\";
+    password.append(3000, '\x01');
+    Fixture f(200, R"([{"TemplateCommonName":"T","Pfx":"MIIK\r\nAAAA\r\nBB==","isPfx":true}])");
+    CertificateData data;
+    data.pfx_password = SecretString(password);
+    data.certificate_requests = {"MIIDXDCCAkQCAQAw"};
+    const auto& certs =
+        ok<std::vector<Certificate>>(f.client.submit_certificate_requests(kRequest, data));
+    std::string escaped = "p\\\"w\\\\";
+    for (int i = 0; i < 3000; ++i)
+        escaped += "\\u0001";
+    CHECK(f.sent().body ==
+          R"({"pfxpassword":")" + escaped + R"(","certificaterequests":["MIIDXDCCAkQCAQAw"]})");
+    REQUIRE(certs.size() == 1);
+    REQUIRE(certs[0].pfx.has_value());
+    CHECK(certs[0].pfx->reveal() == "MIIKAAAABB==");  // the server's line breaks removed
+    CHECK(certs[0].is_pfx);
+}
+
+TEST_CASE("9 certificate data: a PFX that is not a string is a protocol error", "[operations]") {
+    Fixture f(200, R"([{"TemplateCommonName":"T","Pfx":12345}])");
+    CertificateData data;
+    data.certificate_requests = {"MIIDXDCCAkQCAQAw"};
+    const auto result = f.client.submit_certificate_requests(kRequest, data);
+    REQUIRE(std::holds_alternative<ProtocolError>(result));
+    CHECK(std::get<ProtocolError>(result).message ==
+          "item 1: Certificate.Pfx: expected a string, got a number");
+}
+
 TEST_CASE("10 assign smart card: body and the unprefixed URI", "[operations]") {
     Fixture f(201, R"("api/v1.0/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9")");
     const auto& created = ok<Created>(f.client.assign_smartcard(

@@ -3,6 +3,8 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -78,28 +80,104 @@ inline bool all_numbers_finite(const rapidjson::Value& v) {
     return true;
 }
 
-/// Parses text that came from the network (or from a string inside it) into doc: the byte scan
-/// first, then RapidJSON's iterative parser, which rejects bytes after the value. Returns what
-/// is wrong, as a predicate for "the body ..." (never quoting the text), or "" when doc holds it.
-inline std::string parse_network_json(rapidjson::Document& doc, std::string_view text,
-                                      std::size_t max_depth) {
-    switch (scan_json(text, max_depth)) {
-        case JsonScan::nul_byte:
-            return "holds a NUL byte";
-        case JsonScan::too_deep:
-            return json_depth_message(max_depth);
-        case JsonScan::ok:
-            break;
+/// A RapidJSON allocator that wipes every block it frees or leaves behind when it regrows one
+/// (each block carries its size in a header). The parser's stack and the writers' buffers use
+/// it, so the text of a body or of a request never stays in freed memory.
+class WipingAllocator {
+  public:
+    static const bool kNeedFree = true;
+
+    void* Malloc(std::size_t size) {
+        if (size == 0)
+            return nullptr;
+        auto* block = static_cast<unsigned char*>(std::malloc(header + size));
+        if (block == nullptr)
+            return nullptr;
+        std::memcpy(block, &size, sizeof size);
+        return block + header;
     }
-    doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
-    if (doc.HasParseError()) {
-        return std::string("is not JSON (") + rapidjson::GetParseError_En(doc.GetParseError()) +
-               ", " + std::to_string(text.size()) + " bytes)";
+    void* Realloc(void* old_block, std::size_t old_size, std::size_t new_size) {
+        if (new_size == 0) {
+            Free(old_block);
+            return nullptr;
+        }
+        void* block = Malloc(new_size);
+        if (block != nullptr && old_block != nullptr)
+            std::memcpy(block, old_block, old_size < new_size ? old_size : new_size);
+        if (block != nullptr)
+            Free(old_block);
+        return block;
     }
-    if (!all_numbers_finite(doc))
-        return "holds a number beyond the range of a double";
-    return {};
-}
+    static void Free(void* block) {
+        if (block == nullptr)
+            return;
+        unsigned char* start = static_cast<unsigned char*>(block) - header;
+        std::size_t size = 0;
+        std::memcpy(&size, start, sizeof size);
+        secure_wipe(start, header + size);
+        std::free(start);
+    }
+
+  private:
+    static constexpr std::size_t header = 16;  // keeps malloc's alignment
+};
+
+/// A RapidJSON document whose parser stack wipes itself. Its values are rapidjson::Value.
+using JsonDocument = rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>,
+                                                WipingAllocator>;
+
+/// JSON text from the network, parsed in place (RapidJSON's ParseInsitu) in a copy that is wiped
+/// when this dies: every string of the document, member names included, points into that copy, so
+/// no string is copied into RapidJSON's memory pool (which is freed without wiping), and the
+/// parser's stack wipes itself. Every body, secret or not, is parsed this way.
+class ParsedJson {
+  public:
+    ParsedJson() = default;
+    ParsedJson(const ParsedJson&) = delete;
+    ParsedJson& operator=(const ParsedJson&) = delete;
+    ~ParsedJson() { wipe(); }
+
+    /// Parses text (a body, or JSON held in a string field): the byte scan first, then RapidJSON's
+    /// iterative parser, which rejects bytes after the value. Returns what is wrong, as a
+    /// predicate for "the body ..." (never quoting the text), or "" when value() holds it.
+    std::string parse(std::string_view text, std::size_t max_depth) {
+        wipe();  // an earlier document goes, also when this text is refused
+        switch (scan_json(text, max_depth)) {
+            case JsonScan::nul_byte:
+                return "holds a NUL byte";
+            case JsonScan::too_deep:
+                return json_depth_message(max_depth);
+            case JsonScan::ok:
+                break;
+        }
+        buffer_.reserve(text.size() + 1);  // one allocation: never regrown, so never copied
+        buffer_.assign(text.begin(), text.end());
+        buffer_.push_back('\0');
+        doc_.ParseInsitu<rapidjson::kParseIterativeFlag>(buffer_.data());
+        if (doc_.HasParseError()) {
+            return std::string("is not JSON (") +
+                   rapidjson::GetParseError_En(doc_.GetParseError()) + ", " +
+                   std::to_string(text.size()) + " bytes)";
+        }
+        if (!all_numbers_finite(doc_))
+            return "holds a number beyond the range of a double";
+        return {};
+    }
+
+    /// The parsed value (null before parse() succeeded). Valid as long as this object.
+    [[nodiscard]] const rapidjson::Value& value() const noexcept { return doc_; }
+
+  private:
+    void wipe() noexcept {
+        doc_.SetNull();
+        if (!buffer_.empty())
+            secure_wipe(buffer_.data(), buffer_.size());
+        buffer_.clear();
+    }
+
+    std::vector<char> buffer_;
+    JsonDocument doc_;
+};
 
 /// Whether text holds a C0 control character or DEL.
 inline bool has_control_character(std::string_view text) noexcept {
@@ -110,38 +188,22 @@ inline bool has_control_character(std::string_view text) noexcept {
     return false;
 }
 
-/// Parses a body that must be one JSON string ("00123456") into a SecretString. RapidJSON parses
-/// in situ, in a local copy of the body that is wiped afterwards, so the decoded secret exists
-/// nowhere else. Returns nullopt (and why) otherwise.
+/// Parses a body that must be one JSON string ("00123456") into a SecretString (ParsedJson: in
+/// place, in a copy that is wiped), so the decoded secret exists nowhere else. Returns nullopt
+/// (and why) otherwise.
 inline std::optional<SecretString> parse_json_string(std::string_view body, std::string& why,
                                                      std::size_t max_depth) {
-    switch (scan_json(body, max_depth)) {
-        case JsonScan::nul_byte:
-            why = "holds a NUL byte";
-            return std::nullopt;
-        case JsonScan::too_deep:
-            why = json_depth_message(max_depth);
-            return std::nullopt;
-        case JsonScan::ok:
-            break;
+    ParsedJson json;
+    if (std::string problem = json.parse(body, max_depth); !problem.empty()) {
+        why = problem.rfind("is not JSON", 0) == 0 ? "body " + problem : problem;
+        return std::nullopt;
     }
-    std::string buffer(body);  // NUL-terminated and writable, as ParseInsitu needs
-    std::optional<SecretString> out;
-    {
-        rapidjson::Document doc;
-        doc.ParseInsitu<rapidjson::kParseIterativeFlag>(buffer.data());
-        if (doc.HasParseError()) {
-            why = std::string("body is not JSON (") +
-                  rapidjson::GetParseError_En(doc.GetParseError()) + ", " +
-                  std::to_string(body.size()) + " bytes)";
-        } else if (!doc.IsString()) {
-            why = "body is JSON but not a string";
-        } else {
-            out.emplace(std::string_view(doc.GetString(), doc.GetStringLength()));
-        }
+    const rapidjson::Value& doc = json.value();
+    if (!doc.IsString()) {
+        why = "body is JSON but not a string";
+        return std::nullopt;
     }
-    secure_wipe(buffer);
-    return out;
+    return SecretString(std::string_view(doc.GetString(), doc.GetStringLength()));
 }
 
 inline std::string clean_message(std::string_view text) {
@@ -178,8 +240,9 @@ inline ErrorDetails error_details(int status, std::string_view body, std::string
                                   std::size_t max_depth) {
     ErrorDetails d;
     d.status = status;
-    rapidjson::Document doc;
-    const bool json = parse_network_json(doc, body, max_depth).empty();
+    ParsedJson parsed;
+    const bool json = parsed.parse(body, max_depth).empty();
+    const rapidjson::Value& doc = parsed.value();
     if (json && doc.IsObject()) {
         std::string exception_message;
         // Indexing, not iterator comparison: RapidJSON 1.1's iterator operators are ambiguous

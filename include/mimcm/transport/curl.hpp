@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -63,12 +65,89 @@ inline unsigned check_curl_runtime() {
 
 }  // namespace detail
 
+namespace detail {
+/// libcurl memory functions that wipe every block before freeing it (CurlMemory::wiped). Each
+/// block carries its size in a header.
+struct WipingCurlMemory {
+    static constexpr std::size_t header = 16;  // keeps malloc's alignment
+
+    static void* allocate(std::size_t size) {
+        if (size > static_cast<std::size_t>(-1) - header)
+            return nullptr;
+        auto* block = static_cast<unsigned char*>(std::malloc(header + size));
+        if (block == nullptr)
+            return nullptr;
+        std::memcpy(block, &size, sizeof size);
+        return block + header;
+    }
+    static std::size_t size_of(void* block) {
+        std::size_t size = 0;
+        std::memcpy(&size, static_cast<unsigned char*>(block) - header, sizeof size);
+        return size;
+    }
+    static void release(void* block) {
+        if (block == nullptr)
+            return;
+        unsigned char* start = static_cast<unsigned char*>(block) - header;
+        secure_wipe(start, header + size_of(block));
+        std::free(start);
+    }
+    static void* reallocate(void* block, std::size_t size) {
+        if (block == nullptr)
+            return allocate(size);
+        void* moved = allocate(size);  // never in place: the old block is wiped, then freed
+        if (moved == nullptr)
+            return nullptr;
+        std::memcpy(moved, block, std::min(size, size_of(block)));
+        release(block);
+        return moved;
+    }
+    static char* duplicate(const char* text) {
+        const std::size_t size = std::strlen(text) + 1;
+        auto* copy = static_cast<char*>(allocate(size));
+        if (copy != nullptr)
+            std::memcpy(copy, text, size);
+        return copy;
+    }
+    static void* allocate_zeroed(std::size_t count, std::size_t size) {
+        if (size != 0 && count > static_cast<std::size_t>(-1) / size)
+            return nullptr;
+        void* block = allocate(count * size);
+        if (block != nullptr)
+            std::memset(block, 0, count * size);
+        return block;
+    }
+};
+}  // namespace detail
+
+/// Where libcurl's own memory comes from.
+enum class CurlMemory {
+    /// The C library's malloc and free (libcurl's default).
+    system,
+    /// Functions that wipe each block before freeing it. libcurl keeps its own copies of what
+    /// passes through it: the request it writes (the Authorization header with a bearer token, a
+    /// request body that fits in its send buffer), the strings of its options (the proxy, NTLM and
+    /// key passwords, the token) and its receive buffer (the last response body: a PIN, a key, a
+    /// PFX). With the system's functions these are freed unwiped. Costs a wipe per free. Covers
+    /// libcurl only: the TLS library (OpenSSL) and other libraries libcurl uses allocate on their
+    /// own.
+    wiped,
+};
+
 /// Owns libcurl's global state: create one in main() before any thread uses mimcm.
 class CurlGlobal {
   public:
-    CurlGlobal() {
+    /// memory: CurlMemory::wiped has libcurl wipe what it frees (curl_global_init_mem). It takes
+    /// effect only when this is the process's first initialisation of libcurl.
+    explicit CurlGlobal(CurlMemory memory = CurlMemory::system) {
         detail::check_curl_runtime();
-        if (const CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT); rc != CURLE_OK) {
+        using M = detail::WipingCurlMemory;
+        const CURLcode rc =
+            memory == CurlMemory::wiped
+                ? curl_global_init_mem(CURL_GLOBAL_DEFAULT, &M::allocate, &M::release,
+                                       &M::reallocate, &M::duplicate, &M::allocate_zeroed)
+                : curl_global_init(CURL_GLOBAL_DEFAULT);
+        if (rc != CURLE_OK) {
             throw std::runtime_error(std::string("curl_global_init failed: ") +
                                      curl_easy_strerror(rc));
         }
