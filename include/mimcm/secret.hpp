@@ -4,6 +4,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -31,6 +33,52 @@ inline void secure_wipe(std::vector<std::uint8_t>& v) noexcept {
     secure_wipe(v.data(), v.size());
     v.clear();
 }
+
+namespace detail {
+
+/// malloc-style blocks that are wiped when freed or left behind by a regrowth, for C and C++
+/// libraries that take allocation functions (RapidJSON's parser stack, libcurl). Each block
+/// carries its size in a header in front of it, as free() gives no size.
+struct WipingMemory {
+    static constexpr std::size_t header = 16;  // keeps malloc's alignment
+
+    static void* allocate(std::size_t size) noexcept {
+        if (size > static_cast<std::size_t>(-1) - header)
+            return nullptr;
+        auto* block = static_cast<unsigned char*>(std::malloc(header + size));
+        if (block == nullptr)
+            return nullptr;
+        std::memcpy(block, &size, sizeof size);
+        return block + header;
+    }
+    static std::size_t size_of(void* block) noexcept {
+        std::size_t size = 0;
+        std::memcpy(&size, static_cast<unsigned char*>(block) - header, sizeof size);
+        return size;
+    }
+    static void release(void* block) noexcept {
+        if (block == nullptr)
+            return;
+        unsigned char* start = static_cast<unsigned char*>(block) - header;
+        secure_wipe(start, header + size_of(block));
+        std::free(start);
+    }
+    /// Never in place: the old block is copied, wiped and freed. Null (the old block kept) when
+    /// memory is short.
+    static void* reallocate(void* block, std::size_t size) noexcept {
+        if (block == nullptr)
+            return allocate(size);
+        void* moved = allocate(size);
+        if (moved == nullptr)
+            return nullptr;
+        const std::size_t old_size = size_of(block);
+        std::memcpy(moved, block, old_size < size ? old_size : size);
+        release(block);
+        return moved;
+    }
+};
+
+}  // namespace detail
 
 /// A string for secret text. Its buffer is wiped when destroyed, assigned over, moved from, or
 /// regrown by append(). It has no stream operator: printing it is a compile error; call reveal()

@@ -3,8 +3,6 @@
 
 #include <cmath>
 #include <cstddef>
-#include <cstdlib>
-#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -87,39 +85,15 @@ class WipingAllocator {
   public:
     static const bool kNeedFree = true;
 
-    void* Malloc(std::size_t size) {
-        if (size == 0)
-            return nullptr;
-        auto* block = static_cast<unsigned char*>(std::malloc(header + size));
-        if (block == nullptr)
-            return nullptr;
-        std::memcpy(block, &size, sizeof size);
-        return block + header;
-    }
-    void* Realloc(void* old_block, std::size_t old_size, std::size_t new_size) {
+    void* Malloc(std::size_t size) { return size == 0 ? nullptr : WipingMemory::allocate(size); }
+    void* Realloc(void* old_block, std::size_t /*old_size*/, std::size_t new_size) {
         if (new_size == 0) {
             Free(old_block);
             return nullptr;
         }
-        void* block = Malloc(new_size);
-        if (block != nullptr && old_block != nullptr)
-            std::memcpy(block, old_block, old_size < new_size ? old_size : new_size);
-        if (block != nullptr)
-            Free(old_block);
-        return block;
+        return WipingMemory::reallocate(old_block, new_size);
     }
-    static void Free(void* block) {
-        if (block == nullptr)
-            return;
-        unsigned char* start = static_cast<unsigned char*>(block) - header;
-        std::size_t size = 0;
-        std::memcpy(&size, start, sizeof size);
-        secure_wipe(start, header + size);
-        std::free(start);
-    }
-
-  private:
-    static constexpr std::size_t header = 16;  // keeps malloc's alignment
+    static void Free(void* block) { WipingMemory::release(block); }
 };
 
 /// A RapidJSON document whose parser stack wipes itself. Its values are rapidjson::Value.

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
-#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <functional>
@@ -66,50 +65,16 @@ inline unsigned check_curl_runtime() {
 }  // namespace detail
 
 namespace detail {
-/// libcurl memory functions that wipe every block before freeing it (CurlMemory::wiped). Each
-/// block carries its size in a header.
-struct WipingCurlMemory {
-    static constexpr std::size_t header = 16;  // keeps malloc's alignment
-
-    static void* allocate(std::size_t size) {
-        if (size > static_cast<std::size_t>(-1) - header)
-            return nullptr;
-        auto* block = static_cast<unsigned char*>(std::malloc(header + size));
-        if (block == nullptr)
-            return nullptr;
-        std::memcpy(block, &size, sizeof size);
-        return block + header;
-    }
-    static std::size_t size_of(void* block) {
-        std::size_t size = 0;
-        std::memcpy(&size, static_cast<unsigned char*>(block) - header, sizeof size);
-        return size;
-    }
-    static void release(void* block) {
-        if (block == nullptr)
-            return;
-        unsigned char* start = static_cast<unsigned char*>(block) - header;
-        secure_wipe(start, header + size_of(block));
-        std::free(start);
-    }
-    static void* reallocate(void* block, std::size_t size) {
-        if (block == nullptr)
-            return allocate(size);
-        void* moved = allocate(size);  // never in place: the old block is wiped, then freed
-        if (moved == nullptr)
-            return nullptr;
-        std::memcpy(moved, block, std::min(size, size_of(block)));
-        release(block);
-        return moved;
-    }
-    static char* duplicate(const char* text) {
+/// libcurl's strdup and calloc over WipingMemory (CurlMemory::wiped).
+struct WipingCurlMemory : WipingMemory {
+    static char* duplicate(const char* text) noexcept {
         const std::size_t size = std::strlen(text) + 1;
         auto* copy = static_cast<char*>(allocate(size));
         if (copy != nullptr)
             std::memcpy(copy, text, size);
         return copy;
     }
-    static void* allocate_zeroed(std::size_t count, std::size_t size) {
+    static void* allocate_zeroed(std::size_t count, std::size_t size) noexcept {
         if (size != 0 && count > static_cast<std::size_t>(-1) / size)
             return nullptr;
         void* block = allocate(count * size);
