@@ -2,7 +2,9 @@
 # The whole test suite, from a fresh Debian machine: installs what it needs, builds with g++
 # (C++17), runs every test through ctest (the ctest fixture starts pcscd and the CM emulator; the
 # tests insert virtual cards), then checks that everything also builds warning-free with clang++
-# and in C++20, and that the code is formatted.
+# and in C++20, runs the unit, emulator, card and CLI suites again under AddressSanitizer and
+# UndefinedBehaviorSanitizer and the threads suite under ThreadSanitizer, and checks that the code
+# is formatted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tests/rig/install-deps.sh
@@ -12,14 +14,33 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=g++ -DCMAKE_CX
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure --timeout 300 -j"$jobs")
 
-# The same targets, warnings as errors, with the other compiler and standard combinations.
-for combo in "clang++ 17" "clang++ 20" "g++ 20"; do
+# The same targets, warnings as errors, with the other compiler and standard combinations. The
+# clang++ C++17 build is the sanitizer build (AddressSanitizer + UndefinedBehaviorSanitizer).
+for combo in "clang++ 17 address,undefined" "clang++ 20" "g++ 20"; do
     set -- $combo
     dir="build-check-${1%++}-$2"
-    echo "== build check: $1, C++$2"
-    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER="$1" -DCMAKE_CXX_STANDARD="$2" >/dev/null
+    echo "== build check: $1, C++$2${3:+, -fsanitize=$3}"
+    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER="$1" -DCMAKE_CXX_STANDARD="$2" \
+        -DMIMCM_SANITIZE="${3:-}" >/dev/null
     cmake --build "$dir" -j"$jobs" >/dev/null
 done
+
+# Sanitizer runs. Every finding ends the program (-fno-sanitize-recover=all, halt_on_error), leaks
+# included, so a test cannot pass over one; programs the tests start (mimcm-cli) inherit this.
+sanitizer_env=(
+    ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+)
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer: the unit, emulator, card and CLI suites"
+(cd build-check-clang-17 && env "${sanitizer_env[@]}" ctest --output-on-failure --timeout 300 -j"$jobs" \
+    -R '^(unit|http|auth|pcsc|cli|enroll|threads):')
+
+echo "== ThreadSanitizer: several clients on several threads"
+cmake -S . -B build-check-tsan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_STANDARD=17 \
+    -DMIMCM_SANITIZE=thread >/dev/null
+cmake --build build-check-tsan -j"$jobs" --target threads >/dev/null
+(cd build-check-tsan && env "${sanitizer_env[@]}" ctest --output-on-failure --timeout 300 -R '^threads:')
 
 echo "== test names"
 # ctest registers Catch test cases by name, and a ';' in a name splits it into names that match

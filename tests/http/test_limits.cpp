@@ -18,6 +18,7 @@
 
 #include "fault_server.hpp"
 #include "mimcm/transport/curl.hpp"
+#include "sanitizers.hpp"
 #include "test_data.hpp"
 
 using namespace mimcm;
@@ -92,8 +93,10 @@ TEST_CASE("Limits: an endless body stops at the size limit, with bounded memory"
     CHECK(call.seconds < 8.0);
     INFO("peak memory grew by " << growth_kib << " KiB");
     // The body's buffer grows up to the 16 MiB limit, not past it (doubling 16 MiB - 1 would make
-    // it 32 MiB, and the wipe at the end touches all of it).
-    CHECK(growth_kib < 20 * 1024);
+    // it 32 MiB, and the wipe at the end touches all of it). AddressSanitizer keeps freed blocks
+    // in its quarantine (256 MiB) and pads every block, so there the growth counts each buffer the
+    // body went through, not only the live ones.
+    CHECK(growth_kib < (mimcm_test::address_sanitizer ? 160 : 20) * 1024);
 }
 
 TEST_CASE("Limits: through the client, a too large answer is a transport failure naming the limit",
@@ -270,6 +273,12 @@ TEST_CASE("Limits: a redirect loop ends at max_redirects", "[http][limits]") {
 
 TEST_CASE("Limits: an allocation failure while receiving is rethrown by send, not through libcurl",
           "[http][limits]") {
+    if (mimcm_test::address_sanitizer) {
+        // ASan's operator new reports a failed allocation and ends the process: it never throws
+        // std::bad_alloc. The build without sanitizers runs this test.
+        WARN("SKIP: under AddressSanitizer a failed allocation ends the process, no bad_alloc");
+        return;
+    }
     FaultServer server;
     const std::string url = server.url("endless");
     const std::string valid_url = server.url("chunked");
