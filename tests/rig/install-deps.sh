@@ -6,7 +6,7 @@ set -eu
 
 # One group per line.
 packages="
-cmake make pkg-config g++ clang clang-format git
+cmake make pkg-config g++ clang libclang-rt-dev clang-format git
 rapidjson-dev catch2 libcurl4-openssl-dev libpcsclite-dev
 pcscd vsmartcard-vpcd vsmartcard-vpicc
 python3 python3-virtualsmartcard python3-pycryptodome
