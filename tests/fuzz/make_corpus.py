@@ -61,7 +61,7 @@ CLM_CERTS = ('[{"IsKeyHistory":false,"ArchivedOnCa":false,"CertificateType":1,'
 POLICY = ('{"Enabled":true,"SelfServiceEnabled":true,"CollectComments":false,'
           '"CollectRequestPriority":"false","DefaultRequestPriority":"0","ApprovalsNeeded":0,'
           '"EnrollAgentRequired":false,"PolicyDataCollection":[{"Name":"Reason","Required":true}]}')
-CARD_POLICY = ('{"DefaultAdminKey":"010203040506070801020304050607080102030405060708",'
+CARD_POLICY = ('{"DefaultAdminKeyHex":"010203040506070801020304050607080102030405060708",'
                '"DiversifyAdminKey":true,"UserPinOption":"ServerProposed","Unknown":[{}]}')
 ERROR = ('{"Message":"An error has occurred.","ExceptionMessage":"The request failed. '
          'Correlation ID: 5c3e1c4a-6a61-4c4f-8b1f-3d6f8ab8c1aa","ExceptionType":"System.Exception"}')
@@ -119,7 +119,7 @@ def client_seeds():
     # A secret that must never be quoted in a message: in a body the client rejects.
     seeds["op00_bad_pin"] = bytes([0, 0]) + response(200, '"s3cr3t\\u0001"')
     seeds["op14_bad_key"] = bytes([14, 0]) + response(200, '"s3cr3t=="')
-    seeds["op03_bad_policy"] = bytes([3, 0]) + response(200, '{"DefaultAdminKey":["s3cr3t"]}')
+    seeds["op03_bad_policy"] = bytes([3, 0]) + response(200, '{"DefaultAdminKeyHex":["s3cr3t"]}')
     seeds["op00_timeout"] = bytes([0, 0, 0x0F])
     seeds["op09_reset"] = bytes([9, 0, 0x4F])
     return seeds
