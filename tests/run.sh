@@ -15,7 +15,7 @@ cmake --build build -j"$jobs"
 # A short libFuzzer run of each fuzz target from its seed corpus (clang, ASan+UBSan): any crash,
 # leak or undefined behaviour fails the run. tests/fuzz/run.sh with no argument runs them longer.
 echo "== fuzz smoke run"
-tests/fuzz/run.sh 20
+tests/fuzz/run.sh 15
 
 # The same targets, warnings as errors, with the other compiler and standard combinations.
 for combo in "clang++ 17" "clang++ 20" "g++ 20"; do

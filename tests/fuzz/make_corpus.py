@@ -2,10 +2,9 @@
 """Writes the seed corpora of the fuzz targets (tests/fuzz/corpus/<target>/) from the examples of
 the CM REST API and smart card references: response bodies, identifiers, card answers. The layout
 of the structured inputs (fields with a length first) is the one of fuzz_input.hpp. Run it again
-after changing a seed; libFuzzer adds its own findings elsewhere (tests/fuzz/run.sh)."""
+after changing a seed."""
 import json
 import os
-import shutil
 import struct
 import sys
 
@@ -225,9 +224,10 @@ def encoding_seeds():
 
 
 def write(target: str, seeds) -> None:
+    # The seeds have names; the inputs that tests/fuzz/run.sh --merge adds (named by their SHA-1)
+    # are left as they are.
     directory = os.path.join(HERE, "corpus", target)
-    shutil.rmtree(directory, ignore_errors=True)
-    os.makedirs(directory)
+    os.makedirs(directory, exist_ok=True)
     for name, data in seeds.items():
         if isinstance(data, str):
             data = data.encode()

@@ -5,6 +5,9 @@
 # second and coverage (cov: edges, ft: features) per target; fails on any crash, leak, undefined
 # behaviour, timeout or out-of-memory, naming the input that caused it (build-fuzz/artifacts/).
 #   tests/fuzz/run.sh [seconds-per-target] [target...]
+# With --merge instead of the seconds, adds to tests/fuzz/corpus/<target> the inputs of
+# build-fuzz/corpus/<target> that reach code (edges) its files do not, for committing.
+#   tests/fuzz/run.sh --merge [target...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-300}
@@ -14,6 +17,10 @@ if [ ${#targets[@]} -eq 0 ]; then
     targets=(fuzz_json fuzz_encoding fuzz_apdu fuzz_client fuzz_card)
 fi
 build=${MIMCM_FUZZ_BUILD_DIR:-build-fuzz}
+if [ "$seconds" != "--merge" ] && ! [ "$seconds" -gt 0 ] 2>/dev/null; then
+    echo "usage: tests/fuzz/run.sh [seconds-per-target | --merge] [target...]" >&2
+    exit 2
+fi
 
 # Only the fuzz targets: no tests, examples or transport libraries. -O1 with the sanitizers keeps
 # the build short and the targets fast.
@@ -21,6 +28,17 @@ cmake -S . -B "$build" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE= -DCMAKE_
     -DMIMCM_FUZZ=ON -DMIMCM_BUILD_TESTS=OFF -DMIMCM_BUILD_EXAMPLES=OFF -DMIMCM_INSTALL=OFF \
     -DMIMCM_WITH_CURL=OFF -DMIMCM_WITH_PCSC=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]}"
+
+if [ "$seconds" = "--merge" ]; then
+    for t in "${targets[@]}"; do
+        before=$(find "tests/fuzz/corpus/$t" -type f | wc -l)
+        # Edges only (no hit counts), so the committed corpus stays small.
+        "$build/tests/fuzz/$t" -merge=1 -use_counters=0 "tests/fuzz/corpus/$t" "$build/corpus/$t" \
+            >"$build/merge-$t.log" 2>&1
+        echo "$t: $(($(find "tests/fuzz/corpus/$t" -type f | wc -l) - before)) inputs added"
+    done
+    exit 0
+fi
 
 dict_of() {
     case "$1" in
