@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian machine: installs what it needs, builds with g++
 # (C++17), runs every test through ctest (the ctest fixture starts pcscd and the CM emulator; the
-# tests insert virtual cards), then checks that everything also builds warning-free with clang++
-# and in C++20, runs the unit, emulator, card and CLI suites again under AddressSanitizer and
-# UndefinedBehaviorSanitizer and the threads suite under ThreadSanitizer, and checks that the code
-# is formatted.
+# tests insert virtual cards), runs each fuzz target briefly, then checks that everything also
+# builds warning-free with clang++ and in C++20, runs the unit, emulator, card and CLI suites again
+# under AddressSanitizer and UndefinedBehaviorSanitizer and the threads suite under
+# ThreadSanitizer, and checks that the code is formatted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tests/rig/install-deps.sh
@@ -13,6 +13,11 @@ jobs=$(nproc)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=g++ -DCMAKE_CXX_STANDARD=17 >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure --timeout 300 -j"$jobs")
+
+# A short libFuzzer run of each fuzz target from its seed corpus (clang, ASan+UBSan): any crash,
+# leak or undefined behaviour fails the run. tests/fuzz/run.sh with no argument runs them longer.
+echo "== fuzz smoke run"
+tests/fuzz/run.sh 15
 
 # The same targets, warnings as errors, with the other compiler and standard combinations. The
 # clang++ C++17 build is the sanitizer build (AddressSanitizer + UndefinedBehaviorSanitizer).

@@ -1,0 +1,292 @@
+// The client end to end over a fake transport (tests/support/fake_transport.hpp) that answers
+// what the input says. The input picks one of the 24 operations of BasicClient, whether a token
+// provider is set (so a 401 is retried once) and the JSON depth limit; then, for each request
+// the client sends, a transport error or a status, headers and a body. Whatever the server says,
+// the operation returns, throws nothing, and its outcome is the typed alternative the status
+// calls for; a protocol error never quotes the body.
+#include <cstddef>
+#include <cstdint>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "fake_transport.hpp"
+#include "fuzz_input.hpp"
+#include "mimcm/client.hpp"
+
+namespace {
+
+using mimcm::HttpResponse;
+using mimcm::TransportError;
+
+constexpr int operation_count = 24;
+/// Stands for a secret in a body (a seed and the dictionary hold it).
+constexpr std::string_view secret_marker = "s3cr3t";
+
+/// What the fake server said last.
+struct Answered {
+    std::optional<TransportError::Kind> error;
+    int status = 0;
+    std::vector<mimcm::Header> headers;
+    std::string body;
+    int sends = 0;
+};
+
+mimcm::TransportResult answer(mimcm_fuzz::Input& input, Answered& last) {
+    ++last.sends;
+    const std::uint8_t kind = input.byte();
+    last.error.reset();
+    last.headers.clear();
+    last.body.clear();
+    if ((kind & 0x0F) == 0x0F) {
+        TransportError e;
+        e.kind = static_cast<TransportError::Kind>(
+            (kind >> 4) % (static_cast<int>(TransportError::Kind::other) + 1));
+        e.message = "fuzz";
+        last.error = e.kind;
+        return e;
+    }
+    HttpResponse r;
+    r.status = input.u16();
+    const int headers = input.byte() % 16;
+    for (int i = 0; i < headers; ++i) {
+        const std::string_view name = input.field();
+        const std::string_view value = input.field();
+        r.headers.push_back({std::string(name), std::string(value)});
+    }
+    const std::string_view body = input.field();
+    r.body.append(body);
+    last.status = r.status;
+    last.headers = r.headers;
+    last.body = std::string(body);
+    return r;
+}
+
+bool in(std::string_view name, std::initializer_list<std::string_view> names) {
+    for (const auto n : names) {
+        if (n == name)
+            return true;
+    }
+    return false;
+}
+
+template <class Result>
+void check(const Result& result, const Answered& last, std::initializer_list<int> own) {
+    const std::string_view name = mimcm::outcome_name(result);
+    MIMCM_FUZZ_CHECK(!mimcm::describe(result).empty());
+    if (last.error) {
+        const auto* failure = std::get_if<mimcm::TransportFailure>(&result);
+        MIMCM_FUZZ_CHECK(failure && failure->error.kind == *last.error);
+        return;
+    }
+    if (const auto* p = std::get_if<mimcm::ProtocolError>(&result)) {
+        MIMCM_FUZZ_CHECK(p->status == last.status);
+        // Never a quote of the body (it may hold a PIN or a key): no message of the client holds
+        // the marker, so only a quote of a body that holds it could.
+        if (last.body.find(secret_marker) != std::string::npos)
+            MIMCM_FUZZ_CHECK(p->message.find(secret_marker) == std::string::npos);
+    }
+    bool is_own = false;
+    for (const int s : own)
+        is_own = is_own || s == last.status;
+    if (is_own) {
+        MIMCM_FUZZ_CHECK(
+            in(name, {"ok", "no_content", "pin_proposed", "no_pin_proposed", "protocol_error"}));
+        if (last.status == 204)
+            MIMCM_FUZZ_CHECK(name != "protocol_error");
+        return;
+    }
+    if (name == "protocol_error") {
+        // Only an error body too deep to look at.
+        const auto& p = std::get<mimcm::ProtocolError>(result);
+        MIMCM_FUZZ_CHECK(p.message.find("depth limit") != std::string::npos);
+        return;
+    }
+    std::string_view expected = "unexpected_status";
+    if (last.status == 401)
+        expected = "unauthorized";
+    else if (last.status == 403)
+        expected = "forbidden";
+    else if (last.status == 404)
+        expected = "not_found";
+    else if (last.status >= 500 && last.status <= 599)
+        expected = "server_error";
+    MIMCM_FUZZ_CHECK(name == expected);
+    std::visit(
+        [&](const auto& outcome) {
+            using T = std::decay_t<decltype(outcome)>;
+            if constexpr (std::is_same_v<T, mimcm::Unauthorized> ||
+                          std::is_same_v<T, mimcm::Forbidden> ||
+                          std::is_same_v<T, mimcm::NotFound> ||
+                          std::is_same_v<T, mimcm::ServerError> ||
+                          std::is_same_v<T, mimcm::UnexpectedStatus>) {
+                MIMCM_FUZZ_CHECK(outcome.details.status == last.status);
+            }
+            if constexpr (std::is_same_v<T, mimcm::Unauthorized>) {
+                std::size_t offered = 0;
+                for (const auto& h : last.headers)
+                    offered += mimcm::detail::iequals(h.name, "WWW-Authenticate") ? 1 : 0;
+                MIMCM_FUZZ_CHECK(outcome.authenticate.size() == offered);
+            }
+        },
+        result);
+}
+
+/// The operation's own success checks, on top of the common ones.
+void check_value(const mimcm::ProposedPinResult& result) {
+    if (const auto* pin = std::get_if<mimcm::PinProposed>(&result)) {
+        MIMCM_FUZZ_CHECK(!pin->pin.empty());
+        MIMCM_FUZZ_CHECK(!mimcm::detail::has_control_character(pin->pin.reveal()));
+    }
+}
+void check_value(const mimcm::ApiResult<mimcm::SecretBlob, mimcm::NoContent>& result) {
+    if (const auto* blob = std::get_if<mimcm::SecretBlob>(&result))
+        MIMCM_FUZZ_CHECK(!blob->bytes.empty());
+}
+void check_value(const mimcm::ApiResult<mimcm::Created, mimcm::NoContent>& result) {
+    if (const auto* created = std::get_if<mimcm::Created>(&result)) {
+        MIMCM_FUZZ_CHECK(mimcm::Guid::try_parse(created->id.str()) == created->id);
+        MIMCM_FUZZ_CHECK(!mimcm::detail::has_control_character(created->uri));
+    }
+}
+template <class Result>
+void check_value(const Result&) {}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    static const mimcm::CmUrl server = mimcm::CmUrl::parse("https://cm.example");
+    static const mimcm::Guid request = mimcm::Guid::parse("a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099");
+    static const mimcm::SmartcardId smartcard =
+        mimcm::SmartcardId::parse("17cf063d-e337-4aa9-a822-346554ddd3c9");
+    static const mimcm::CardId card =
+        mimcm::CardId::from_guid("bc88f13f-83ba-4037-8262-46eba1291c6e");
+    static const mimcm::Atr atr = mimcm::Atr::from_hex("3b8d0180fba000000397425446590301");
+    static const mimcm::CardData card_data{atr, card,
+                                           mimcm::Challenge::from_base64("1hFD+cz/0so=")};
+
+    mimcm_fuzz::Input input(data, size);
+    const int operation = input.byte() % operation_count;
+    const std::uint8_t flags = input.byte();
+
+    Answered last;
+    mimcm::ClientOptions options;
+    if (flags & 1) {
+        options.token_provider = [](mimcm::TokenRequest why) {
+            return mimcm::SecretString(why == mimcm::TokenRequest::initial ? "token-1" : "token-2");
+        };
+    }
+    if (flags & 2)
+        options.max_json_depth = 3;
+    std::size_t log_lines = 0;
+    options.logger = [&](mimcm::LogLevel, std::string_view line) {
+        ++log_lines;
+        MIMCM_FUZZ_CHECK(!line.empty());
+    };
+    mimcm_test::FakeTransport transport(
+        [&](const mimcm::HttpRequest&) -> mimcm::TransportResult { return answer(input, last); });
+    mimcm::BasicClient<mimcm_test::FakeTransport> client(server, transport, std::move(options));
+
+    const auto run = [&](const auto& result, std::initializer_list<int> own) {
+        check(result, last, own);
+        check_value(result);
+    };
+    const std::initializer_list<int> ok = {200, 204};
+    const std::initializer_list<int> created = {200, 201, 204};
+    switch (operation) {
+        case 0:
+            run(client.server_proposed_pin(smartcard, card_data), ok);
+            break;
+        case 1:
+            run(client.list_profile_templates("user"), ok);
+            break;
+        case 2:
+            run(client.get_workflow_policy(request, mimcm::WorkflowType::enroll), ok);
+            break;
+        case 3:
+            run(client.get_smartcard_policy(request), ok);
+            break;
+        case 4: {
+            mimcm::NewRequest r;
+            r.profile_template = request;
+            r.data_collection = {{"Reason", "fuzz"}};
+            r.priority = 4;
+            run(client.create_request(r), created);
+            break;
+        }
+        case 5:
+            run(client.list_requests(mimcm::RequestStatus::approved), ok);
+            break;
+        case 6:
+            run(client.get_request(request), ok);
+            break;
+        case 7:
+            run(client.set_request_status(request, mimcm::RequestStatus::completed), ok);
+            break;
+        case 8:
+            run(client.get_certificate_request_generation_options(request), ok);
+            break;
+        case 9: {
+            mimcm::CertificateData d;
+            d.pfx_password = mimcm::SecretString("pfx \"password\"");
+            d.certificate_requests = {"MIIBfzCB6QIBADBAMT4w"};
+            d.comments = "fuzz";
+            run(client.submit_certificate_requests(request, d), ok);
+            break;
+        }
+        case 10:
+            run(client.assign_smartcard(request, card, atr), created);
+            break;
+        case 11:
+            run(client.find_smartcards(card), ok);
+            break;
+        case 12:
+            run(client.get_smartcard(smartcard), ok);
+            break;
+        case 13:
+            run(client.get_authentication_response(request, smartcard, card, card_data.challenge,
+                                                   flags & 4, atr),
+                ok);
+            break;
+        case 14:
+            run(client.get_diversified_admin_key(request, smartcard, card, atr), ok);
+            break;
+        case 15:
+            run(client.update_smartcard_status(request, smartcard, mimcm::SmartcardStatus::retired),
+                ok);
+            break;
+        case 16:
+            run(client.get_smartcard_operations(smartcard), ok);
+            break;
+        case 17:
+            run(client.get_smartcard_certificates(smartcard), ok);
+            break;
+        case 18:
+            run(client.list_profiles("Active"), ok);
+            break;
+        case 19:
+            run(client.get_profile(request), ok);
+            break;
+        case 20:
+            run(client.list_request_profiles(request), ok);
+            break;
+        case 21:
+            run(client.get_profile_operations(request), ok);
+            break;
+        case 22:
+            run(client.get_profile_certificates(request), ok);
+            break;
+        default:
+            run(client.get_user_certificates(), ok);
+            break;
+    }
+    // One request, and one retry only after a 401 with a token provider.
+    MIMCM_FUZZ_CHECK(last.sends == static_cast<int>(transport.requests().size()));
+    MIMCM_FUZZ_CHECK(last.sends == 1 || (last.sends == 2 && (flags & 1)));
+    MIMCM_FUZZ_CHECK(log_lines ==
+                     2 * static_cast<std::size_t>(last.sends) + (last.sends == 2 ? 1 : 0));
+    return 0;
+}
