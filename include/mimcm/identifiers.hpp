@@ -91,6 +91,12 @@ class CmUrl {
         for (const char c : url) {
             if (static_cast<unsigned char>(c) <= 0x20 || c == '\x7f')
                 throw fail("contains spaces or control characters");
+            // Nothing percent-encodes the URL later, so it would go to the wire as raw bytes.
+            if (static_cast<unsigned char>(c) >= 0x80) {
+                throw fail(
+                    "contains non-ASCII characters; write the host name in its xn-- form "
+                    "and percent-encode the path");
+            }
         }
         if (url.find_first_of("?#") != std::string_view::npos)
             throw fail("no query or fragment allowed");

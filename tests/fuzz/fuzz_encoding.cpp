@@ -3,6 +3,7 @@
 // encoders. Round trips must hold: from_hex(to_hex(x)) == x, base64_decode(base64_encode(x)) == x,
 // percent-decoding percent_encode(x) gives x, a GUID normalises to itself, a parsed CM URL parses
 // again to the same base.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -106,6 +107,8 @@ void urls(std::string_view text) {
     MIMCM_FUZZ_CHECK(base.back() != '/');
     MIMCM_FUZZ_CHECK(!mimcm::detail::has_control_character(base));
     MIMCM_FUZZ_CHECK(base.find_first_of(" ?#") == std::string::npos);
+    MIMCM_FUZZ_CHECK(std::all_of(base.begin(), base.end(),
+                                 [](char c) { return static_cast<unsigned char>(c) < 0x80; }));
     const std::size_t authority = base.find("://") + 3;
     MIMCM_FUZZ_CHECK(base.find('@') == std::string::npos ||
                      base.find('@') > base.find('/', authority));

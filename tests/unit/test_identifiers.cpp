@@ -94,6 +94,17 @@ TEST_CASE("CM URL: the port is 1 to 65535 in digits, checked before any request"
     CHECK_THROWS_WITH(CmUrl::parse("https://cm.example:"), Catch::Contains("empty port"));
 }
 
+TEST_CASE("CM URL: non-ASCII bytes in the host or path are refused, not sent raw",
+          "[identifiers]") {
+    for (const char* bad : {"https://cm.b\xc3\xa4r.example",
+                            "https://cm.example/Zertifikat\xc3\xa9", "https://cm.example/\xff"}) {
+        CAPTURE(bad);
+        CHECK_THROWS_WITH(CmUrl::parse(bad), Catch::Contains("non-ASCII"));
+    }
+    CHECK(CmUrl::parse("https://xn--cm-bar-5qa.example/cm%C3%A9").base() ==
+          "https://xn--cm-bar-5qa.example/cm%C3%A9");
+}
+
 TEST_CASE("URL error text never echoes credentials", "[identifiers]") {
     try {
         (void)CmUrl::parse("https://user:secretpw@cm.contoso.com");
