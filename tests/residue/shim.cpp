@@ -25,6 +25,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "mimcm/encoding.hpp"
 #include "residue.h"
 
 extern "C" {
@@ -160,16 +161,6 @@ void scan(void* block) {
     std::memset(block, 0, n);
 }
 
-int hex_digit(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /// "label=text" or "label=hex:0a1b..." from the environment.
 void add_from_environment(const char* item, std::size_t size) {
     const char* eq = static_cast<const char*>(std::memchr(item, '=', size));
@@ -183,8 +174,8 @@ void add_from_environment(const char* item, std::size_t size) {
     std::size_t count = 0;
     if (value_size > 4 && std::strncmp(value, "hex:", 4) == 0) {
         for (std::size_t i = 4; i + 1 < value_size && count < max_marker_size; i += 2) {
-            const int hi = hex_digit(value[i]);
-            const int lo = hex_digit(value[i + 1]);
+            const int hi = mimcm::detail::hex_value(value[i]);
+            const int lo = mimcm::detail::hex_value(value[i + 1]);
             if (hi < 0 || lo < 0)
                 return;
             bytes[count++] = static_cast<unsigned char>(hi * 16 + lo);
