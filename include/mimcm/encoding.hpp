@@ -8,19 +8,18 @@
 #include <string_view>
 #include <vector>
 
+#include "mimcm/detail/text.hpp"
+
 namespace mimcm {
 
 using Bytes = std::vector<std::uint8_t>;
 
 /// Lowercase hex, no separators ("3b8d01...").
 inline std::string to_hex(const std::uint8_t* data, std::size_t size) {
-    static constexpr char digits[] = "0123456789abcdef";
     std::string out;
     out.reserve(size * 2);
-    for (std::size_t i = 0; i < size; ++i) {
-        out.push_back(digits[data[i] >> 4]);
-        out.push_back(digits[data[i] & 0x0f]);
-    }
+    for (std::size_t i = 0; i < size; ++i)
+        detail::append_hex(out, data[i], 2);
     return out;
 }
 
@@ -29,16 +28,6 @@ inline std::string to_hex(const Bytes& bytes) {
 }
 
 namespace detail {
-inline int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /// Zeroes a decoding's partial output before it is dropped (the decoded text may be a key).
 inline void wipe_bytes(std::vector<std::uint8_t>& bytes) noexcept {
     volatile std::uint8_t* p = bytes.data();
@@ -146,7 +135,6 @@ inline std::optional<Bytes> base64_decode(std::string_view text) {
 
 /// Percent-encodes everything outside RFC 3986 "unreserved" (so '+', '/', '=' of base64 too).
 inline std::string percent_encode(std::string_view text) {
-    static constexpr char digits[] = "0123456789ABCDEF";
     std::string out;
     out.reserve(text.size());
     for (const char ch : text) {
@@ -158,8 +146,7 @@ inline std::string percent_encode(std::string_view text) {
             out.push_back(ch);
         } else {
             out.push_back('%');
-            out.push_back(digits[c >> 4]);
-            out.push_back(digits[c & 0x0f]);
+            detail::append_hex(out, c, 2, detail::HexCase::upper);
         }
     }
     return out;

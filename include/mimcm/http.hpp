@@ -14,6 +14,7 @@
 #include <variant>
 #include <vector>
 
+#include "mimcm/detail/text.hpp"
 #include "mimcm/secret.hpp"
 
 namespace mimcm {
@@ -22,19 +23,6 @@ struct Header {
     std::string name;
     std::string value;
 };
-
-namespace detail {
-inline bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size())
-        return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; };
-        if (lower(a[i]) != lower(b[i]))
-            return false;
-    }
-    return true;
-}
-}  // namespace detail
 
 /// One request. The body is a SecretString because request bodies can carry secrets (passwords,
 /// PINs) in later operations; it is wiped when the request dies.

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <utility>
 
+#include "mimcm/detail/text.hpp"
 #include "mimcm/encoding.hpp"
 
 namespace mimcm {
@@ -22,10 +23,6 @@ class InvalidArgument : public std::invalid_argument {
 };
 
 namespace detail {
-inline char ascii_lower(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
 /// Canonical GUID text (lowercase, hyphens, no braces) or nullopt. Accepts either case and braces.
 inline std::optional<std::string> normalize_guid(std::string_view text) {
     if (text.size() == 38 && text.front() == '{' && text.back() == '}') {
@@ -72,9 +69,7 @@ class CmUrl {
         const auto scheme_end = url.find("://");
         if (scheme_end == std::string_view::npos)
             throw fail("expected http:// or https://");
-        std::string scheme;
-        for (const char c : url.substr(0, scheme_end))
-            scheme.push_back(detail::ascii_lower(c));
+        const std::string scheme = detail::ascii_lower(url.substr(0, scheme_end));
         if (scheme != "http" && scheme != "https")
             throw fail("only http and https are supported");
         const std::string_view rest = url.substr(scheme_end + 3);

@@ -191,6 +191,19 @@ TEST_CASE("4 create request: an Unblock names the card and no template and no ca
     CHECK(g.transport.requests().empty());
 }
 
+TEST_CASE("Request::status numbers: the ones the examples show have names", "[operations]") {
+    CHECK(mimcm::request_status_from_number(3) == RequestStatus::approved);
+    CHECK(mimcm::request_status_from_number(8) == RequestStatus::completed);
+    CHECK(mimcm::request_status_name(mimcm::request_status::approved) == "Approved");
+    CHECK(mimcm::request_status_name(mimcm::request_status::completed) == "Completed");
+    for (const std::int64_t n :
+         {std::int64_t{-1}, std::int64_t{0}, std::int64_t{1}, std::int64_t{2}, std::int64_t{4},
+          std::int64_t{7}, std::int64_t{9}}) {
+        CHECK_FALSE(mimcm::request_status_from_number(n));
+        CHECK(mimcm::request_status_name(n).empty());
+    }
+}
+
 TEST_CASE("5, 6 list and get requests: docs examples", "[operations]") {
     Fixture one(200, kRequestExample);
     const auto& r = ok<Request>(one.client.get_request(kRequest));
@@ -198,6 +211,7 @@ TEST_CASE("5, 6 list and get requests: docs examples", "[operations]") {
     CHECK(r.uuid == "a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099");
     CHECK(r.request_type == 1);
     CHECK(r.status == mimcm::request_status::approved);
+    CHECK(mimcm::request_status_name(r.status) == "Approved");
     CHECK(r.data_collection_flags == 32);
     CHECK(r.submitted == "2015-07-07T23:36:21.93Z");
     CHECK(r.completed == "0001-01-01T00:00:00");

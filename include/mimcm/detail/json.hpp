@@ -11,6 +11,7 @@
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 
+#include "mimcm/detail/text.hpp"
 #include "mimcm/identifiers.hpp"
 #include "mimcm/outcome.hpp"
 #include "mimcm/secret.hpp"
@@ -193,10 +194,7 @@ inline std::string clean_message(std::string_view text) {
 
 /// First GUID that follows the word "correlation" in text, if any.
 inline std::string find_correlation_id(std::string_view text) {
-    std::string lower;
-    for (const char c : text)
-        lower.push_back(ascii_lower(c));
-    auto at = lower.find("correlation");
+    const auto at = ascii_lower(text).find("correlation");
     if (at == std::string::npos)
         return {};
     for (std::size_t i = at; i + 36 <= text.size(); ++i) {

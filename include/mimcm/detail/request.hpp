@@ -1,0 +1,182 @@
+// How the client writes a request: JSON bodies straight into wiped memory, query strings, and
+// the URL as it may appear in a log line.
+#pragma once
+
+#include <cstddef>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <rapidjson/writer.h>
+
+#include "mimcm/encoding.hpp"
+#include "mimcm/models/types.hpp"
+#include "mimcm/secret.hpp"
+
+namespace mimcm::detail {
+
+/// The URL with every query value replaced by REDACTED, for logs.
+inline std::string redact_query(std::string_view url) {
+    const auto q = url.find('?');
+    if (q == std::string_view::npos)
+        return std::string(url);
+    std::string out(url.substr(0, q + 1));
+    std::string_view query = url.substr(q + 1);
+    bool first = true;
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const std::string_view pair = query.substr(0, amp);
+        if (!first)
+            out.push_back('&');
+        first = false;
+        out.append(pair.substr(0, pair.find('=')));
+        out.append("=REDACTED");
+        if (amp == std::string_view::npos)
+            break;
+        query.remove_prefix(amp + 1);
+    }
+    return out;
+}
+
+/// A RapidJSON output stream into a SecretString: a body that grows past its first buffer wipes
+/// the buffer it leaves, whatever the escaping of its strings makes of their length.
+class SecretOutput {
+  public:
+    using Ch = char;
+    explicit SecretOutput(std::size_t reserve) { text_.reserve(reserve); }
+    void Put(char c) { text_.append(std::string_view(&c, 1)); }
+    void Flush() noexcept {}
+    SecretString take() { return std::move(text_); }
+
+  private:
+    SecretString text_;
+};
+
+using JsonWriter =
+    rapidjson::Writer<SecretOutput, rapidjson::UTF8<>, rapidjson::UTF8<>, WipingAllocator>;
+
+/// Writes a JSON body straight into a SecretString (bodies may hold passwords and PINs); no
+/// other buffer ever holds its text.
+template <class Build>
+SecretString json_body(Build build, std::size_t reserve = 256) {
+    SecretOutput out(reserve);
+    JsonWriter writer(out);
+    build(writer);
+    return out.take();
+}
+
+inline void write_string(JsonWriter& w, std::string_view text) {
+    w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+}
+
+/// "?a=1&b=2" with percent-encoded values; empty values are left out.
+inline std::string query(std::initializer_list<std::pair<const char*, std::string>> params) {
+    std::string out;
+    for (const auto& [name, value] : params) {
+        if (value.empty())
+            continue;
+        out += out.empty() ? '?' : '&';
+        out += name;
+        out += '=';
+        out += percent_encode(value);
+    }
+    return out;
+}
+
+/// {"status": "..."}: the body of the status PUTs.
+inline SecretString status_body(std::string_view status) {
+    return json_body([&](auto& w) {
+        w.StartObject();
+        w.Key("status");
+        write_string(w, status);
+        w.EndObject();
+    });
+}
+
+/// The body of POST requests: the data collection travels as a JSON string holding an array of
+/// {"name":"value"} objects, as in the API's examples.
+inline SecretString new_request_body(const NewRequest& request) {
+    return json_body([&](auto& w) {
+        const SecretString items = json_body([&](auto& a) {
+            a.StartArray();
+            for (const auto& [name, value] : request.data_collection) {
+                a.StartObject();
+                write_string(a, name);
+                write_string(a, value);
+                a.EndObject();
+            }
+            a.EndArray();
+        });
+        w.StartObject();
+        w.Key("datacollection");
+        write_string(w, items.reveal());
+        w.Key("type");
+        write_string(w, to_string(request.type));
+        if (request.profile_template) {
+            w.Key("profiletemplateuuid");
+            write_string(w, request.profile_template->str());
+        }
+        if (request.smartcard) {
+            w.Key("smartcard");
+            write_string(w, request.smartcard->str());
+        }
+        if (request.target_user) {
+            w.Key("target");
+            write_string(w, request.target_user->str());
+        }
+        w.Key("comment");
+        write_string(w, request.comment);
+        if (request.priority) {
+            w.Key("priority");
+            write_string(w, std::to_string(*request.priority));
+        }
+        w.EndObject();
+    });
+}
+
+/// The body of POST requests/{id}/certificatedata.
+inline SecretString certificate_data_body(const CertificateData& data) {
+    // A first guess of the size; escaping may grow it (the body then wipes what it leaves).
+    std::size_t size = 128 + data.pfx_password.size();
+    for (const auto& csr : data.certificate_requests)
+        size += csr.size() + 4;
+    if (data.comments)
+        size += data.comments->size();
+    return json_body(
+        [&](auto& w) {
+            w.StartObject();
+            w.Key("pfxpassword");
+            write_string(w, data.pfx_password.reveal());
+            w.Key("certificaterequests");
+            w.StartArray();
+            for (const auto& csr : data.certificate_requests)
+                write_string(w, csr);
+            w.EndArray();
+            if (data.comments) {
+                w.Key("comments");
+                write_string(w, *data.comments);
+            }
+            w.EndObject();
+        },
+        size);
+}
+
+/// The body of POST smartcards: the card bound to the request.
+inline SecretString assign_smartcard_body(const Guid& request, const CardId& card,
+                                          const std::optional<Atr>& atr) {
+    return json_body([&](auto& w) {
+        w.StartObject();
+        w.Key("requestid");
+        write_string(w, request.str());
+        w.Key("cardid");
+        write_string(w, card.guid());
+        if (atr) {
+            w.Key("atr");
+            write_string(w, atr->hex());
+        }
+        w.EndObject();
+    });
+}
+
+}  // namespace mimcm::detail

@@ -1,0 +1,204 @@
+// The objects the CM REST API returns, as typed models (parsed by mimcm/models/parse.hpp).
+// Every model keeps the fields it does not know in unknown_fields.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "mimcm/identifiers.hpp"
+#include "mimcm/models/enums.hpp"
+#include "mimcm/secret.hpp"
+
+namespace mimcm {
+
+/// A field the model does not know, as the server sent it (raw JSON text of the value).
+struct UnknownField {
+    std::string name;
+    std::string json;
+};
+using UnknownFields = std::vector<UnknownField>;
+
+/// GET profiletemplates: the view of a template a user may enroll for.
+struct ProfileTemplateView {
+    std::string name;
+    std::string description;
+    std::string uuid;
+    bool is_smartcard = false;
+    bool is_virtual_smartcard = false;
+    UnknownFields unknown_fields;
+};
+
+/// One data item a workflow policy asks for (its shape is undocumented: a name, maybe more).
+struct DataCollectionItem {
+    std::string name;
+    std::optional<std::string> value;
+    bool required = false;
+};
+
+/// GET profiletemplates/{id}/policies/{type} (ProfileTemplatePolicy; JSON casing unconfirmed).
+struct WorkflowPolicy {
+    std::optional<bool> enabled;
+    std::optional<bool> self_service_enabled;
+    std::optional<bool> collect_comments;
+    std::optional<bool> collect_request_priority;
+    std::optional<std::int64_t> default_request_priority;
+    std::optional<std::int64_t> approvals_needed;
+    std::optional<bool> enroll_agent_required;
+    std::vector<DataCollectionItem> data_collection;  ///< PolicyDataCollection / DataCollection
+    UnknownFields unknown_fields;
+};
+
+/// GET profiletemplates/{id}/configuration/smartcards. Holds the template's default admin key.
+struct SmartcardPolicy {
+    SecretString default_admin_key_hex;  ///< an admin key: wiped, never printed
+    bool diversify_admin_key = false;
+    UserPinOption user_pin_option = UserPinOption::unknown;
+    std::string user_pin_option_text;  ///< as the server sent it
+    UnknownFields unknown_fields;
+};
+
+/// Request (Microsoft.Clm.Shared.Requests.Request).
+struct Request {
+    std::string uuid;
+    std::int64_t request_type = 0;
+    std::int64_t status = 0;
+    std::int64_t flags = 0;
+    std::vector<DataCollectionItem> data_collection;
+    std::int64_t data_collection_flags = 0;
+    std::string originator_user_uuid;
+    std::string target_user_uuid;
+    std::string submitted;
+    std::string completed;
+    std::string new_profile_uuid;
+    std::string old_profile_uuid;
+    std::string new_smartcard_uuid;
+    std::string old_smartcard_uuid;
+    std::int64_t priority = 0;
+    std::string comment;
+    std::string profile_template_uuid;
+    std::string security_descriptor;  ///< trailing NUL padding removed
+    bool is_smartcard = false;
+    bool is_enrollment_agent = false;
+    bool is_data_collection_complete = false;
+    UnknownFields unknown_fields;
+};
+
+/// Smartcard (Microsoft.Clm.Shared.Smartcards.Smartcard).
+struct Smartcard {
+    std::string uuid;
+    std::int64_t status = 0;
+    std::int64_t flags = 0;
+    std::string parent_smartcard_uuid;
+    std::string primary_smartcard_uuid;
+    std::string permanent_smartcard_uuid;
+    std::string assigned_user_uuid;
+    std::string profile_template_uuid;
+    std::int64_t profile_template_version = 0;
+    std::string comment;
+    std::string serial_number;  ///< as sent, e.g. "{bc88f13f-...}"
+    std::string middleware;
+    std::string atr;
+    UnknownFields unknown_fields;
+
+    /// The card id in SerialNumber, when it is a GUID (braces removed).
+    [[nodiscard]] std::optional<Guid> card_id() const { return Guid::try_parse(serial_number); }
+};
+
+/// CertificateRequestGenerationOptions: how to build one PKCS#10 request.
+struct CertificateRequestGenerationOptions {
+    std::string subject;
+    std::string key_algorithm_name;
+    std::int64_t key_size = 0;
+    std::string friendly_name;
+    std::string hash_algorithm_name;
+    std::vector<std::string> key_storage_provider_names;
+    std::int64_t exportable = 0;
+    std::int64_t key_protection_level = 0;
+    std::int64_t key_usages = 0;
+    UnknownFields unknown_fields;
+};
+
+/// Certificate (Microsoft.Clm.Shared.Certificates.Certificate), answer to certificatedata.
+struct Certificate {
+    std::string template_common_name;
+    std::int64_t certificate_id = 0;
+    std::int64_t flags = 0;
+    bool use_local_machine_store = false;
+    std::optional<std::string> error;
+    std::optional<std::string> pkcs7;  ///< base64 (line breaks removed)
+    std::optional<SecretString> pfx;   ///< base64 PFX holding a private key: secret
+    bool is_external = false;
+    bool is_server_generated = false;
+    bool is_pfx = false;
+    bool is_pkcs7 = false;
+    bool is_key_history = false;
+    UnknownFields unknown_fields;
+};
+
+/// Profile (Microsoft.Clm.Shared.Profiles.Profile), a software certificate profile.
+struct Profile {
+    std::string uuid;
+    std::int64_t status = 0;
+    std::int64_t flags = 0;
+    std::string parent_profile_uuid;
+    std::string primary_profile_uuid;
+    std::string assigned_user_uuid;
+    std::string profile_template_uuid;
+    std::int64_t profile_template_version = 0;
+    std::string comment;
+    std::vector<std::string> profile_operations;
+    UnknownFields unknown_fields;
+};
+
+/// X509ClmCertificate: 6 fields for profiles and smart cards, 11 for the user's certificates.
+struct ClmCertificate {
+    bool is_key_history = false;
+    bool archived_on_ca = false;
+    std::int64_t certificate_type = 0;
+    std::string template_common_name;
+    std::string serial_number;
+    std::string thumbprint;
+    std::optional<std::string> not_after;
+    std::optional<std::string> not_before;
+    std::optional<std::string> issuer;
+    std::optional<std::string> requester_name;
+    std::optional<std::int64_t> status;
+    UnknownFields unknown_fields;
+};
+
+/// What a 201 returns: the new object's URI (with or without the /CertificateManagement prefix,
+/// D3) and the id in it.
+struct Created {
+    std::string uri;
+    Guid id;
+};
+/// Body of POST requests (create a request).
+struct NewRequest {
+    RequestType type = RequestType::enroll;
+    std::optional<Guid> profile_template;  ///< required except for requests on a card (Unblock)
+    std::optional<Guid> smartcard;         ///< the card an Unblock request is for (D15)
+    /// Name/value items the workflow policy asks for; sent as the docs' examples send them:
+    /// a JSON string holding an array of {"name":"value"} objects.
+    std::vector<std::pair<std::string, std::string>> data_collection;
+    std::string comment;
+    std::optional<Guid> target_user;  ///< default: the caller
+    std::optional<int> priority;      ///< default: the template's; sent as a string like the docs
+};
+
+/// Body of POST requests/{id}/certificatedata.
+struct CertificateData {
+    SecretString pfx_password;                      ///< protects server-generated PFX results
+    std::vector<std::string> certificate_requests;  ///< base64 DER PKCS#10 requests
+    std::optional<std::string> comments;
+};
+
+/// A base64 JSON-string result decoded to bytes: an admin challenge response or a diversified
+/// admin key. Both are secrets.
+struct SecretBlob {
+    SecretBytes bytes;
+};
+
+}  // namespace mimcm
