@@ -94,7 +94,8 @@ class BasicClient {
                     parse_profile_template_view);
     }
 
-    /// 2. GET profiletemplates/{id}/policies/{type} (the docs' examples' path; D7).
+    /// 2. GET profiletemplates/{id}/policies/{type} (the examples' path;
+    /// docs/api-discrepancies.md AD-07).
     [[nodiscard]] ApiResult<WorkflowPolicy, NoContent> get_workflow_policy(
         const Guid& profile_template, WorkflowType type) {
         return object("GET",
@@ -103,7 +104,8 @@ class BasicClient {
                       {}, parse_workflow_policy);
     }
 
-    /// 3. GET profiletemplates/{id}/configuration/smartcards (walkthrough step 12; D11).
+    /// 3. GET profiletemplates/{id}/configuration/smartcards (walkthrough step 12;
+    /// docs/api-discrepancies.md AD-11).
     [[nodiscard]] ApiResult<SmartcardPolicy, NoContent> get_smartcard_policy(
         const Guid& profile_template) {
         return object("GET",
@@ -171,7 +173,8 @@ class BasicClient {
         return created("smartcards", detail::assign_smartcard_body(request, card, atr));
     }
 
-    /// 11. GET smartcards[?cardid=]: the docs return one object; a list is accepted too (D31).
+    /// 11. GET smartcards[?cardid=]: the docs return one object; a list is accepted too
+    /// (docs/api-discrepancies.md AD-31).
     [[nodiscard]] ApiResult<std::vector<Smartcard>> find_smartcards(
         const std::optional<CardId>& card = std::nullopt) {
         return list("smartcards" + detail::query({{"cardid", card ? card->guid() : std::string()}}),
@@ -185,7 +188,8 @@ class BasicClient {
 
     /// 13. GET requests/{r}/smartcards/{s}/authenticationresponse: the server's answer to the
     /// card's admin challenge, computed with the default (diversified=false) or the diversified
-    /// admin key. The challenge travels as base64 (D32).
+    /// admin key. The challenge travels as base64 (docs/api-discrepancies.md
+    /// AD-32).
     [[nodiscard]] ApiResult<SecretBlob, NoContent> get_authentication_response(
         const Guid& request, const SmartcardId& smartcard, const CardId& card,
         const Challenge& challenge, bool diversified,
@@ -207,7 +211,8 @@ class BasicClient {
             detail::query({{"cardid", card.guid()}, {"atr", atr ? atr->hex() : std::string()}}));
     }
 
-    /// 16. PUT requests/{r}/smartcards/{s} {"status": ...} (the table says GET; D36).
+    /// 16. PUT requests/{r}/smartcards/{s} {"status": ...} (the table says GET;
+    /// docs/api-discrepancies.md AD-36).
     [[nodiscard]] ApiResult<Smartcard, NoContent> update_smartcard_status(
         const Guid& request, const SmartcardId& smartcard, SmartcardStatus status) {
         return object("PUT", "requests/" + request.str() + "/smartcards/" + smartcard.str(),

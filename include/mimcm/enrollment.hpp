@@ -1,6 +1,6 @@
-// The documented sample enrollment (cm-rest-api.md §7) as one object: template, enroll policy,
-// request, card binding, smart card policy, admin key diversification through the card's
-// challenge-response, the PIN (chosen by the user or proposed by the server), certificate
+// The sample enrollment of the CM REST API documentation (its walkthrough) as one object: template,
+// enroll policy, request, card binding, smart card policy, admin key diversification through the
+// card's challenge-response, the PIN (chosen by the user or proposed by the server), certificate
 // requests, completion. Progress goes to a callback; a failure says which step failed and what
 // was already done on the server, so the application can cancel or abandon the request.
 //

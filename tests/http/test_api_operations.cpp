@@ -114,7 +114,7 @@ TEST_CASE("api over HTTPS: requests", "[http][api]") {
     CHECK(sent.body ==
           R"({"datacollection":"[{\"Request Reason\":\"Need VPN Certs\"}]","type":"Enroll",)"
           R"("profiletemplateuuid":"97cd65fa-af4b-4587-9309-0dd6bfd8b4e1","comment":""})");
-    CHECK(created.uri == "api/v1.0/requests/" + created.id.str());  // no prefix, no slash (D3)
+    CHECK(created.uri == "api/v1.0/requests/" + created.id.str());  // no prefix, no slash (AD-03)
 
     const auto fresh = ok<Request>(api.client.get_request(created.id));
     CHECK(fresh.status == request_status::approved);

@@ -53,8 +53,8 @@ DIVERSIFICATION_SECRET = b"mimcm CM emulator admin key diversification secret"
 # seen in the reference; the other numbers are this emulator's choice (see emulator.md).
 # ---------------------------------------------------------------------------------------------------
 
-# Approved 3 and Completed 8 are the documented examples (cm-rest-api.md 6.6: "Request.Status 3 ... Approved",
-# "8 ... Completed"); the client names them mimcm::request_status::approved and ::completed.
+# Approved 3 and Completed 8 are the documented examples (a request just created and auto-approved has
+# Status 3, one after PUT "Completed" Status 8); the client names them mimcm::request_status::approved and ::completed.
 REQUEST_STATUS = {"None": 0, "Pending": 1, "Denied": 2, "Approved": 3, "Executing": 4, "Failed": 5,
                   "Canceled": 6, "Abandoned": 7, "Completed": 8}
 REQUEST_STATUS_NAME = {v: k for k, v in REQUEST_STATUS.items()}

@@ -501,7 +501,7 @@ class CmApi:
         self.router = Router()
         self.router.add("GET", self.API + "/smartcards/{id}/serverproposedpin", self.get_server_proposed_pin)
         self.router.add("GET", self.API + "/requests/{requestid}/smartcards/{id}/serverproposedpin",
-                        self.get_server_proposed_pin)  # the controller table's form (D10)
+                        self.get_server_proposed_pin)  # the controller table's form (AD-10)
         for method, path, handler, _operation in cm_api.routes(state.cm):  # the other 23 operations
             self.router.add(method, self.API + path, self._adapt(handler))
 
@@ -780,7 +780,7 @@ class CmRequest:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # see the Nagle trap in test-rig.md
+    disable_nagle_algorithm = True  # headers and body in one write, sent at once (no Nagle delay)
     wbufsize = 64 * 1024  # status line, headers and body leave in one write
     timeout = 120  # idle keep-alive connections are closed after this (IIS default); see --idle-timeout
     max_body = 16 * 1024 * 1024

@@ -383,7 +383,7 @@ class Stats:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # the Nagle trap of test-rig.md
+    disable_nagle_algorithm = True  # headers and body in one write, sent at once (no Nagle delay)
     wbufsize = 64 * 1024  # status line, headers and body leave in one write
     timeout = 120  # idle keep-alive connections close after this (IIS default)
     max_body = 16 * 1024 * 1024

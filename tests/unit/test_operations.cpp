@@ -1,5 +1,5 @@
 // Every CM REST operation with a fake transport: the request line and body as the docs specify,
-// and the documented example responses (cm-rest-api.md §4) as parsing vectors.
+// and the example responses of the CM REST API documentation as parsing vectors.
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -47,7 +47,7 @@ T ok(Result result) {
     return std::get<T>(std::move(result));
 }
 
-// The docs' examples, verbatim apart from line breaks (cm-rest-api.md §4).
+// The docs' examples, verbatim apart from line breaks.
 const char* const kTemplates =
     R"([ {"Name":"FIM CM Sample Profile Template","Description":"Description of the template goes here",
    "Uuid":"12bd5120-86a2-4ee1-8d05-131066871578","IsSmartcardProfileTemplate":false,"IsVirtualSmartcardProfileTemplate":false},
@@ -275,7 +275,7 @@ TEST_CASE("9 certificate data: POST the CSRs, parse the docs example", "[operati
     REQUIRE(certs.size() == 1);
     CHECK(certs[0].template_common_name == "ContosoVirtualSmartCardLimitedRelease-KSP");
     CHECK(certs[0].flags == 65536);
-    CHECK(certs[0].is_pkcs7);  // "isPkcs7" in lower-case "is" (D5)
+    CHECK(certs[0].is_pkcs7);  // "isPkcs7" in lower-case "is" (AD-05)
     CHECK_FALSE(certs[0].is_pfx);
     CHECK(certs[0].pkcs7 == std::string("MIIUhgYJKoZIhvcNAQcCoIIUdzCCAAAA"));
     CHECK_FALSE(certs[0].pfx.has_value());

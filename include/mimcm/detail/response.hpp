@@ -58,7 +58,8 @@ Result failure_outcome(const HttpResponse& response, std::size_t max_json_depth)
 }
 
 /// The id at the end of a returned URI: "api/v1.0/requests/{id}" or
-/// "/CertificateManagement/api/v1.0/requests/{id}" (D3), possibly absolute.
+/// "/CertificateManagement/api/v1.0/requests/{id}", possibly absolute (AD-03 in
+/// docs/api-discrepancies.md).
 inline std::optional<Guid> id_from_uri(std::string_view uri) {
     while (!uri.empty() && (uri.back() == '/' || uri.back() == ' '))
         uri.remove_suffix(1);

@@ -8,7 +8,8 @@
 
 namespace mimcm {
 
-/// Request types (create request "type"; workflow policy types use TemporaryEnroll, D18).
+/// Request types (create request "type"; workflow policy types use TemporaryEnroll:
+/// docs/api-discrepancies.md AD-18).
 enum class RequestType {
     enroll,
     duplicate,
@@ -193,8 +194,9 @@ enum class SmartcardStatus { none, new_, assigned, active, suspended, disabled, 
     return "None";
 }
 
-/// The inferred meaning of Smartcard::status numbers (docs §6.6: 2 Assigned, 3 Active, 6 Retired
-/// fit None=0...Retired=6); nullopt outside that range.
+/// The inferred meaning of Smartcard::status numbers: the API's examples show 2 for a card just
+/// assigned, 3 for an active one and 6 after a "Retired" update, which fit None=0...Retired=6;
+/// nullopt outside that range.
 [[nodiscard]] inline std::optional<SmartcardStatus> smartcard_status_from_number(
     std::int64_t n) noexcept {
     if (n < 0 || n > 6)

@@ -266,7 +266,8 @@ inline DataCollectionItem parse_data_item(const JsonValue& v) {
                  {"value", [&](const JsonValue& x) { item.value = as_optional_string(x); }},
                  {"required", [&](const JsonValue& x) { item.required = as_bool(x); }},
                  {"isrequired", [&](const JsonValue& x) { item.required = as_bool(x); }}});
-    // Create-request style single-key objects {"Request Reason":"..."} (D19).
+    // Create-request style single-key objects {"Request Reason":"..."}
+    // (docs/api-discrepancies.md AD-19).
     if (item.name.empty() && other.size() == 1) {
         item.name = other[0].name;
         // Our own writer's text: no parse error; kept as the text if it is not a string anyway.
@@ -279,7 +280,8 @@ inline DataCollectionItem parse_data_item(const JsonValue& v) {
     return item;
 }
 
-/// A data collection given as an array, or as a JSON string holding an array (D16). null and
+/// A data collection given as an array, or as a JSON string holding an array (AD-16 in
+/// docs/api-discrepancies.md). null and
 /// an empty string are empty. The JSON inside a string gets the same byte scan and depth limit
 /// (default_max_json_depth) as a body.
 inline std::vector<DataCollectionItem> parse_data_collection(const JsonValue& v) {

@@ -169,8 +169,8 @@ struct ClmCertificate {
     UnknownFields unknown_fields;
 };
 
-/// What a 201 returns: the new object's URI (with or without the /CertificateManagement prefix,
-/// D3) and the id in it.
+/// What a 201 returns: the new object's URI (with or without the /CertificateManagement prefix:
+/// docs/api-discrepancies.md AD-03) and the id in it.
 struct Created {
     std::string uri;
     Guid id;
@@ -179,7 +179,7 @@ struct Created {
 struct NewRequest {
     RequestType type = RequestType::enroll;
     std::optional<Guid> profile_template;  ///< required except for requests on a card (Unblock)
-    std::optional<Guid> smartcard;         ///< the card an Unblock request is for (D15)
+    std::optional<Guid> smartcard;         ///< the card an Unblock request is for (AD-15)
     /// Name/value items the workflow policy asks for; sent as the docs' examples send them:
     /// a JSON string holding an array of {"name":"value"} objects.
     std::vector<std::pair<std::string, std::string>> data_collection;
