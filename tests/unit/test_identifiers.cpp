@@ -130,6 +130,32 @@ TEST_CASE("encodings", "[encoding]") {
     CHECK_FALSE(from_hex("0g").has_value());
 }
 
+TEST_CASE("text helpers: one hex table, one ASCII case fold", "[encoding]") {
+    using namespace mimcm::detail;
+    for (unsigned v = 0; v < 16; ++v) {
+        CHECK(hex_value(hex_digit(v)) == static_cast<int>(v));
+        CHECK(hex_value(hex_digit(v, HexCase::upper)) == static_cast<int>(v));
+    }
+    CHECK(hex_digit(0xab) == 'b');  // only the low four bits
+    CHECK(hex_digit(10, HexCase::upper) == 'A');
+    std::string out = "0x";
+    append_hex(out, 0x6a82, 4, HexCase::upper);
+    CHECK(out == "0x6A82");
+    out.clear();
+    append_hex(out, 0x8010002e, 8);
+    CHECK(out == "8010002e");
+    CHECK(hex_value('g') == -1);
+    CHECK(percent_encode("\xff\n") == "%FF%0A");
+    CHECK(ascii_lower('Q') == 'q');
+    CHECK(ascii_lower('[') == '[');                                    // just after 'Z'
+    CHECK(ascii_lower('@') == '@');                                    // just before 'A'
+    CHECK(ascii_lower(std::string_view("AtR-\xc4Z")) == "atr-\xc4z");  // bytes >= 0x80 unchanged
+    CHECK(iequals("WWW-Authenticate", "www-authenticate"));
+    CHECK_FALSE(iequals("abc", "abd"));
+    CHECK_FALSE(iequals("abc", "abcd"));
+    CHECK_FALSE(iequals("[", "{"));  // '[' + 32 is '{': only letters fold
+}
+
 TEST_CASE("secret buffers wipe and cannot be streamed", "[secret]") {
     SecretString s("1234");
     s.append(std::string(100, '5'));  // regrows: the old buffer is wiped before release

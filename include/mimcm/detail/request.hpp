@@ -4,13 +4,16 @@
 
 #include <cstddef>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 
 #include <rapidjson/writer.h>
 
+#include "mimcm/detail/json.hpp"
 #include "mimcm/encoding.hpp"
+#include "mimcm/identifiers.hpp"
 #include "mimcm/models/types.hpp"
 #include "mimcm/secret.hpp"
 
