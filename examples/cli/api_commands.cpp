@@ -11,7 +11,7 @@
 
 #include "cli.hpp"
 #include "mimcm/enrollment.hpp"
-#include "mimcm/pcsc_enrollment.hpp"
+#include "mimcm/pcsc/enrollment.hpp"
 
 namespace mimcm_cli {
 namespace {

@@ -15,7 +15,7 @@
 //
 // where `response` is the server's answer to the challenge of the last read(), sent to the card
 // to authenticate as admin right before the change. mimcm::pcsc::EnrollmentCard implements it on
-// a real card (mimcm/pcsc_enrollment.hpp).
+// a real card (mimcm/pcsc/enrollment.hpp).
 //
 // Before the first write to the card the flow checks that the card can do every card step the
 // policy needs (check_card); a card that could not finish is refused with nothing changed.

@@ -14,6 +14,4 @@
 #include "mimcm/card/profiles.hpp"
 #include "mimcm/card/session.hpp"
 #include "mimcm/pcsc.hpp"
-#include "mimcm/pcsc_enrollment.hpp"
-#include "mimcm/pcsc_session.hpp"
 #endif

@@ -76,6 +76,7 @@ case $case_name in
 find_package)
     install_mimcm full
     test -f "$work/full-prefix/include/mimcm/mimcm.hpp" || fail "headers not installed"
+    test -f "$work/full-prefix/include/mimcm/pcsc/error.hpp" || fail "mimcm/pcsc/ not installed"
     test -f "$work/full-prefix/share/mimcm/cmake/mimcmConfig.cmake" || fail "package config not installed"
     run cmake -S "$src/tests/consumer" -B "$work/consumer" -DCMAKE_PREFIX_PATH="$work/full-prefix" \
         -DCMAKE_CXX_COMPILER="$cxx"

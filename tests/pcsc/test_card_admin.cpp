@@ -32,7 +32,7 @@
 #include "card_test_data.hpp"
 #include "mimcm/card/profiles.hpp"
 #include "mimcm/pcsc.hpp"
-#include "mimcm/pcsc_session.hpp"
+#include "mimcm/pcsc/session.hpp"
 #include "rig.hpp"
 
 namespace rig = mimcm_test::rig;

@@ -12,7 +12,7 @@
 
 #include "mimcm/card/profiles.hpp"
 #include "mimcm/pcsc.hpp"
-#include "mimcm/pcsc_session.hpp"
+#include "mimcm/pcsc/session.hpp"
 #include "rig.hpp"
 
 namespace rig = mimcm_test::rig;

@@ -21,7 +21,7 @@
 #include "card_test_data.hpp"
 #include "mimcm/card/profiles.hpp"
 #include "mimcm/pcsc.hpp"
-#include "mimcm/pcsc_session.hpp"
+#include "mimcm/pcsc/session.hpp"
 #include "rig.hpp"
 
 namespace rig = mimcm_test::rig;
@@ -646,4 +646,78 @@ TEST_CASE("Context, Card and Transaction are movable RAII handles", "[pcsc][raii
     CHECK_FALSE(card.connected());
     CHECK_NOTHROW(card.disconnect());
     CHECK_THROWS_AS(card.atr(), std::logic_error);
+}
+
+TEST_CASE("a Card, a Transaction and a CardSession outlive their Context safely",
+          "[pcsc][raii][lifetime]") {
+    rig::EmptyReadersAtExit cleanup;
+    rig::insert_card(0, card_args("gids"));
+    const auto select_gids =
+        mimcm::card::CommandApdu::select_aid(*mimcm::from_hex("a00000039742544659"));
+    // The native context is valid as long as any owner is left (SCardIsValidContext).
+    auto context_alive = [](SCARDCONTEXT native) {
+        return SCardIsValidContext(native) == SCARD_S_SUCCESS;
+    };
+
+    SECTION("the Context destroyed first: the Card still works, the context goes with it") {
+        std::optional<Context> context(std::in_place);
+        const SCARDCONTEXT native = context->native();
+        std::optional<Card> card(std::in_place, *context, kReader0);
+        context.reset();
+        CHECK(context_alive(native));
+        {
+            Transaction transaction(*card);
+            CHECK(mimcm::card::transmit(*card, select_gids).ok());
+            CHECK(to_hex(card->checked_atr()) == kGidsAtr);
+        }
+        card->reconnect(Disposition::reset);
+        CHECK(to_hex(card->atr()) == kGidsAtr);
+        card.reset();  // disconnects, then releases the native context
+        CHECK_FALSE(context_alive(native));
+    }
+
+    SECTION("Context::release() and a move leave the Card's context alive") {
+        Context context;
+        const SCARDCONTEXT native = context.native();
+        Card first(context, kReader0);
+        context.release();
+        CHECK_FALSE(context.valid());
+        CHECK_THROWS_AS(Card(context, kReader0), std::logic_error);
+        Card moved(std::move(first));
+        CHECK(context_alive(native));
+        CHECK(mimcm::card::transmit(moved, select_gids).ok());
+        moved.disconnect();
+        CHECK(context_alive(native));       // the disconnected Card still holds it
+        moved = Card(Context(), kReader0);  // a Card of another context replaces it
+        CHECK_FALSE(context_alive(native));
+        CHECK(mimcm::card::transmit(moved, select_gids).ok());
+    }
+
+    SECTION("a CardSession reads and verifies after its Context is gone") {
+        std::optional<mimcm::pcsc::CardSession> session;
+        SCARDCONTEXT native{};
+        {
+            Context context;
+            native = context.native();
+            session.emplace(mimcm::pcsc::CardSession::open(context, from_reader(kReader0)));
+        }
+        CHECK(context_alive(native));
+        const auto data = session->read();
+        CHECK(to_hex(data.card_id.bytes().data(), data.card_id.bytes().size()) == kCardId);
+        CHECK(to_hex(data.challenge.bytes()) == kChallenge);
+        session.reset();
+        CHECK_FALSE(context_alive(native));
+    }
+
+    SECTION("a card removed after its Context is gone fails cleanly") {
+        std::optional<Card> card;
+        {
+            Context context;
+            card.emplace(context, kReader0);
+        }
+        rig::remove_card(0);
+        const auto e = thrown<Error>([&] { card->transmit_raw(select_gids.encode()); });
+        CHECK((e.code() == ErrorCode::card_removed || e.code() == ErrorCode::no_card));
+        CHECK_NOTHROW(card.reset());
+    }
 }

@@ -21,7 +21,7 @@
 
 #include "emulator.hpp"
 #include "mimcm/mimcm.hpp"
-#include "mimcm/pcsc_session.hpp"
+#include "mimcm/pcsc/session.hpp"
 #include "rig.hpp"
 #include "test_data.hpp"
 

@@ -1,5 +1,5 @@
 // The card side of mimcm::Enrollment on a real card through PC/SC, as one card session
-// (mimcm/pcsc_session.hpp): the applet is selected once; every later read() re-checks the card
+// (mimcm/pcsc/session.hpp): the applet is selected once; every later read() re-checks the card
 // without selecting and asks for a fresh challenge; the server's response is answered and the
 // admin key or the PIN changed in that same session, with nothing selected in between.
 #pragma once
@@ -11,12 +11,15 @@
 
 #include "mimcm/card/profiles.hpp"
 #include "mimcm/identifiers.hpp"
-#include "mimcm/pcsc.hpp"
-#include "mimcm/pcsc_session.hpp"
+#include "mimcm/pcsc/context.hpp"
+#include "mimcm/pcsc/readers.hpp"
+#include "mimcm/pcsc/session.hpp"
 #include "mimcm/secret.hpp"
 
 namespace mimcm::pcsc {
 
+/// Threads: not thread-safe; one thread at a time. It refers to the Context it was made with,
+/// which must outlive it (the card session it opens keeps the native context alive itself).
 class EnrollmentCard {
   public:
     /// options.reader: a reader name, or the first reader with a card (then kept for the whole

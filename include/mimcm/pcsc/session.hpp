@@ -20,7 +20,8 @@
 // read_card() is the one-off reading (ATR, card id, challenge) for the calls that only send the
 // challenge to the server, e.g. the server-proposed PIN.
 //
-// Threads: one session per thread. Movable, not copyable; keeps its PC/SC context alive.
+// Threads: not thread-safe; one session per thread. Movable, not copyable; keeps its PC/SC
+// context alive, so it may outlive the Context it was opened with.
 #pragma once
 
 #include <chrono>
@@ -33,11 +34,16 @@
 #include "mimcm/card/profiles.hpp"
 #include "mimcm/card/session.hpp"
 #include "mimcm/identifiers.hpp"
-#include "mimcm/pcsc.hpp"
+#include "mimcm/pcsc/card.hpp"
+#include "mimcm/pcsc/context.hpp"
+#include "mimcm/pcsc/error.hpp"
+#include "mimcm/pcsc/readers.hpp"
 #include "mimcm/secret.hpp"
 
 namespace mimcm::pcsc {
 
+/// How CardSession::open() and read_card() find the card. A plain value: share it between
+/// threads only read-only.
 struct ReadOptions {
     /// Exact reader name; empty: the first reader with a card.
     std::optional<std::string> reader;
@@ -52,7 +58,7 @@ struct ReadOptions {
     bool hold_transaction = true;
 };
 
-/// What read_card() read.
+/// What read_card() read. A plain value: share it between threads only read-only.
 struct CardReading {
     std::string reader;
     Bytes atr;
@@ -86,6 +92,8 @@ inline Error challenge_lost_error(const Error& e) {
 
 }  // namespace detail
 
+/// One card connection with its profile resolved and its applet selected once (see above).
+/// Threads: not thread-safe; one thread at a time.
 class CardSession {
   public:
     /// Picks the reader (see select_reader()), connects (SHARED), and in a transaction reads
