@@ -25,7 +25,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "mimcm/encoding.hpp"
+#include "mimcm/detail/text.hpp"
 #include "residue.h"
 
 extern "C" {

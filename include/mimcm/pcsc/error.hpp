@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "mimcm/card/apdu.hpp"
+#include "mimcm/detail/text.hpp"
 #include "mimcm/pcsc/platform.hpp"
 
 namespace mimcm::pcsc {
@@ -200,10 +201,8 @@ inline const ErrorInfo* find_error(LONG value) noexcept {
 
 inline std::string hex32(LONG value) {
     const auto v = static_cast<std::uint32_t>(static_cast<unsigned long>(value) & 0xFFFFFFFFul);
-    static constexpr char digits[] = "0123456789ABCDEF";
     std::string out = "0x";
-    for (int shift = 28; shift >= 0; shift -= 4)
-        out.push_back(digits[(v >> shift) & 0xF]);
+    mimcm::detail::append_hex(out, v, 8, mimcm::detail::HexCase::upper);
     return out;
 }
 
