@@ -10,9 +10,6 @@
 #endif
 
 #ifndef MIMCM_NO_PCSC
-#include "mimcm/card/apdu.hpp"
-#include "mimcm/card/profiles.hpp"
-#include "mimcm/card/session.hpp"
 #include "mimcm/pcsc.hpp"
 #include "mimcm/pcsc_enrollment.hpp"
 #include "mimcm/pcsc_session.hpp"

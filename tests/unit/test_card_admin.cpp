@@ -15,7 +15,11 @@
 #include <vector>
 
 #include "card_test_data.hpp"
-#include "mimcm/card/profiles.hpp"
+#include "mimcm/card/des.hpp"
+#include "mimcm/card/gids.hpp"
+#include "mimcm/card/piv.hpp"
+#include "mimcm/card/profile.hpp"
+#include "mimcm/card/resolver.hpp"
 #include "mimcm/card/session.hpp"
 #include "scripted_channel.hpp"
 

@@ -18,7 +18,8 @@
 #include <utility>
 
 #include "mimcm/card/apdu.hpp"
-#include "mimcm/card/profiles.hpp"
+#include "mimcm/card/profile.hpp"
+#include "mimcm/card/resolver.hpp"
 #include "mimcm/identifiers.hpp"
 #include "mimcm/secret.hpp"
 
