@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "mimcm/card/apdu.hpp"
@@ -24,6 +25,7 @@
 namespace mimcm::card {
 
 /// One record of the GIDS master file table.
+/// Threads: a plain value; concurrent reads are safe.
 struct GidsFileRecord {
     std::string directory;        ///< "" for the root, e.g. "mscp"
     std::string file;             ///< e.g. "cardid", "cardapps"
@@ -32,6 +34,7 @@ struct GidsFileRecord {
 };
 
 /// Microsoft GIDS applet.
+/// Threads: one thread at a time; movable, not copyable.
 class GidsProfile : public CardProfile {
   public:
     /// The GIDS AID without its 2 version bytes (what the minidriver selects).
@@ -53,6 +56,19 @@ class GidsProfile : public CardProfile {
         general_authenticate,  ///< MSE SET + GENERAL AUTHENTICATE (the GIDS card edge)
         get_challenge,         ///< GET CHALLENGE + EXTERNAL AUTHENTICATE (cards without the above)
     };
+
+    GidsProfile() = default;
+    /// Moving hands over what the profile learnt about its card (the challenge method); the
+    /// moved-from profile is like a new one.
+    GidsProfile(GidsProfile&& other) noexcept
+        : CardProfile(std::move(other)),
+          method_(std::exchange(other.method_, ChallengeMethod::general_authenticate)) {}
+    GidsProfile& operator=(GidsProfile&& other) noexcept {
+        CardProfile::operator=(std::move(other));
+        method_ = std::exchange(other.method_, ChallengeMethod::general_authenticate);
+        return *this;
+    }
+    ~GidsProfile() override = default;
 
     [[nodiscard]] std::string_view name() const override { return "gids"; }
 

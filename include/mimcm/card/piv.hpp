@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "mimcm/card/apdu.hpp"
 #include "mimcm/card/des.hpp"
@@ -23,6 +24,7 @@
 namespace mimcm::card {
 
 /// NIST SP 800-73-4 PIV applet.
+/// Threads: one thread at a time; movable, not copyable.
 class PivProfile : public CardProfile {
   public:
     static constexpr std::array<std::uint8_t, 9> aid{0xA0, 0x00, 0x00, 0x03, 0x08,
@@ -38,6 +40,21 @@ class PivProfile : public CardProfile {
     /// The PIN and PUK: 6 to 8 bytes, padded with FF to 8 on the wire.
     static constexpr std::size_t min_pin_size = 6;
     static constexpr std::size_t max_pin_size = 8;
+
+    PivProfile() = default;
+    /// Moving hands over what the profile learnt about its card (the management key's
+    /// algorithm); the moved-from profile is like a new one.
+    PivProfile(PivProfile&& other) noexcept
+        : CardProfile(std::move(other)),
+          metadata_read_(std::exchange(other.metadata_read_, false)),
+          algorithm_(std::exchange(other.algorithm_, std::nullopt)) {}
+    PivProfile& operator=(PivProfile&& other) noexcept {
+        CardProfile::operator=(std::move(other));
+        metadata_read_ = std::exchange(other.metadata_read_, false);
+        algorithm_ = std::exchange(other.algorithm_, std::nullopt);
+        return *this;
+    }
+    ~PivProfile() override = default;
 
     [[nodiscard]] std::string_view name() const override { return "piv"; }
 

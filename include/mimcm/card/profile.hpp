@@ -38,6 +38,7 @@ inline constexpr std::size_t admin_key_size = 24;
 inline constexpr std::size_t admin_response_size = 8;
 
 /// What a profile reads from a card.
+/// Threads: a plain value; concurrent reads are safe, a write needs the only reference.
 struct CardIdentity {
     /// The 16 raw bytes of the minidriver card id (GIDS "cardid" file, PIV CHUID GUID), as stored
     /// on the card (no GUID byte swapping).
@@ -82,6 +83,8 @@ inline std::string_view to_string(CardOperation operation) noexcept {
 }
 
 /// One card family, bound to one card session. See the top of this header.
+/// Threads: one thread at a time (a profile remembers what it learnt about its card).
+/// A derived profile may be movable (moving hands over what it learnt), never copyable.
 class CardProfile {
   public:
     CardProfile() = default;
@@ -167,6 +170,10 @@ class CardProfile {
     }
 
   protected:
+    // For derived profiles only: a CardProfile is not moved on its own (that would slice it).
+    CardProfile(CardProfile&&) noexcept = default;
+    CardProfile& operator=(CardProfile&&) noexcept = default;
+
     [[nodiscard]] CardError unsupported(std::string_view operation) const {
         return CardError(CardErrorCode::not_supported, "the " + std::string(name()) +
                                                            " card profile does not support " +

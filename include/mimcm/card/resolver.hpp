@@ -19,12 +19,15 @@
 
 namespace mimcm::card {
 
-/// Makes a fresh profile object (one per card session).
+/// Makes a fresh profile object (one per card session). Threads: called by resolve(), on the
+/// thread that calls it.
 using ProfileFactory = std::function<std::unique_ptr<CardProfile>()>;
 
 /// Stateless: tries profiles in order and returns the first whose applet the card has, with
 /// that applet left SELECTED. Default order: PIV, then GIDS (a card that answers the PIV
-/// SELECT is treated as PIV, as Windows does). Copyable; resolve() creates fresh profiles.
+/// SELECT is treated as PIV, as Windows does). resolve() creates fresh profiles.
+/// Threads: resolve() is const and may run on several threads at once (with their own
+/// channels) if the factories may; copyable, and a move copies (the moved-from resolver works).
 class ProfileResolver {
   public:
     ProfileResolver()
@@ -42,6 +45,11 @@ class ProfileResolver {
                 throw std::invalid_argument("ProfileResolver: empty profile factory in the list");
         }
     }
+    // No move operations: a move copies the list of factories, so that a moved-from resolver
+    // still resolves (a resolver is a few std::function objects).
+    ProfileResolver(const ProfileResolver&) = default;
+    ProfileResolver& operator=(const ProfileResolver&) = default;
+    ~ProfileResolver() = default;
 
     /// "auto" (PIV, then GIDS), "gids" or "piv" (ASCII case-insensitive).
     /// std::invalid_argument for other names, listing the valid ones.

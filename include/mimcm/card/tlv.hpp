@@ -17,6 +17,7 @@ namespace mimcm::card {
 
 namespace tlv {
 
+/// One BER-TLV item. Threads: a plain value; concurrent reads are safe.
 struct Item {
     std::uint32_t tag = 0;  ///< tag bytes big-endian, e.g. 0xDF1F, 0x5FC102
     Bytes value;
