@@ -70,10 +70,8 @@ SecretBytes secret(const std::string& hex_text) {
 // No secret (as hex, either case, or as text) may show up in a message.
 void check_no_secret(const std::string& message, const std::vector<std::string>& secrets) {
     std::string lower = message;
-    for (auto& c : lower) {
-        if (c >= 'A' && c <= 'F')
-            c = static_cast<char>(c - 'A' + 'a');
-    }
+    for (auto& c : lower)
+        c = mimcm::detail::ascii_lower(c);
     for (const auto& s : secrets) {
         INFO(message);
         CHECK(lower.find(s) == std::string::npos);

@@ -55,10 +55,8 @@ class ProfileResolver {
     /// std::invalid_argument for other names, listing the valid ones.
     static ProfileResolver by_name(std::string_view name) {
         std::string lower(name);
-        for (auto& c : lower) {
-            if (c >= 'A' && c <= 'Z')
-                c = static_cast<char>(c - 'A' + 'a');
-        }
+        for (auto& c : lower)
+            c = mimcm::detail::ascii_lower(c);
         if (lower == "auto")
             return ProfileResolver();
         if (lower == "gids")

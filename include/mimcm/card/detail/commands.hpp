@@ -72,13 +72,10 @@ inline bool all_zero(const std::uint8_t* data, std::size_t size) {
     return std::all_of(data, data + size, [](std::uint8_t b) { return b == 0; });
 }
 
+/// A tag in uppercase hex ("DF20").
 inline std::string hex_tag(std::uint32_t tag) {
-    std::string s = to_hex(tlv::tag_bytes(tag));
-    for (auto& c : s) {
-        if (c >= 'a' && c <= 'f')
-            c = static_cast<char>(c - 'a' + 'A');
-    }
-    return s;
+    const Bytes bytes = tlv::tag_bytes(tag);
+    return upper_hex(bytes.data(), bytes.size());
 }
 
 /// SELECT of `aid`: false when the card has no such applet, else expects 9000.
