@@ -645,7 +645,7 @@ TEST_CASE("a moved-from session refuses card operations and sends nothing", "[ca
     }
 }
 
-TEST_CASE("card profiles move what they learnt; the moved-from profile starts afresh",
+TEST_CASE("card profiles move what they learnt, and the moved-from profile starts afresh",
           "[card-admin]") {
     using mimcm::card::CardProfile;
     static_assert(std::is_nothrow_move_constructible_v<GidsProfile>);
