@@ -1,6 +1,15 @@
-// The part of mimcm that needs neither libcurl nor PC/SC: values, outcomes, the client template.
+// The part of mimcm that needs neither libcurl nor PC/SC: values, outcomes, the client template,
+// and the card layer (APDUs, card profiles, the card session) on any mimcm::card::ApduChannel.
 #pragma once
 
+#include "mimcm/card/apdu.hpp"
+#include "mimcm/card/des.hpp"
+#include "mimcm/card/gids.hpp"
+#include "mimcm/card/piv.hpp"
+#include "mimcm/card/profile.hpp"
+#include "mimcm/card/resolver.hpp"
+#include "mimcm/card/session.hpp"
+#include "mimcm/card/tlv.hpp"
 #include "mimcm/client.hpp"
 #include "mimcm/encoding.hpp"
 #include "mimcm/enrollment.hpp"

@@ -34,7 +34,7 @@
 #include <variant>
 #include <vector>
 
-#include "mimcm/card/profiles.hpp"
+#include "mimcm/card/profile.hpp"
 #include "mimcm/client.hpp"
 
 namespace mimcm {

@@ -10,8 +10,5 @@
 #endif
 
 #ifndef MIMCM_NO_PCSC
-#include "mimcm/card/apdu.hpp"
-#include "mimcm/card/profiles.hpp"
-#include "mimcm/card/session.hpp"
 #include "mimcm/pcsc.hpp"
 #endif

@@ -12,7 +12,10 @@
 
 #include "fuzz_input.hpp"
 #include "mimcm/card/apdu.hpp"
-#include "mimcm/card/profiles.hpp"
+#include "mimcm/card/detail/commands.hpp"
+#include "mimcm/card/gids.hpp"
+#include "mimcm/card/piv.hpp"
+#include "mimcm/card/tlv.hpp"
 
 namespace {
 

@@ -13,7 +13,10 @@
 
 #include "fuzz_input.hpp"
 #include "mimcm/card/apdu.hpp"
-#include "mimcm/card/profiles.hpp"
+#include "mimcm/card/gids.hpp"
+#include "mimcm/card/piv.hpp"
+#include "mimcm/card/profile.hpp"
+#include "mimcm/card/resolver.hpp"
 #include "mimcm/card/session.hpp"
 
 namespace {

@@ -30,7 +30,10 @@
 #include <vector>
 
 #include "card_test_data.hpp"
-#include "mimcm/card/profiles.hpp"
+#include "mimcm/card/gids.hpp"
+#include "mimcm/card/piv.hpp"
+#include "mimcm/card/profile.hpp"
+#include "mimcm/card/resolver.hpp"
 #include "mimcm/pcsc.hpp"
 #include "mimcm/pcsc/session.hpp"
 #include "rig.hpp"

@@ -10,7 +10,7 @@
 #include <string>
 #include <utility>
 
-#include "mimcm/card/profiles.hpp"
+#include "mimcm/card/resolver.hpp"
 #include "mimcm/pcsc.hpp"
 #include "mimcm/pcsc/session.hpp"
 #include "rig.hpp"

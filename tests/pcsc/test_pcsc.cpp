@@ -19,7 +19,8 @@
 #include <vector>
 
 #include "card_test_data.hpp"
-#include "mimcm/card/profiles.hpp"
+#include "mimcm/card/profile.hpp"
+#include "mimcm/card/resolver.hpp"
 #include "mimcm/pcsc.hpp"
 #include "mimcm/pcsc/session.hpp"
 #include "rig.hpp"

@@ -31,6 +31,8 @@
 #include <variant>
 #include <vector>
 
+#include "mimcm/card/gids.hpp"
+#include "mimcm/card/piv.hpp"
 #include "mimcm/enrollment.hpp"
 #include "mimcm/transport/curl.hpp"
 #include "residue.h"

@@ -13,6 +13,7 @@
 
 #include "mimcm/card/apdu.hpp"
 #include "mimcm/encoding.hpp"
+#include "mimcm/identifiers.hpp"
 
 namespace mimcm_test {
 
@@ -71,9 +72,7 @@ class ScriptedChannel : public mimcm::card::ApduChannel {
         for (char c : hex) {
             if (c == ' ' || c == ':' || c == '\n' || c == '\t')
                 continue;
-            if (c >= 'A' && c <= 'F')
-                c = static_cast<char>(c - 'A' + 'a');
-            out.push_back(c);
+            out.push_back(mimcm::detail::ascii_lower(c));
         }
         if (!mimcm::from_hex(out))
             throw std::invalid_argument("not hex: " + hex);

@@ -15,7 +15,11 @@
 #include <vector>
 
 #include "card_test_data.hpp"
-#include "mimcm/card/profiles.hpp"
+#include "mimcm/card/des.hpp"
+#include "mimcm/card/gids.hpp"
+#include "mimcm/card/piv.hpp"
+#include "mimcm/card/profile.hpp"
+#include "mimcm/card/resolver.hpp"
 #include "mimcm/card/session.hpp"
 #include "scripted_channel.hpp"
 
@@ -66,10 +70,8 @@ SecretBytes secret(const std::string& hex_text) {
 // No secret (as hex, either case, or as text) may show up in a message.
 void check_no_secret(const std::string& message, const std::vector<std::string>& secrets) {
     std::string lower = message;
-    for (auto& c : lower) {
-        if (c >= 'A' && c <= 'F')
-            c = static_cast<char>(c - 'A' + 'a');
-    }
+    for (auto& c : lower)
+        c = mimcm::detail::ascii_lower(c);
     for (const auto& s : secrets) {
         INFO(message);
         CHECK(lower.find(s) == std::string::npos);
@@ -575,6 +577,167 @@ TEST_CASE("sessions are movable and keep their state", "[card-admin]") {
     second.authenticate_admin(secret(docs_response));
     CHECK(second.admin_authenticated());
     CHECK(card.done());
+}
+
+TEST_CASE("a moved-from session refuses card operations and sends nothing", "[card-admin]") {
+    static_assert(std::is_nothrow_move_constructible_v<Session>);
+    static_assert(std::is_nothrow_move_assignable_v<Session>);
+    static_assert(!std::is_copy_assignable_v<Session>);
+    ScriptedChannel card;
+    expect_gids_open(card);
+    Session first(card, gids_only());
+    expect_gids_challenge(card);
+    (void)first.challenge();
+    card.expect(gids_response(), "9000");
+    Session second(std::move(first));
+    const std::size_t sent = card.sent().size();
+
+    // Neither the challenge nor the admin login stays with the moved-from session.
+    CHECK_FALSE(first.challenge_pending());
+    CHECK_FALSE(first.admin_authenticated());
+    CHECK(first.card_id().guid() == second.card_id().guid());
+    CHECK_THROWS_AS(first.profile_name(), std::logic_error);
+    CHECK_THROWS_AS(first.profile(), std::logic_error);
+    CHECK_THROWS_AS(first.supports(CardOperation::set_admin_key), std::logic_error);
+    CHECK_THROWS_AS(first.read_card_id(), std::logic_error);
+    CHECK_THROWS_AS(first.challenge(), std::logic_error);
+    CHECK_THROWS_AS(first.authenticate_admin(secret(docs_response)), std::logic_error);
+    CHECK_THROWS_AS(first.authenticate_admin_with_key(secret(new_key)), std::logic_error);
+    CHECK_THROWS_AS(first.set_admin_key(secret(new_key)), std::logic_error);
+    CHECK_THROWS_AS(first.set_user_pin(SecretString("87654321")), std::logic_error);
+    CHECK_THROWS_AS(first.reset_pin_with_puk(SecretString("12345678"), SecretString("87654321")),
+                    std::logic_error);
+    const std::string message = thrown<std::logic_error>([&] { (void)first.challenge(); }).what();
+    CHECK_THAT(message, Catch::Contains("moved from"));
+    CHECK(card.sent().size() == sent);
+
+    // The moved-to session answers the challenge the first one read, and writes.
+    CHECK(second.profile_name() == "gids");
+    second.authenticate_admin(secret(docs_response));
+    CHECK(second.admin_authenticated());
+    CHECK(card.done());
+
+    SECTION("assigning a session makes the moved-from one work again") {
+        ScriptedChannel piv_card;
+        expect_piv_open(piv_card);
+        first = Session(piv_card, piv_only());
+        CHECK(first.profile_name() == "piv");
+        CHECK(first.card_id().guid() == "bc88f13f-83ba-4037-8262-46eba1291c6e");
+        piv_card.expect(piv_metadata, "01 01 03 9000");
+        piv_card.expect(general_authenticate, challenge_answer);
+        CHECK(to_hex(first.challenge().bytes()) == "d61143f9ccffd2ca");
+        CHECK(first.challenge_pending());
+        CHECK(piv_card.done());
+    }
+    SECTION("move assignment hands over the admin login and leaves the source empty") {
+        ScriptedChannel piv_card;
+        expect_piv_open(piv_card);
+        Session third(piv_card, piv_only());
+        third = std::move(second);
+        CHECK(third.profile_name() == "gids");
+        CHECK(third.admin_authenticated());
+        CHECK_FALSE(second.admin_authenticated());
+        CHECK_THROWS_AS(second.set_admin_key(secret(new_key)), std::logic_error);
+        card.expect(put_key, "9000");
+        third.set_admin_key(secret(new_key));
+        CHECK(card.done());
+        CHECK(piv_card.done());
+    }
+}
+
+TEST_CASE("card profiles move what they learnt, and the moved-from profile starts afresh",
+          "[card-admin]") {
+    using mimcm::card::CardProfile;
+    static_assert(std::is_nothrow_move_constructible_v<GidsProfile>);
+    static_assert(std::is_nothrow_move_assignable_v<GidsProfile>);
+    static_assert(std::is_nothrow_move_constructible_v<PivProfile>);
+    static_assert(std::is_nothrow_move_assignable_v<PivProfile>);
+    static_assert(!std::is_copy_constructible_v<GidsProfile>);
+    static_assert(!std::is_copy_assignable_v<GidsProfile>);
+    static_assert(!std::is_copy_constructible_v<PivProfile>);
+    static_assert(!std::is_copy_assignable_v<PivProfile>);
+    // A profile is never moved into a CardProfile (that would slice it).
+    static_assert(!std::is_assignable_v<CardProfile&, GidsProfile&&>);
+    static_assert(!std::is_assignable_v<CardProfile&, PivProfile&&>);
+
+    SECTION("GIDS: the challenge method") {
+        ScriptedChannel card;
+        card.expect(mse_set, "6D00");
+        card.expect(get_challenge, "d61143f9ccffd2ca 9000");
+        GidsProfile learnt;
+        CHECK(to_hex(learnt.get_challenge(card)) == "d61143f9ccffd2ca");
+        REQUIRE(learnt.challenge_method() == GidsProfile::ChallengeMethod::get_challenge);
+
+        GidsProfile moved(std::move(learnt));
+        CHECK(moved.challenge_method() == GidsProfile::ChallengeMethod::get_challenge);
+        CHECK(learnt.challenge_method() == GidsProfile::ChallengeMethod::general_authenticate);
+        // The moved-to profile answers with EXTERNAL AUTHENTICATE, as the card asked.
+        card.expect("00 82 00 80 08" + docs_response, "9000");
+        moved.authenticate_admin(card, secret(docs_response));
+        CHECK(card.done());
+
+        // The moved-from profile works on a card of its own, as a new one would.
+        ScriptedChannel other;
+        expect_gids_open(other);
+        expect_gids_challenge(other);
+        other.expect(gids_response(), "9000");
+        CHECK(learnt.name() == "gids");
+        CHECK(learnt.select(other));
+        CHECK(to_hex(learnt.read_card_id(other).data(), 16) == card_id_hex);
+        CHECK(to_hex(learnt.get_challenge(other)) == "d61143f9ccffd2ca");
+        learnt.authenticate_admin(other, secret(docs_response));
+        CHECK(other.done());
+
+        GidsProfile assigned;
+        assigned = std::move(moved);
+        CHECK(assigned.challenge_method() == GidsProfile::ChallengeMethod::get_challenge);
+        CHECK(moved.challenge_method() == GidsProfile::ChallengeMethod::general_authenticate);
+    }
+    SECTION("PIV: the management key's algorithm, asked once") {
+        ScriptedChannel card;
+        card.expect(piv_metadata, "01 01 03 9000");
+        PivProfile learnt;
+        REQUIRE(learnt.management_key_algorithm(card) == PivProfile::algorithm_3des);
+
+        PivProfile moved(std::move(learnt));
+        // The moved-to profile knows the algorithm: no GET METADATA again.
+        card.expect(general_authenticate, challenge_answer);
+        CHECK(to_hex(moved.get_challenge(card)) == "d61143f9ccffd2ca");
+        CHECK(card.done());
+
+        // The moved-from profile asks again, here of a card with an AES key, and refuses it.
+        ScriptedChannel aes;
+        aes.expect(piv_metadata, "01 01 0A 9000");
+        CHECK(thrown<CardError>([&] { (void)learnt.get_challenge(aes); }).code() ==
+              CardErrorCode::not_supported);
+        CHECK(aes.done());
+
+        PivProfile assigned;
+        assigned = std::move(moved);
+        CHECK(assigned.management_key_algorithm(card) == PivProfile::algorithm_3des);
+        CHECK(card.done());  // known: nothing sent
+        card.expect(piv_metadata, "6D00");
+        CHECK_FALSE(moved.management_key_algorithm(card).has_value());
+        CHECK(card.done());
+    }
+}
+
+TEST_CASE("a profile resolver still resolves after it was moved from", "[card-admin]") {
+    static_assert(std::is_copy_constructible_v<ProfileResolver>);
+    static_assert(std::is_move_constructible_v<ProfileResolver>);
+    ProfileResolver source = gids_only();
+    const ProfileResolver moved(std::move(source));
+    ProfileResolver assigned = piv_only();
+    assigned = std::move(source);
+    for (const ProfileResolver* resolver :
+         {&std::as_const(source), &moved, &std::as_const(assigned)}) {
+        ScriptedChannel card;
+        card.expect(select_gids, "9000");
+        const auto profile = resolver->resolve(card);
+        REQUIRE(profile);
+        CHECK(profile->name() == "gids");
+        CHECK(card.done());
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

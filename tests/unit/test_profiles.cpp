@@ -9,7 +9,11 @@
 #include <vector>
 
 #include "card_test_data.hpp"
-#include "mimcm/card/profiles.hpp"
+#include "mimcm/card/gids.hpp"
+#include "mimcm/card/piv.hpp"
+#include "mimcm/card/profile.hpp"
+#include "mimcm/card/resolver.hpp"
+#include "mimcm/card/tlv.hpp"
 #include "scripted_channel.hpp"
 
 using mimcm::Bytes;

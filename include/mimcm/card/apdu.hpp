@@ -63,17 +63,29 @@ inline std::string_view to_string(CardErrorCode code) noexcept {
     return "unknown";
 }
 
+namespace detail {
+/// Uppercase hex ("6A82", "DF20"), the way card specs write status words and tags: to_hex()
+/// with its letters a-f raised.
+inline std::string upper_hex(const std::uint8_t* data, std::size_t size) {
+    std::string out = to_hex(data, size);
+    for (char& c : out) {
+        if (c >= 'a' && c <= 'f')
+            c = static_cast<char>(c - 'a' + 'A');
+    }
+    return out;
+}
+}  // namespace detail
+
 /// A status word as four uppercase hex digits ("6A82"), the way card specs write them.
 inline std::string sw_to_string(std::uint16_t sw) {
-    static constexpr char digits[] = "0123456789ABCDEF";
-    std::string out(4, '0');
-    for (int i = 0; i < 4; ++i)
-        out[static_cast<std::size_t>(i)] = digits[(sw >> (12 - 4 * i)) & 0x0f];
-    return out;
+    const std::uint8_t bytes[2] = {static_cast<std::uint8_t>(sw >> 8),
+                                   static_cast<std::uint8_t>(sw & 0xFF)};
+    return detail::upper_hex(bytes, 2);
 }
 
 /// A failure of the card or of its reader: CardError (the card's answer) or mimcm::pcsc::Error
 /// (the reader, PC/SC). Catch this to tell card trouble from server, input and program errors.
+/// Threads: immutable once thrown; safe to read from any thread.
 class DeviceError : public std::runtime_error {
   public:
     using std::runtime_error::runtime_error;
@@ -82,6 +94,7 @@ class DeviceError : public std::runtime_error {
 /// A failure at card level: the card answered, but not what was expected. (Reader and PC/SC
 /// failures are mimcm::pcsc::Error.) Messages say what failed and what was expected; they never
 /// contain secret data.
+/// Threads: immutable once thrown; safe to read from any thread.
 class CardError : public DeviceError {
   public:
     CardError(CardErrorCode code, const std::string& message,
@@ -100,6 +113,7 @@ class CardError : public DeviceError {
 /// The Le of a command: how many response bytes are expected, 1 to 256 (256 is written as 00).
 /// A type of its own so that a command's data and its Le cannot be mistaken for one another:
 /// `CommandApdu(cla, ins, p1, p2, {})` is "no data, no Le" (case 1), never "Le 256".
+/// Threads: an immutable value; safe from any thread.
 class Le {
   public:
     /// 1..256; anything else is std::invalid_argument (write Le::max() for "Le 00").
@@ -132,6 +146,7 @@ class Le {
 ///   case 4: data and Le             CommandApdu(cla, ins, p1, p2, data, Le(n))
 /// Le is 1..256 (256, Le::max(), is written as 00). Data is at most 255 bytes (no extended
 /// length); empty data means no Lc and no data field.
+/// Threads: a plain value; concurrent reads are safe, a write needs the only reference.
 struct CommandApdu {
     std::uint8_t cla = 0;
     std::uint8_t ins = 0;
@@ -203,6 +218,7 @@ struct CommandApdu {
 };
 
 /// A response APDU: data followed by the status word SW1 SW2.
+/// Threads: a plain value; concurrent reads are safe, a write needs the only reference.
 struct ResponseApdu {
     Bytes data;
     std::uint8_t sw1 = 0;
@@ -233,6 +249,7 @@ struct ResponseApdu {
 /// Where APDUs go: a card connected over PC/SC (mimcm::pcsc::Card) or a fake in tests.
 /// transmit_raw sends one command as is and returns the raw response (data + SW1 SW2); it does
 /// no GET RESPONSE handling (transmit() does that) and reports transport failures by throwing.
+/// Threads: one thread at a time per channel (one card); an implementation may allow more.
 class ApduChannel {
   public:
     ApduChannel() = default;
@@ -249,6 +266,7 @@ class ApduChannel {
 /// Limits of transmit(); the defaults fit any card of this SDK. A card that breaks them gets
 /// CardError{protocol}, so a faulty card ends in a typed error quickly, never in an endless
 /// loop or an unbounded allocation.
+/// Threads: a plain value; concurrent reads are safe.
 struct TransmitLimits {
     /// GET RESPONSE rounds after one command (64 x 256 bytes = 16 KiB).
     int max_get_response_rounds = 64;
@@ -285,6 +303,7 @@ inline ResponseApdu send_once(ApduChannel& channel, const CommandApdu& command,
 ///  - an answer over limits.max_answer_size bytes, or more than limits.max_response_data data
 ///    bytes in all: CardError{protocol}; fewer than 2 bytes: CardError{malformed}.
 /// The returned status word is the final one; data is everything accumulated.
+/// Threads: uses the channel alone, so it is as thread-safe as the channel.
 inline ResponseApdu transmit(ApduChannel& channel, const CommandApdu& command,
                              const TransmitLimits& limits = {}) {
     ResponseApdu response = detail::send_once(channel, command, limits);

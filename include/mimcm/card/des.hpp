@@ -2,6 +2,8 @@
 // authentication with a key the application holds itself (GIDS and PIV mutual authentication).
 // The CM admin flow does not need it: there the CM server computes the response. Small and
 // slow on purpose (a few blocks per card session); every key-dependent buffer is wiped.
+//
+// Threads: des3_cbc() works on its arguments only; safe from any thread.
 #pragma once
 
 #include <array>

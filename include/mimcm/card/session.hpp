@@ -8,7 +8,7 @@
 // It works on any ApduChannel (mimcm::pcsc::Card, or a scripted card in tests); the PC/SC
 // session (mimcm/pcsc_session.hpp) adds the reader, the ATR and the same-card checks.
 //
-// Threads: one session per thread; movable, not copyable.
+// Threads: one thread at a time per session (and per card); movable, not copyable.
 #pragma once
 
 #include <memory>
@@ -18,12 +18,14 @@
 #include <utility>
 
 #include "mimcm/card/apdu.hpp"
-#include "mimcm/card/profiles.hpp"
+#include "mimcm/card/profile.hpp"
+#include "mimcm/card/resolver.hpp"
 #include "mimcm/identifiers.hpp"
 #include "mimcm/secret.hpp"
 
 namespace mimcm::card {
 
+/// One card, its profile resolved once. Threads: one thread at a time; movable, not copyable.
 class Session {
   public:
     /// Resolves the profile (SELECTs the applets the resolver tries; the one found stays
@@ -37,16 +39,34 @@ class Session {
 
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
-    Session(Session&&) noexcept = default;
-    Session& operator=(Session&&) noexcept = default;
+    /// Moving hands over the card, the profile, the pending challenge and the admin login. A
+    /// moved-from session throws std::logic_error from every card operation until a session is
+    /// assigned to it; card_id() still gives the card id it read.
+    Session(Session&& other) noexcept
+        : channel_(std::exchange(other.channel_, nullptr)),
+          profile_(std::move(other.profile_)),
+          card_id_(other.card_id_),
+          pending_(std::exchange(other.pending_, false)),
+          authenticated_(std::exchange(other.authenticated_, false)) {}
+    Session& operator=(Session&& other) noexcept {
+        if (this != &other) {
+            channel_ = std::exchange(other.channel_, nullptr);
+            profile_ = std::move(other.profile_);
+            card_id_ = other.card_id_;
+            pending_ = std::exchange(other.pending_, false);
+            authenticated_ = std::exchange(other.authenticated_, false);
+        }
+        return *this;
+    }
     ~Session() = default;
 
     /// The profile of the card ("gids", "piv", ...).
-    [[nodiscard]] std::string_view profile_name() const { return profile_->name(); }
-    [[nodiscard]] CardProfile& profile() noexcept { return *profile_; }
+    [[nodiscard]] std::string_view profile_name() const { return live().name(); }
+    /// The card's profile (std::logic_error for a moved-from session).
+    [[nodiscard]] CardProfile& profile() { return live(); }
     /// Whether the card's profile offers `operation` (ask before writing anything).
     [[nodiscard]] bool supports(CardOperation operation) const {
-        return profile_->supports(operation);
+        return live().supports(operation);
     }
 
     /// The card id read when the session opened.
@@ -54,14 +74,14 @@ class Session {
 
     /// Reads the card id again, by GET DATA on the selected applet (no SELECT, no challenge:
     /// a pending challenge and the admin login stay valid).
-    [[nodiscard]] CardId read_card_id() { return CardId(profile_->read_card_id(*channel_)); }
+    [[nodiscard]] CardId read_card_id() { return CardId(live().read_card_id(channel())); }
 
     /// A fresh admin challenge. Replaces a pending one; the admin login ends (the card logs
     /// the admin out when it issues a new challenge, or may).
     [[nodiscard]] Challenge challenge() {
         pending_ = false;
         authenticated_ = false;
-        Bytes bytes = profile_->get_challenge(*channel_);
+        Bytes bytes = live().get_challenge(channel());
         pending_ = true;
         return Challenge(std::move(bytes));
     }
@@ -80,7 +100,7 @@ class Session {
         }
         pending_ = false;
         authenticated_ = false;
-        profile_->authenticate_admin(*channel_, response);
+        live().authenticate_admin(channel(), response);
         authenticated_ = true;
     }
 
@@ -89,7 +109,7 @@ class Session {
     void authenticate_admin_with_key(const SecretBytes& key) {
         pending_ = false;
         authenticated_ = false;
-        profile_->authenticate_admin_with_key(*channel_, key);
+        live().authenticate_admin_with_key(channel(), key);
         authenticated_ = true;
     }
 
@@ -97,7 +117,7 @@ class Session {
     /// session (nothing is sent).
     void set_admin_key(const SecretBytes& key) {
         require_admin("setting the admin key");
-        profile_->set_admin_key(*channel_, key);
+        live().set_admin_key(channel(), key);
     }
 
     /// A new user PIN with the admin rights (GIDS). CardError{not_authenticated} without the
@@ -106,20 +126,20 @@ class Session {
     void set_user_pin(const SecretString& pin) {
         require_admin("setting the user PIN");
         try {
-            profile_->set_user_pin(*channel_, pin);
+            live().set_user_pin(channel(), pin);
         } catch (const CardError&) {
             // The card may have logged the admin out before it refused: assume it did.
-            if (profile_->pin_change_ends_admin_login())
+            if (live().pin_change_ends_admin_login())
                 authenticated_ = false;
             throw;
         }
-        if (profile_->pin_change_ends_admin_login())
+        if (live().pin_change_ends_admin_login())
             authenticated_ = false;
     }
 
     /// A new user PIN with the PUK (PIV); no admin login needed.
     void reset_pin_with_puk(const SecretString& puk, const SecretString& pin) {
-        profile_->reset_pin_with_puk(*channel_, puk, pin);
+        live().reset_pin_with_puk(channel(), puk, pin);
     }
 
     /// True between a challenge and its answer.
@@ -137,13 +157,26 @@ class Session {
     void rebind(ApduChannel& channel) noexcept { channel_ = &channel; }
 
   private:
+    CardProfile& live() const {
+        if (!profile_ || channel_ == nullptr) {
+            throw std::logic_error(
+                "mimcm::card::Session: this card session was moved from; use the session it "
+                "was moved to");
+        }
+        return *profile_;
+    }
+    ApduChannel& channel() const {
+        (void)live();
+        return *channel_;
+    }
+
     void require_admin(std::string_view operation) const {
         if (!authenticated_) {
             throw CardError(CardErrorCode::not_authenticated,
                             std::string(profile_name()) + ": " + std::string(operation) +
                                 " needs the admin authentication of this card session (a fresh "
                                 "challenge and the server's response)" +
-                                (profile_->pin_change_ends_admin_login()
+                                (live().pin_change_ends_admin_login()
                                      ? "; the card logs the admin out after a PIN change"
                                      : ""));
         }
