@@ -5,7 +5,6 @@
 #include "mimcm/card/gids.hpp"
 #include "mimcm/card/piv.hpp"
 #include "mimcm/card/profile.hpp"
-#include "mimcm/card/profiles.hpp"
 #include "mimcm/card/resolver.hpp"
 #include "mimcm/card/session.hpp"
 #include "mimcm/card/tlv.hpp"

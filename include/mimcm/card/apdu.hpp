@@ -63,24 +63,11 @@ inline std::string_view to_string(CardErrorCode code) noexcept {
     return "unknown";
 }
 
-namespace detail {
-/// Uppercase hex ("6A82", "DF20"), the way card specs write status words and tags: to_hex()
-/// with its letters a-f raised.
-inline std::string upper_hex(const std::uint8_t* data, std::size_t size) {
-    std::string out = to_hex(data, size);
-    for (char& c : out) {
-        if (c >= 'a' && c <= 'f')
-            c = static_cast<char>(c - 'a' + 'A');
-    }
-    return out;
-}
-}  // namespace detail
-
 /// A status word as four uppercase hex digits ("6A82"), the way card specs write them.
 inline std::string sw_to_string(std::uint16_t sw) {
-    const std::uint8_t bytes[2] = {static_cast<std::uint8_t>(sw >> 8),
-                                   static_cast<std::uint8_t>(sw & 0xFF)};
-    return detail::upper_hex(bytes, 2);
+    std::string out;
+    mimcm::detail::append_hex(out, sw, 4, mimcm::detail::HexCase::upper);
+    return out;
 }
 
 /// A failure of the card or of its reader: CardError (the card's answer) or mimcm::pcsc::Error

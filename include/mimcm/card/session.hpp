@@ -6,7 +6,7 @@
 // PIN change ends the admin login (the next admin command needs a new challenge and response).
 //
 // It works on any ApduChannel (mimcm::pcsc::Card, or a scripted card in tests); the PC/SC
-// session (mimcm/pcsc_session.hpp) adds the reader, the ATR and the same-card checks.
+// session (mimcm/pcsc/session.hpp) adds the reader, the ATR and the same-card checks.
 //
 // Threads: one thread at a time per session (and per card); movable, not copyable.
 #pragma once

@@ -9,7 +9,7 @@
 #include <string>
 #include <utility>
 
-#include "mimcm/card/profiles.hpp"
+#include "mimcm/card/resolver.hpp"
 #include "mimcm/identifiers.hpp"
 #include "mimcm/pcsc/context.hpp"
 #include "mimcm/pcsc/readers.hpp"

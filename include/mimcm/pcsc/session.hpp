@@ -31,7 +31,7 @@
 #include <string_view>
 #include <utility>
 
-#include "mimcm/card/profiles.hpp"
+#include "mimcm/card/resolver.hpp"
 #include "mimcm/card/session.hpp"
 #include "mimcm/identifiers.hpp"
 #include "mimcm/pcsc/card.hpp"

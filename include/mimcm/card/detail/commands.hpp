@@ -74,8 +74,10 @@ inline bool all_zero(const std::uint8_t* data, std::size_t size) {
 
 /// A tag in uppercase hex ("DF20").
 inline std::string hex_tag(std::uint32_t tag) {
-    const Bytes bytes = tlv::tag_bytes(tag);
-    return upper_hex(bytes.data(), bytes.size());
+    std::string out;
+    for (const std::uint8_t b : tlv::tag_bytes(tag))
+        mimcm::detail::append_hex(out, b, 2, mimcm::detail::HexCase::upper);
+    return out;
 }
 
 /// SELECT of `aid`: false when the card has no such applet, else expects 9000.
