@@ -44,7 +44,10 @@ inline TokenProvider static_token(SecretString token) {
 }
 
 struct ClientOptions {
-    Logger logger;                 ///< empty: no logging
+    Logger logger;  ///< empty: no logging
+    /// The least severe level delivered to the logger; a line below it (or any line without a
+    /// logger) is never built.
+    LogLevel log_level = LogLevel::debug;
     TokenProvider token_provider;  ///< empty: no bearer token (e.g. Negotiate or NTLM instead)
     std::string user_agent = std::string("mimcm/") + std::string(version_string);
     /// The deepest nesting of JSON arrays and objects accepted in a response body; a deeper body
@@ -350,7 +353,10 @@ class BasicClient {
         if (options_.token_provider && response && response->status == 401) {
             SecretString fresh = options_.token_provider(TokenRequest::after_unauthorized);
             if (!fresh.empty() && fresh != request.bearer_token) {
-                log(LogLevel::info, "401 with the current token: retrying once with a fresh one");
+                log(LogLevel::info, [] {
+                    return std::string(
+                        "401 with the current token: retrying once with a fresh one");
+                });
                 request.bearer_token = std::move(fresh);
                 result = send_logged(request);
             }
@@ -359,29 +365,35 @@ class BasicClient {
     }
 
     TransportResult send_logged(const HttpRequest& request) {
-        log(LogLevel::debug, request.method + " " + detail::redact_query(request.url));
+        log(LogLevel::debug,
+            [&] { return request.method + " " + detail::redact_query(request.url); });
         const auto started = std::chrono::steady_clock::now();
         TransportResult result = transport_.send(request);
         const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::steady_clock::now() - started)
                             .count();
         if (const auto* response = std::get_if<HttpResponse>(&result)) {
-            log(LogLevel::info, request.method + " " + detail::redact_query(request.url) + " -> " +
-                                    std::to_string(response->status) + " (" +
-                                    std::to_string(response->body.size()) + " bytes, " +
-                                    std::to_string(ms) + " ms)");
+            log(LogLevel::info, [&] {
+                return request.method + " " + detail::redact_query(request.url) + " -> " +
+                       std::to_string(response->status) + " (" +
+                       std::to_string(response->body.size()) + " bytes, " + std::to_string(ms) +
+                       " ms)";
+            });
         } else {
             const auto& error = std::get<TransportError>(result);
-            log(LogLevel::warning, request.method + " " + detail::redact_query(request.url) +
-                                       " failed after " + std::to_string(ms) +
-                                       " ms: " + error.message);
+            log(LogLevel::warning, [&] {
+                return request.method + " " + detail::redact_query(request.url) + " failed after " +
+                       std::to_string(ms) + " ms: " + error.message;
+            });
         }
         return result;
     }
 
-    void log(LogLevel level, const std::string& line) const {
-        if (options_.logger)
-            options_.logger(level, line);
+    /// Delivers the line that `build()` makes, building it only when a logger wants `level`.
+    template <class Build>
+    void log(LogLevel level, Build&& build) const {
+        if (options_.logger && level >= options_.log_level)
+            options_.logger(level, std::forward<Build>(build)());
     }
 
     CmUrl server_;

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "card_test_data.hpp"
@@ -720,5 +721,72 @@ TEST_CASE("a Card, a Transaction and a CardSession outlive their Context safely"
         const auto e = thrown<Error>([&] { card->transmit_raw(select_gids.encode()); });
         CHECK((e.code() == ErrorCode::card_removed || e.code() == ErrorCode::no_card));
         CHECK_NOTHROW(card.reset());
+    }
+}
+
+static_assert(std::is_move_constructible_v<mimcm::pcsc::EnrollmentCard>);
+static_assert(std::is_move_assignable_v<mimcm::pcsc::EnrollmentCard>);
+static_assert(!std::is_copy_constructible_v<mimcm::pcsc::EnrollmentCard>);
+static_assert(!std::is_copy_assignable_v<mimcm::pcsc::EnrollmentCard>);
+
+TEST_CASE("an EnrollmentCard moves and outlives its Context safely", "[pcsc][raii][lifetime]") {
+    using mimcm::pcsc::EnrollmentCard;
+    rig::EmptyReadersAtExit cleanup;
+    rig::insert_card(0, card_args("gids"));
+    rig::insert_card(1, "--profile piv --card-id " + kCardId2 + " --challenge " + kChallenge);
+    auto context_alive = [](SCARDCONTEXT native) {
+        return SCardIsValidContext(native) == SCARD_S_SUCCESS;
+    };
+    auto card_id = [](const mimcm::CardData& data) {
+        return to_hex(data.card_id.bytes().data(), data.card_id.bytes().size());
+    };
+
+    SECTION("the Context destroyed before the first read: the card is still read") {
+        std::optional<EnrollmentCard> card;
+        SCARDCONTEXT native{};
+        {
+            Context context;
+            native = context.native();
+            card.emplace(context, ReadOptions{});  // no reader: the first with a card is found
+        }
+        CHECK(context_alive(native));
+        const auto data = card->read();
+        CHECK(card->reader() == kReader0);
+        CHECK(card_id(data) == kCardId);
+        CHECK(to_hex(data.challenge.bytes()) == kChallenge);
+        CHECK(card->supports(mimcm::card::CardOperation::admin_challenge));
+        CHECK(to_hex(card->read().challenge.bytes()) == kChallenge);  // same card, same session
+        card->finish();
+        card.reset();
+        CHECK_FALSE(context_alive(native));
+    }
+
+    SECTION("move-assignment replaces a card with another, across contexts") {
+        std::optional<Context> first_context(std::in_place);
+        const SCARDCONTEXT first_native = first_context->native();
+        EnrollmentCard first(*first_context, from_reader(kReader0));
+        CHECK(card_id(first.read()) == kCardId);
+
+        Context second_context;
+        const SCARDCONTEXT second_native = second_context.native();
+        EnrollmentCard target(second_context, from_reader(kReader1));
+        CHECK(card_id(target.read()) == kCardId2);
+
+        first_context.reset();
+        target = std::move(first);  // target's own session closes; it takes over first's
+        CHECK(context_alive(first_native));
+        CHECK(context_alive(second_native));  // second_context still owns it
+        CHECK(target.reader() == kReader0);
+        const auto again = target.read();
+        CHECK(card_id(again) == kCardId);
+        CHECK(to_hex(again.challenge.bytes()) == kChallenge);
+
+        EnrollmentCard constructed(std::move(target));
+        CHECK(card_id(constructed.read()) == kCardId);
+        // NOLINTNEXTLINE(bugprone-use-after-move): a moved-from card fails loudly, never reads
+        CHECK_THROWS_AS(target.read(), std::logic_error);
+        constructed.finish();
+        { EnrollmentCard gone = std::move(constructed); }
+        CHECK_FALSE(context_alive(first_native));
     }
 }

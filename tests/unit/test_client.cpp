@@ -316,3 +316,63 @@ TEST_CASE("ParsedJson: strings point into its own copy of the text, which it own
     CHECK(json.value().IsArray());
     CHECK(json.parse("{", 64).rfind("is not JSON", 0) == 0);
 }
+
+TEST_CASE("the log level threshold filters lines before the logger sees them", "[client][log]") {
+    struct Delivered {
+        std::vector<LogLevel> levels;
+        std::vector<std::string> lines;
+    };
+    const auto run = [](LogLevel threshold, FakeTransport::Handler handler, Delivered* delivered) {
+        FakeTransport transport(std::move(handler));
+        ClientOptions options;
+        options.log_level = threshold;
+        if (delivered) {
+            options.logger = [delivered](LogLevel level, std::string_view line) {
+                delivered->levels.push_back(level);
+                delivered->lines.emplace_back(line);
+            };
+        }
+        BasicClient<FakeTransport> client(CmUrl::parse("https://cm.contoso.com"), transport,
+                                          options);
+        const auto result = client.server_proposed_pin(SmartcardId::parse(kSmartcard), docs_card());
+        CHECK(transport.requests().size() == 1);  // the threshold never changes what is sent
+        return outcome_name(result);
+    };
+    const auto ok = FakeTransport::answer(200, "\"00123456\"");
+    const FakeTransport::Handler broken = [](const HttpRequest&) -> TransportResult {
+        return TransportError{TransportError::Kind::timeout, 28, "Timeout was reached"};
+    };
+
+    SECTION("the default delivers every level, as before the threshold existed") {
+        CHECK(ClientOptions{}.log_level == LogLevel::debug);
+        Delivered delivered;
+        CHECK(run(ClientOptions{}.log_level, ok, &delivered) == "pin_proposed");
+        CHECK(delivered.levels == std::vector<LogLevel>{LogLevel::debug, LogLevel::info});
+        REQUIRE(delivered.lines.size() == 2);
+        CHECK(delivered.lines[0].rfind("GET https://cm.contoso.com/", 0) == 0);
+        CHECK(delivered.lines[1].find("-> 200") != std::string::npos);
+    }
+    SECTION("info drops the debug line and keeps the response line") {
+        Delivered delivered;
+        run(LogLevel::info, ok, &delivered);
+        CHECK(delivered.levels == std::vector<LogLevel>{LogLevel::info});
+    }
+    SECTION("warning drops a success entirely and keeps a transport failure") {
+        Delivered delivered;
+        run(LogLevel::warning, ok, &delivered);
+        CHECK(delivered.levels.empty());
+        run(LogLevel::warning, broken, &delivered);
+        CHECK(delivered.levels == std::vector<LogLevel>{LogLevel::warning});
+        REQUIRE(delivered.lines.size() == 1);
+        CHECK(delivered.lines[0].find("Timeout was reached") != std::string::npos);
+    }
+    SECTION("error delivers nothing for a warning") {
+        Delivered delivered;
+        run(LogLevel::error, broken, &delivered);
+        CHECK(delivered.levels.empty());
+    }
+    SECTION("no logger: the calls still work and nothing is delivered anywhere") {
+        CHECK(run(LogLevel::debug, ok, nullptr) == "pin_proposed");
+        CHECK(run(LogLevel::debug, broken, nullptr) == "transport_failure");
+    }
+}

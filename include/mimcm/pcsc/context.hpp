@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <stdexcept>
+#include <utility>
 
 #include "mimcm/pcsc/error.hpp"
 #include "mimcm/pcsc/platform.hpp"
@@ -36,6 +37,13 @@ class ContextHandle {
 class Context {
   public:
     Context() : state_(std::make_shared<const detail::ContextHandle>()) {}
+    /// Another owner of an existing native context (from share()): both Contexts use, and keep
+    /// alive, the same SCARDCONTEXT, so cancel() on either ends a wait of the other.
+    explicit Context(std::shared_ptr<const detail::ContextHandle> shared)
+        : state_(std::move(shared)) {
+        if (!state_)
+            throw std::logic_error("mimcm::pcsc::Context: no native context to share");
+    }
     ~Context() = default;
 
     Context(const Context&) = delete;

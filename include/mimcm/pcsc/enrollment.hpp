@@ -18,14 +18,16 @@
 
 namespace mimcm::pcsc {
 
-/// Threads: not thread-safe; one thread at a time. It refers to the Context it was made with,
-/// which must outlive it (the card session it opens keeps the native context alive itself).
+/// Movable (construct and assign), not copyable. It shares the native context of the Context it
+/// was made with and keeps it alive, so it may outlive that Context object; Context::cancel() on
+/// that object still ends this card's reader wait.
+/// Threads: not thread-safe; one thread at a time.
 class EnrollmentCard {
   public:
     /// options.reader: a reader name, or the first reader with a card (then kept for the whole
     /// flow); options.profiles: which card profiles to try (default: PIV, then GIDS).
-    EnrollmentCard(Context& context, ReadOptions options)
-        : context_(context), options_(std::move(options)) {}
+    EnrollmentCard(const Context& context, ReadOptions options)
+        : context_(context.share()), options_(std::move(options)) {}
 
     /// Opens the card session on the first call (SELECT once, card id); then, every time, the
     /// same-card check and a fresh admin challenge.
@@ -79,7 +81,7 @@ class EnrollmentCard {
         return *session_;
     }
 
-    Context& context_;
+    Context context_;  ///< shares the native context of the Context given
     ReadOptions options_;
     mutable std::optional<CardSession> session_;
 };
