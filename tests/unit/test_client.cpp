@@ -316,3 +316,13 @@ TEST_CASE("ParsedJson: strings point into its own copy of the text, which it own
     CHECK(json.value().IsArray());
     CHECK(json.parse("{", 64).rfind("is not JSON", 0) == 0);
 }
+
+TEST_CASE("static_token gives a copy of its one token buffer on each call", "[client][secret]") {
+    const TokenProvider provider = static_token(SecretString("bearer-123"));
+    const TokenProvider copied = provider;  // std::function copies: the token is not copied
+    const SecretString first = provider(TokenRequest::initial);
+    const SecretString second = copied(TokenRequest::after_unauthorized);
+    CHECK(first.reveal() == "bearer-123");
+    CHECK(second == first);
+    CHECK(second.reveal().data() != first.reveal().data());
+}
