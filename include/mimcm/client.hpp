@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,9 +39,11 @@ enum class TokenRequest {
 /// a different token. An empty token sends the request without one.
 using TokenProvider = std::function<SecretString(TokenRequest)>;
 
-/// A provider that always gives the same token.
+/// A provider that always gives the same token (one buffer, shared by the provider's copies).
 inline TokenProvider static_token(SecretString token) {
-    return [token = std::move(token)](TokenRequest) { return token; };
+    return [token = std::make_shared<const SecretString>(std::move(token))](TokenRequest) {
+        return token->clone();
+    };
 }
 
 struct ClientOptions {

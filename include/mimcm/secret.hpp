@@ -82,21 +82,17 @@ struct WipingMemory {
 
 /// A string for secret text. Its buffer is wiped when destroyed, assigned over, moved from, or
 /// regrown by append(). It has no stream operator: printing it is a compile error; call reveal()
-/// where the secret really must be used.
+/// where the secret really must be used. Move-only: clone() makes a copy where one is needed.
 class SecretString {
   public:
     SecretString() = default;
     explicit SecretString(std::string_view text) { append(text); }
-    SecretString(const SecretString& other) { append(other.reveal()); }
+    /// Not copyable: a second copy of a secret is made only on purpose, with clone().
+    SecretString(const SecretString&) = delete;
+    SecretString& operator=(const SecretString&) = delete;
+    /// Moves leave `other` wiped and empty.
     SecretString(SecretString&& other) noexcept : value_(std::move(other.value_)) {
         other.wipe();  // libstdc++ copies short strings on move: clear what stays behind
-    }
-    SecretString& operator=(const SecretString& other) {
-        if (this != &other) {
-            wipe();
-            append(other.reveal());
-        }
-        return *this;
     }
     SecretString& operator=(SecretString&& other) noexcept {
         if (this != &other) {
@@ -107,6 +103,9 @@ class SecretString {
         return *this;
     }
     ~SecretString() { wipe(); }
+
+    /// An explicit second copy, in a buffer of its own (wiped like this one).
+    [[nodiscard]] SecretString clone() const { return SecretString(reveal()); }
 
     /// The secret itself. Valid until this object changes or dies; do not copy it into plain
     /// strings.
@@ -152,20 +151,17 @@ class SecretString {
     std::string value_;
 };
 
-/// Byte buffer for secret binary data (keys, challenge responses), wiped like SecretString.
+/// Byte buffer for secret binary data (keys, challenge responses), wiped like SecretString and,
+/// like it, move-only with clone().
 class SecretBytes {
   public:
     SecretBytes() = default;
     explicit SecretBytes(std::vector<std::uint8_t> bytes) noexcept : value_(std::move(bytes)) {}
-    SecretBytes(const SecretBytes& other) : value_(other.value_) {}
+    /// Not copyable: a second copy of a secret is made only on purpose, with clone().
+    SecretBytes(const SecretBytes&) = delete;
+    SecretBytes& operator=(const SecretBytes&) = delete;
+    /// Moves leave `other` wiped and empty.
     SecretBytes(SecretBytes&& other) noexcept : value_(std::move(other.value_)) { other.wipe(); }
-    SecretBytes& operator=(const SecretBytes& other) {
-        if (this != &other) {
-            wipe();
-            value_ = other.value_;
-        }
-        return *this;
-    }
     SecretBytes& operator=(SecretBytes&& other) noexcept {
         if (this != &other) {
             wipe();
@@ -175,6 +171,9 @@ class SecretBytes {
         return *this;
     }
     ~SecretBytes() { wipe(); }
+
+    /// An explicit second copy, in a buffer of its own (wiped like this one).
+    [[nodiscard]] SecretBytes clone() const { return SecretBytes(value_); }
 
     [[nodiscard]] const std::vector<std::uint8_t>& reveal() const noexcept { return value_; }
     [[nodiscard]] std::size_t size() const noexcept { return value_.size(); }

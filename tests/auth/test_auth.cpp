@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "emulator.hpp"
@@ -104,7 +105,7 @@ TEST_CASE("Negotiate with a Kerberos ticket passes Apache's mod_auth_gssapi", "[
     emulator.set_outcome(id, R"({"outcome":"pin","pin":"31337"})");
     CurlOptions options = trusting();
     options.auth = NegotiateAuth{};
-    const auto call = ask(kerberos_url(), options, {}, id);
+    const auto call = ask(kerberos_url(), std::move(options), {}, id);
     CHECK(pin_of(call.result) == "31337");
     // Apache authenticated the user and told the CM emulator who it is.
     CHECK(last_request_for(emulator, id).headers.at("x-remote-user") == "alice@TEST.LOCAL");
@@ -117,7 +118,7 @@ TEST_CASE("Negotiate without a ticket, or with one the server cannot accept, is 
         use_kerberos(ccache);
         CurlOptions options = trusting();
         options.auth = NegotiateAuth{};
-        const auto call = ask(kerberos_url(), options);
+        const auto call = ask(kerberos_url(), std::move(options));
         INFO(describe(call.result));
         const auto* u = std::get_if<Unauthorized>(&call.result);
         REQUIRE(u != nullptr);
@@ -141,7 +142,7 @@ TEST_CASE("an application 401 behind Kerberos ends at once as unauthorized", "[a
     CurlOptions options = trusting();
     options.auth = NegotiateAuth{};
     const auto started = std::chrono::steady_clock::now();
-    const auto call = ask(kerberos_url(), options, {}, id);
+    const auto call = ask(kerberos_url(), std::move(options), {}, id);
     INFO(describe(call.result));
     CHECK(std::holds_alternative<Unauthorized>(call.result));
     CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
@@ -151,7 +152,7 @@ TEST_CASE("one client reuses its Kerberos-authenticated connection", "[auth][ker
     use_kerberos("KRB5CCNAME_ALICE");
     CurlOptions options = trusting();
     options.auth = NegotiateAuth{};
-    Client client(CmUrl::parse(kerberos_url()), CurlTransport(options));
+    Client client(CmUrl::parse(kerberos_url()), CurlTransport(std::move(options)));
     for (int i = 0; i < 20; ++i) {
         const auto result =
             client.server_proposed_pin(SmartcardId::parse(fresh_smartcard_id()), docs_card());
@@ -171,7 +172,7 @@ TEST_CASE("NTLM with the right password, over HTTP and HTTPS", "[auth][ntlm]") {
         emulator.set_outcome(id, R"({"outcome":"pin","pin":"4711"})");
         CurlOptions options = trusting();
         options.auth = ntlm_account(ntlm_password());
-        const auto call = ask(env.at(key), options, {}, id);
+        const auto call = ask(env.at(key), std::move(options), {}, id);
         CHECK(pin_of(call.result) == "4711");
         CHECK(last_request_for(emulator, id).headers.at("x-remote-user") == "CONTOSO\\kiosk");
     }
@@ -181,11 +182,11 @@ TEST_CASE("NTLM with a wrong password or user is unauthorized", "[auth][ntlm]") 
     const auto url = read_env_file("ntlm.env").at("NTLM_HTTP_URL");
     CurlOptions options = trusting();
     options.auth = ntlm_account("not-the-password");
-    CHECK(std::holds_alternative<Unauthorized>(ask(url, options).result));
+    CHECK(std::holds_alternative<Unauthorized>(ask(url, options.clone()).result));
     NtlmAuth stranger = ntlm_account(ntlm_password());
     stranger.user = "mallory";
-    options.auth = stranger;
-    CHECK(std::holds_alternative<Unauthorized>(ask(url, options).result));
+    options.auth = std::move(stranger);
+    CHECK(std::holds_alternative<Unauthorized>(ask(url, std::move(options)).result));
 }
 
 TEST_CASE("one NTLM handshake serves many calls of one client", "[auth][ntlm]") {
@@ -203,7 +204,7 @@ TEST_CASE("one NTLM handshake serves many calls of one client", "[auth][ntlm]") 
     const int before = handshakes();
     CurlOptions options = trusting();
     options.auth = ntlm_account(ntlm_password());
-    Client client(CmUrl::parse(url), CurlTransport(options));
+    Client client(CmUrl::parse(url), CurlTransport(std::move(options)));
     for (int i = 0; i < 10; ++i) {
         REQUIRE(std::holds_alternative<PinProposed>(
             client.server_proposed_pin(SmartcardId::parse(fresh_smartcard_id()), docs_card())));
@@ -271,7 +272,7 @@ TEST_CASE("TLS failures name their reason", "[auth][tls]") {
     SECTION("public key pin mismatch") {
         CurlOptions options = trusting();
         options.pinned_public_key = slurp(rig_path("certs/wrong.pin"));
-        const auto error = tls_failure(ask(emulator.https_url(), options));
+        const auto error = tls_failure(ask(emulator.https_url(), std::move(options)));
         CHECK(error.native_code == CURLE_SSL_PINNEDPUBKEYNOTMATCH);
     }
     SECTION("client certificate required but none given") {
@@ -288,13 +289,13 @@ TEST_CASE("TLS successes: pin, in-memory CA, client certificates", "[auth][tls]"
     SECTION("matching pin") {
         CurlOptions options = trusting();
         options.pinned_public_key = slurp(rig_path("certs/server.pin"));
-        pin_of(ask(emulator.https_url(), options, token).result);
+        pin_of(ask(emulator.https_url(), std::move(options), token).result);
     }
     SECTION("CA given as PEM text") {
         CurlOptions options = trusting();
         options.ca_file.clear();
         options.ca_pem = slurp(Emulator::ca_file());
-        pin_of(ask(emulator.https_url(), options, token).result);
+        pin_of(ask(emulator.https_url(), std::move(options), token).result);
     }
     const std::string client_cert_url =
         "https://localhost:" + std::to_string(emulator.port("https_client_cert"));
@@ -304,7 +305,7 @@ TEST_CASE("TLS successes: pin, in-memory CA, client certificates", "[auth][tls]"
                                                        rig_path("certs/client.key"),
                                                        ClientCertificate::Format::pem,
                                                        {}};
-        pin_of(ask(client_cert_url, options, token).result);
+        pin_of(ask(client_cert_url, std::move(options), token).result);
     }
     SECTION("PKCS#12 client certificate with its password") {
         CurlOptions options = trusting();
@@ -313,7 +314,7 @@ TEST_CASE("TLS successes: pin, in-memory CA, client certificates", "[auth][tls]"
                               {},
                               ClientCertificate::Format::pkcs12,
                               SecretString(slurp(rig_path("certs/client.p12.password")))};
-        pin_of(ask(client_cert_url, options, token).result);
+        pin_of(ask(client_cert_url, std::move(options), token).result);
     }
     SECTION("a client certificate from another CA is refused") {
         CurlOptions options = trusting();
@@ -321,15 +322,15 @@ TEST_CASE("TLS successes: pin, in-memory CA, client certificates", "[auth][tls]"
                                                        rig_path("certs/other-client.key"),
                                                        ClientCertificate::Format::pem,
                                                        {}};
-        CHECK(
-            std::holds_alternative<TransportFailure>(ask(client_cert_url, options, token).result));
+        CHECK(std::holds_alternative<TransportFailure>(
+            ask(client_cert_url, std::move(options), token).result));
     }
     SECTION("verification off, by the flag that says it is insecure") {
         CurlOptions options = trusting();
         options.ca_file = Emulator::other_ca_file();
         options.insecure_skip_tls_verification = true;
-        pin_of(ask("https://localhost:" + std::to_string(emulator.port("https_expired")), options,
-                   token)
+        pin_of(ask("https://localhost:" + std::to_string(emulator.port("https_expired")),
+                   std::move(options), token)
                    .result);
     }
 }
@@ -345,11 +346,13 @@ TEST_CASE("a session cookie set by the server is sent back by the same client", 
     CurlOptions options = trusting();
     ClientOptions client_options;
     client_options.token_provider = static_token(SecretString(kGoodToken));
-    Client client(CmUrl::parse(emulator.https_url()), CurlTransport(options), client_options);
+    Client client(CmUrl::parse(emulator.https_url()), CurlTransport(options.clone()),
+                  client_options);
     for (int i = 0; i < 3; ++i) {
         pin_of(client.server_proposed_pin(SmartcardId::parse(ids[i]), docs_card()));
     }
-    Client stranger(CmUrl::parse(emulator.https_url()), CurlTransport(options), client_options);
+    Client stranger(CmUrl::parse(emulator.https_url()), CurlTransport(std::move(options)),
+                    client_options);
     pin_of(stranger.server_proposed_pin(SmartcardId::parse(ids[3]), docs_card()));
     std::vector<mimcm_test::Recorded> requests;
     for (const auto& id : ids) {
@@ -390,13 +393,13 @@ TEST_CASE("redirects are off by default and, followed, never carry credentials t
         redirect_to("127.0.0.1");
         CurlOptions options = trusting();
         options.follow_redirects = true;
-        CHECK(pin_of(ask(emulator.http_url(), options, token, id).result) == "8080");
+        CHECK(pin_of(ask(emulator.http_url(), std::move(options), token, id).result) == "8080");
     }
     SECTION("another host: followed without the token") {
         redirect_to("127.0.0.2");
         CurlOptions options = trusting();
         options.follow_redirects = true;
-        const auto call = ask(emulator.http_url(), options, token, id);
+        const auto call = ask(emulator.http_url(), std::move(options), token, id);
         CHECK(std::holds_alternative<Unauthorized>(call.result));
         const auto first = emulator.requests_for(id);
         REQUIRE(first.size() == 1);
@@ -430,10 +433,10 @@ TEST_CASE("a proxy that wants credentials, over HTTP and HTTPS", "[auth][proxy]"
         options.proxy = proxy_url;
         options.proxy_user = "proxy-user";
         options.proxy_password = SecretString(slurp(rig_path("proxy.password")));
-        CHECK(pin_of(ask(url, options, {}, id).result) == "7007");
+        CHECK(pin_of(ask(url, options.clone(), {}, id).result) == "7007");
 
         options.proxy_password = SecretString("not-the-proxy-password");
-        const auto refused = ask(url, options, {}, id);
+        const auto refused = ask(url, std::move(options), {}, id);
         INFO(describe(refused.result));
         CHECK_FALSE(std::holds_alternative<PinProposed>(refused.result));
     }
@@ -454,7 +457,7 @@ TEST_CASE("passwords and tokens never reach a log line or an outcome's text", "[
     for (const auto& pw : {password, bad_password}) {
         CurlOptions options = trusting();
         options.auth = ntlm_account(pw);
-        calls.push_back(ask(ntlm_url, options));
+        calls.push_back(ask(ntlm_url, std::move(options)));
     }
     for (const auto& t : {token, bad_token}) {
         calls.push_back(ask(auth_emulator.https_url(), trusting(), static_token(SecretString(t))));

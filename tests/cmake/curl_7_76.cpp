@@ -5,6 +5,7 @@
 
 #include <iostream>
 #include <string>
+#include <utility>
 #include <variant>
 
 static_assert(LIBCURL_VERSION_NUM == 0x074c00, "the libcurl 7.76 shim is not the curl.h in use");
@@ -26,7 +27,7 @@ int main() {
     mimcm::CurlOptions with_pem;
     with_pem.ca_pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
     try {
-        mimcm::CurlTransport transport(with_pem);
+        mimcm::CurlTransport transport(std::move(with_pem));
         check(false, "a transport with ca_pem was made against libcurl 7.76");
     } catch (const mimcm::InvalidArgument& e) {
         const std::string what = e.what();

@@ -71,7 +71,7 @@ Run enroll(const std::string& profile_template,
     CurlOptions http;
     http.ca_file = Emulator::ca_file();
     http.proxy = "";
-    Client client(CmUrl::parse(emulator.https_url()), CurlTransport(http));
+    Client client(CmUrl::parse(emulator.https_url()), CurlTransport(std::move(http)));
     pcsc::Context context;
     pcsc::ReadOptions read;
     read.reader = rig::reader_name(slot);
@@ -159,7 +159,7 @@ EnrollmentReport enroll_with_faults(const std::string& profile_template,
     http.proxy = "";
     BasicClient<TamperingTransport> client(
         CmUrl::parse(emulator.https_url()),
-        TamperingTransport(CurlTransport(http), std::move(tamper)));
+        TamperingTransport(CurlTransport(std::move(http)), std::move(tamper)));
     pcsc::Context context;
     pcsc::ReadOptions read;
     read.reader = rig::reader_name(0);
@@ -281,7 +281,7 @@ TEST_CASE("enrollment end to end, for every PIN and admin key policy", "[enroll]
         CurlOptions http;
         http.ca_file = Emulator::ca_file();
         http.proxy = "";
-        Client client(CmUrl::parse(emulator.https_url()), CurlTransport(http));
+        Client client(CmUrl::parse(emulator.https_url()), CurlTransport(std::move(http)));
         const auto request = client.get_request(*run.report.request);
         REQUIRE(std::holds_alternative<Request>(request));
         CHECK(std::get<Request>(request).status == mimcm::request_status::completed);

@@ -4,8 +4,11 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "emulator.hpp"
 #include "mimcm/transport/curl.hpp"
@@ -154,7 +157,7 @@ TEST_CASE("TLS: an untrusted server fails as a TLS transport failure", "[http][t
     SECTION("system store only") {
         CurlOptions options = trusting();
         options.ca_file.clear();
-        const auto result = ask(emulator.https_url(), id, options);
+        const auto result = ask(emulator.https_url(), id, std::move(options));
         const auto* f = std::get_if<TransportFailure>(&result);
         REQUIRE(f != nullptr);
         CHECK(f->error.kind == TransportError::Kind::tls);
@@ -179,7 +182,7 @@ TEST_CASE("timeouts are distinguishable and bounded", "[http]") {
     CurlOptions options = trusting();
     options.timeout = std::chrono::milliseconds(500);
     const auto started = std::chrono::steady_clock::now();
-    const auto result = ask(emulator.http_url(), id, options);
+    const auto result = ask(emulator.http_url(), id, std::move(options));
     const auto elapsed = std::chrono::steady_clock::now() - started;
     const auto* f = std::get_if<TransportFailure>(&result);
     REQUIRE(f != nullptr);
@@ -236,14 +239,14 @@ TEST_CASE("proxy option: explicit none beats the environment, an explicit proxy 
     ::setenv("http_proxy", "http://127.0.0.1:1", 1);
     CurlOptions no_proxy = trusting();
     no_proxy.proxy = "";
-    const auto direct = ask(emulator.http_url(), id, no_proxy);
+    const auto direct = ask(emulator.http_url(), id, std::move(no_proxy));
     CurlOptions from_env = trusting();
     from_env.proxy.reset();
-    const auto via_env = ask(emulator.http_url(), id, from_env);
+    const auto via_env = ask(emulator.http_url(), id, std::move(from_env));
     ::unsetenv("http_proxy");
     CurlOptions explicit_proxy = trusting();
     explicit_proxy.proxy = "http://127.0.0.1:1";
-    const auto via_explicit = ask(emulator.http_url(), id, explicit_proxy);
+    const auto via_explicit = ask(emulator.http_url(), id, std::move(explicit_proxy));
 
     CHECK(std::holds_alternative<PinProposed>(direct));
     REQUIRE(std::holds_alternative<TransportFailure>(via_env));
@@ -258,7 +261,7 @@ TEST_CASE("extra curl options through the configure hook", "[http]") {
     emulator.set_outcome(id, R"({"outcome":"none"})");
     CurlOptions options = trusting();
     options.configure = [](CURL* curl) { curl_easy_setopt(curl, CURLOPT_REFERER, "kiosk/7"); };
-    CHECK(std::holds_alternative<NoPinProposed>(ask(emulator.http_url(), id, options)));
+    CHECK(std::holds_alternative<NoPinProposed>(ask(emulator.http_url(), id, std::move(options))));
     const auto requests = emulator.requests_for(id);
     REQUIRE(requests.size() == 1);
     CHECK(requests[0].headers.at("referer") == "kiosk/7");
@@ -290,4 +293,89 @@ TEST_CASE("secrets stay out of the log over a real exchange", "[http][secrets]")
         CHECK(line.find("77553311") == std::string::npos);
         CHECK(line.find("1hFD") == std::string::npos);
     }
+}
+
+TEST_CASE("CurlOptions are move-only, and clone() copies every field, passwords into own buffers",
+          "[http][secrets]") {
+    static_assert(!std::is_copy_constructible_v<CurlOptions>);
+    static_assert(!std::is_copy_constructible_v<NtlmAuth>);
+    static_assert(!std::is_copy_constructible_v<ClientCertificate>);
+    static_assert(std::is_nothrow_move_constructible_v<CurlOptions>);
+
+    CurlOptions options;
+    options.ca_file = "ca.pem";
+    options.ca_path = "/etc/cas";
+    options.ca_pem = "-----BEGIN CERTIFICATE-----";
+    options.pinned_public_key = "sha256//AAAA";
+    options.insecure_skip_tls_verification = true;
+    options.client_certificate = ClientCertificate{
+        "client.p12", "client.key", ClientCertificate::Format::pkcs12, SecretString("p12-pass")};
+    options.auth = NtlmAuth{"CONTOSO", "kiosk", SecretString("ntlm-pass")};
+    options.cookies = false;
+    options.follow_redirects = true;
+    options.max_redirects = 2;
+    options.connect_timeout = std::chrono::milliseconds(1234);
+    options.timeout = std::chrono::milliseconds(5678);
+    options.max_response_body = 111;
+    options.max_header_bytes = 222;
+    options.max_header_count = 33;
+    options.low_speed_bytes = 44;
+    options.low_speed_time = std::chrono::seconds(55);
+    options.proxy = "http://proxy:3128";
+    options.proxy_user = "proxy-user";
+    options.proxy_password = SecretString("proxy-pass");
+    int configured = 0;
+    options.configure = [&configured](CURL*) { ++configured; };
+
+    const CurlOptions copy = options.clone();
+    CHECK(copy.ca_file == "ca.pem");
+    CHECK(copy.ca_path == "/etc/cas");
+    CHECK(copy.ca_pem == "-----BEGIN CERTIFICATE-----");
+    CHECK(copy.pinned_public_key == "sha256//AAAA");
+    CHECK(copy.insecure_skip_tls_verification);
+    REQUIRE(copy.client_certificate.has_value());
+    CHECK(copy.client_certificate->certificate_file == "client.p12");
+    CHECK(copy.client_certificate->key_file == "client.key");
+    CHECK(copy.client_certificate->format == ClientCertificate::Format::pkcs12);
+    CHECK(copy.client_certificate->password.reveal() == "p12-pass");
+    CHECK(copy.client_certificate->password.reveal().data() !=
+          options.client_certificate->password.reveal().data());
+    const auto* ntlm = std::get_if<NtlmAuth>(&copy.auth);
+    REQUIRE(ntlm != nullptr);
+    CHECK(ntlm->domain == "CONTOSO");
+    CHECK(ntlm->user == "kiosk");
+    CHECK(ntlm->password.reveal() == "ntlm-pass");
+    CHECK(ntlm->password.reveal().data() !=
+          std::get<NtlmAuth>(options.auth).password.reveal().data());
+    CHECK_FALSE(copy.cookies);
+    CHECK(copy.follow_redirects);
+    CHECK(copy.max_redirects == 2);
+    CHECK(copy.connect_timeout == std::chrono::milliseconds(1234));
+    CHECK(copy.timeout == std::chrono::milliseconds(5678));
+    CHECK(copy.max_response_body == 111);
+    CHECK(copy.max_header_bytes == 222);
+    CHECK(copy.max_header_count == 33);
+    CHECK(copy.low_speed_bytes == 44);
+    CHECK(copy.low_speed_time == std::chrono::seconds(55));
+    CHECK(copy.proxy == std::optional<std::string>("http://proxy:3128"));
+    CHECK(copy.proxy_user == "proxy-user");
+    CHECK(copy.proxy_password.reveal() == "proxy-pass");
+    CHECK(copy.proxy_password.reveal().data() != options.proxy_password.reveal().data());
+    REQUIRE(copy.configure);
+    copy.configure(nullptr);
+    CHECK(configured == 1);
+
+    // The other authentications are copied as they are.
+    options.auth = NegotiateAuth{"HTTPS"};
+    const CurlOptions negotiating = options.clone();
+    const auto* negotiate = std::get_if<NegotiateAuth>(&negotiating.auth);
+    REQUIRE(negotiate != nullptr);
+    CHECK(negotiate->service_name == "HTTPS");
+    options.auth = std::monostate{};
+    CHECK(std::holds_alternative<std::monostate>(options.clone().auth));
+
+    // Moving leaves the passwords of the source empty.
+    const CurlOptions moved = std::move(options);
+    CHECK(moved.proxy_password.reveal() == "proxy-pass");
+    CHECK(options.proxy_password.empty());  // NOLINT(bugprone-use-after-move)
 }

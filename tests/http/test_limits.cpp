@@ -15,6 +15,7 @@
 #include <new>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "fault_server.hpp"
 #include "mimcm/transport/curl.hpp"
@@ -120,7 +121,7 @@ TEST_CASE("Limits: a Content-Length over the limit is refused before the body is
     FaultServer server;
     CurlOptions options = plain();
     options.max_response_body = 4096;
-    const Timed call = get(server.url("biglength"), options);
+    const Timed call = get(server.url("biglength"), std::move(options));
     const TransportError& error = failed(call);
     CHECK(error.kind == TransportError::Kind::response_too_large);
     CHECK(error.native_code == CURLE_FILESIZE_EXCEEDED);
@@ -133,7 +134,7 @@ TEST_CASE("Limits: a server dripping a byte a second fails at the low-speed limi
     CurlOptions options = plain();
     options.low_speed_bytes = 32;
     options.low_speed_time = std::chrono::seconds(1);
-    const Timed call = get(server.url("drip"), options);
+    const Timed call = get(server.url("drip"), std::move(options));
     const TransportError& error = failed(call);
     CHECK(error.kind == TransportError::Kind::too_slow);
     CHECK(error.limit_exceeded());
@@ -146,7 +147,7 @@ TEST_CASE("Limits: a server silent after accepting fails at the low-speed limit,
     SECTION("low-speed limit") {
         CurlOptions options = plain();
         options.low_speed_time = std::chrono::seconds(1);
-        const Timed call = get(server.url("silence"), options);
+        const Timed call = get(server.url("silence"), std::move(options));
         CHECK(failed(call).kind == TransportError::Kind::too_slow);
         CHECK(call.seconds < 3.0);
     }
@@ -154,7 +155,7 @@ TEST_CASE("Limits: a server silent after accepting fails at the low-speed limit,
         CurlOptions options = plain();
         options.low_speed_bytes = 0;
         options.timeout = std::chrono::seconds(1);
-        const Timed call = get(server.url("silence"), options);
+        const Timed call = get(server.url("silence"), std::move(options));
         CHECK(failed(call).kind == TransportError::Kind::timeout);
         CHECK(call.seconds < 3.0);
     }
@@ -213,7 +214,7 @@ TEST_CASE("Limits: a huge header, or too many headers, is refused", "[http][limi
     SECTION("over a lowered byte limit") {
         CurlOptions options = plain();
         options.max_header_bytes = 1000;
-        const Timed call = get(server.url("manyheaders"), options);
+        const Timed call = get(server.url("manyheaders"), std::move(options));
         CHECK(failed(call).kind == TransportError::Kind::headers_too_large);
     }
 }
@@ -257,7 +258,7 @@ TEST_CASE("Limits: a redirect loop ends at max_redirects", "[http][limits]") {
         options.follow_redirects = true;
         options.max_redirects = 3;
         const auto started = Clock::now();
-        const auto result = ask_pin(server.url("redirect"), options);
+        const auto result = ask_pin(server.url("redirect"), std::move(options));
         CHECK(std::chrono::duration<double>(Clock::now() - started).count() < 3.0);
         INFO(describe(result));
         REQUIRE(std::holds_alternative<TransportFailure>(result));
@@ -302,7 +303,7 @@ TEST_CASE("Limits: an allocation failure while receiving is rethrown by send, no
         CurlOptions options = plain();
         options.max_response_body = 0;  // off
         options.timeout = std::chrono::seconds(20);
-        CurlTransport transport(options);
+        CurlTransport transport(std::move(options));
         try {
             HttpRequest request;
             request.url = url;

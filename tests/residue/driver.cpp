@@ -726,7 +726,7 @@ class OwnEmulator {
             std::string(auth_response_base64) + R"("}})";
         mimcm::CurlOptions options;
         options.proxy = "";
-        mimcm::CurlTransport control(options);
+        mimcm::CurlTransport control(std::move(options));
         mimcm::HttpRequest request;
         request.method = "PUT";
         request.url = "http://127.0.0.1:" + std::to_string(http_port_) + "/_emulator/faults";
@@ -787,7 +787,8 @@ int run_curl(const std::string& rig, mimcm::CurlMemory memory) {
             if (memory == mimcm::CurlMemory::wiped)
                 options.configure = cleanse_tls_plaintext;
             return mimcm::BasicClient<mimcm::CurlTransport>(
-                mimcm::CmUrl::parse(url), mimcm::CurlTransport(options), client_options());
+                mimcm::CmUrl::parse(url), mimcm::CurlTransport(std::move(options)),
+                client_options());
         };
         // A fresh card id per round: the emulator binds a card to one request.
         std::string guid = card_data().card_id.guid();

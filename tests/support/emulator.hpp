@@ -7,6 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <rapidjson/document.h>
@@ -80,7 +81,7 @@ class Emulator {
         mimcm::CurlOptions options;
         options.ca_file = ca_file();
         options.proxy = "";
-        control_ = std::make_unique<mimcm::CurlTransport>(options);
+        control_ = std::make_unique<mimcm::CurlTransport>(std::move(options));
     }
 
     [[nodiscard]] std::string http_url() const {

@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -95,7 +96,7 @@ void work(Worker& worker, const Setup& setup, Logger logger) {
     const CardData card = mimcm_test::docs_card();
 
     for (int first = 0; first < kRounds; first += kRoundsPerClient) {
-        Client client(url, CurlTransport(transport), options);
+        Client client(url, CurlTransport(transport.clone()), options);
         for (int round = first; round < first + kRoundsPerClient && round < kRounds; ++round) {
             const std::string tag =
                 "thread " + std::to_string(worker.index) + " round " + std::to_string(round);
@@ -175,7 +176,7 @@ TEST_CASE("eight clients on eight threads, over HTTP and HTTPS, each get their o
     {
         CurlOptions transport;
         transport.proxy = "";
-        Client client(CmUrl::parse(emulator.http_url()), CurlTransport(transport));
+        Client client(CmUrl::parse(emulator.http_url()), CurlTransport(std::move(transport)));
         const auto templates = client.list_profile_templates();
         INFO(describe(templates));
         REQUIRE(std::holds_alternative<std::vector<ProfileTemplateView>>(templates));

@@ -376,3 +376,13 @@ TEST_CASE("the log level threshold filters lines before the logger sees them", "
         CHECK(run(LogLevel::debug, broken, nullptr) == "transport_failure");
     }
 }
+
+TEST_CASE("static_token gives a copy of its one token buffer on each call", "[client][secret]") {
+    const TokenProvider provider = static_token(SecretString("bearer-123"));
+    const TokenProvider copied = provider;  // std::function copies: the token is not copied
+    const SecretString first = provider(TokenRequest::initial);
+    const SecretString second = copied(TokenRequest::after_unauthorized);
+    CHECK(first.reveal() == "bearer-123");
+    CHECK(second == first);
+    CHECK(second.reveal().data() != first.reveal().data());
+}

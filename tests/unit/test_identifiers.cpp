@@ -1,5 +1,11 @@
 #include <catch2/catch.hpp>
 
+#include <cstdint>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
 #include "mimcm/core.hpp"
 
 using namespace mimcm;
@@ -173,4 +179,64 @@ TEST_CASE("secret buffers wipe and cannot be streamed", "[secret]") {
     CHECK(plain.empty());
     CHECK(plain.data() == buffer);  // wiped in place, not released unwiped
     CHECK(std::string(buffer, 5) == std::string(5, '\0'));
+}
+
+static_assert(!std::is_copy_constructible_v<SecretString>, "a secret is copied only by clone()");
+static_assert(!std::is_copy_assignable_v<SecretString>, "a secret is copied only by clone()");
+static_assert(std::is_nothrow_move_constructible_v<SecretString>);
+static_assert(std::is_nothrow_move_assignable_v<SecretString>);
+static_assert(!std::is_copy_constructible_v<SecretBytes>, "a secret is copied only by clone()");
+static_assert(!std::is_copy_assignable_v<SecretBytes>, "a secret is copied only by clone()");
+static_assert(std::is_nothrow_move_constructible_v<SecretBytes>);
+static_assert(std::is_nothrow_move_assignable_v<SecretBytes>);
+// What holds a secret is move-only too.
+static_assert(!std::is_copy_constructible_v<PinProposed>);
+static_assert(!std::is_copy_constructible_v<HttpResponse>);
+static_assert(!std::is_copy_constructible_v<SecretBlob>);
+static_assert(std::is_nothrow_move_constructible_v<HttpResponse>);
+
+TEST_CASE("secret buffers are copied only by clone(), into a buffer of their own", "[secret]") {
+    for (const std::string& text : {std::string("1234"), std::string(200, '7')}) {
+        CAPTURE(text.size());  // a short string (in place) and a long one (on the heap)
+        const SecretString original(text);
+        const SecretString copy = original.clone();
+        CHECK(copy == original);
+        CHECK(copy.reveal() == text);
+        CHECK(copy.reveal().data() != original.reveal().data());
+        SecretString scratch = original.clone();
+        scratch.wipe();  // the copy's buffer is its own: wiping it leaves the original
+        CHECK(original.reveal() == text);
+    }
+
+    const std::vector<std::uint8_t> key = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08};
+    const SecretBytes bytes(key);
+    const SecretBytes copy = bytes.clone();
+    CHECK(copy.reveal() == key);
+    CHECK(copy.reveal().data() != bytes.reveal().data());
+    CHECK(SecretBytes().clone().empty());
+}
+
+TEST_CASE("a moved-from secret is empty, and assigning over a secret replaces it", "[secret]") {
+    for (const std::string& text : {std::string("1234"), std::string(200, '7')}) {
+        CAPTURE(text.size());
+        SecretString source(text);
+        SecretString target(std::move(source));
+        CHECK(target.reveal() == text);
+        CHECK(source.empty());  // NOLINT(bugprone-use-after-move): moved-from state is specified
+        CHECK(source.reveal().empty());
+
+        SecretString other("old secret");
+        other = std::move(target);
+        CHECK(other.reveal() == text);
+        CHECK(target.empty());  // NOLINT(bugprone-use-after-move)
+    }
+
+    SecretBytes source(std::vector<std::uint8_t>{0xde, 0xad, 0xbe, 0xef});
+    SecretBytes target(std::move(source));
+    CHECK(target.reveal() == std::vector<std::uint8_t>{0xde, 0xad, 0xbe, 0xef});
+    CHECK(source.empty());  // NOLINT(bugprone-use-after-move)
+    SecretBytes other(std::vector<std::uint8_t>{0x01});
+    other = std::move(target);
+    CHECK(other.size() == 4);
+    CHECK(target.empty());  // NOLINT(bugprone-use-after-move)
 }

@@ -130,26 +130,45 @@ struct NegotiateAuth {
         "HTTP";  ///< the service part of the principal (CURLOPT_SERVICE_NAME)
 };
 
-/// NTLM with explicit credentials, for machines outside the domain.
+/// NTLM with explicit credentials, for machines outside the domain. Move-only, as its password
+/// is: clone() copies it.
 struct NtlmAuth {
     std::string domain;
     std::string user;
     SecretString password;
+
+    [[nodiscard]] NtlmAuth clone() const { return {domain, user, password.clone()}; }
 };
 
 /// How the transport authenticates at the HTTP level. Bearer tokens (ADFS) are the client's
 /// business: see ClientOptions::token_provider.
 using HttpAuth = std::variant<std::monostate, NegotiateAuth, NtlmAuth>;
 
-/// A TLS client certificate, for deployments that require one.
+/// A TLS client certificate, for deployments that require one. Move-only, as its password is:
+/// clone() copies it.
 struct ClientCertificate {
     enum class Format { pem, pkcs12 };
     std::string certificate_file;  ///< PEM certificate, or a PKCS#12 (.p12/.pfx) bundle
     std::string key_file;          ///< PEM private key (PEM only; empty if in certificate_file)
     Format format = Format::pem;
     SecretString password;  ///< of the key or of the PKCS#12 bundle; empty if none
+
+    [[nodiscard]] ClientCertificate clone() const {
+        return {certificate_file, key_file, format, password.clone()};
+    }
 };
 
+/// A copy of an HttpAuth, its NTLM password included.
+[[nodiscard]] inline HttpAuth clone(const HttpAuth& auth) {
+    if (const auto* ntlm = std::get_if<NtlmAuth>(&auth))
+        return ntlm->clone();
+    if (const auto* negotiate = std::get_if<NegotiateAuth>(&auth))
+        return *negotiate;
+    return std::monostate{};
+}
+
+/// Options of a CurlTransport. Move-only, as the passwords in it are: clone() copies them, for
+/// example to give each thread a transport of its own.
 struct CurlOptions {
     // Server trust. Peer and host name verification are always on unless you set the flag whose
     // name says what it does.
@@ -205,6 +224,35 @@ struct CurlOptions {
     SecretString proxy_password;  ///< never logged
     /// Called on the easy handle after mimcm has set its options, for anything else curl offers.
     std::function<void(CURL*)> configure;
+
+    /// Every field copied, the passwords with SecretString::clone(). (A field added above must be
+    /// added here.)
+    [[nodiscard]] CurlOptions clone() const {
+        CurlOptions copy;
+        copy.ca_file = ca_file;
+        copy.ca_path = ca_path;
+        copy.ca_pem = ca_pem;
+        copy.pinned_public_key = pinned_public_key;
+        copy.insecure_skip_tls_verification = insecure_skip_tls_verification;
+        if (client_certificate)
+            copy.client_certificate = client_certificate->clone();
+        copy.auth = mimcm::clone(auth);
+        copy.cookies = cookies;
+        copy.follow_redirects = follow_redirects;
+        copy.max_redirects = max_redirects;
+        copy.connect_timeout = connect_timeout;
+        copy.timeout = timeout;
+        copy.max_response_body = max_response_body;
+        copy.max_header_bytes = max_header_bytes;
+        copy.max_header_count = max_header_count;
+        copy.low_speed_bytes = low_speed_bytes;
+        copy.low_speed_time = low_speed_time;
+        copy.proxy = proxy;
+        copy.proxy_user = proxy_user;
+        copy.proxy_password = proxy_password.clone();
+        copy.configure = configure;
+        return copy;
+    }
 };
 
 class CurlTransport {
