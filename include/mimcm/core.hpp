@@ -2,6 +2,7 @@
 // and the card layer (APDUs, card profiles, the card session) on any mimcm::card::ApduChannel.
 #pragma once
 
+#include "mimcm/call.hpp"
 #include "mimcm/card/apdu.hpp"
 #include "mimcm/card/des.hpp"
 #include "mimcm/card/gids.hpp"

@@ -68,6 +68,8 @@ struct TransportError {
         headers_too_large,
         /// The server sent too little for too long (the low-speed limit)
         too_slow,
+        /// The call's CancellationToken was cancelled (see mimcm/call.hpp)
+        cancelled,
         other,
     };
     Kind kind = Kind::other;
@@ -104,6 +106,8 @@ struct TransportError {
             return "header limit";
         case TransportError::Kind::too_slow:
             return "low-speed limit";
+        case TransportError::Kind::cancelled:
+            return "cancelled";
         case TransportError::Kind::other:
             return "transport";
     }
