@@ -59,13 +59,24 @@ void print_smartcard(const Args& args, const mimcm::Smartcard& s) {
 }
 
 /// Prints the success value or reports the failure; the exit code.
-template <class T, class Result, class Print>
-int show(const Args& args, const Result& result, Print print) {
-    if (const auto* value = std::get_if<T>(&result)) {
-        print(*value);
-        return 0;
-    }
-    return report_failure(args, result);
+template <class T, class Print>
+int show(const Args& args, const mimcm::Result<T>& result, Print print) {
+    if (!result)
+        return report_failure(args, result.error());
+    print(*result);
+    return 0;
+}
+
+/// Prints the object of an object operation; a 204 (no object) is reported as a failure.
+template <class T, class Print>
+int show(const Args& args, const mimcm::Result<std::optional<T>>& result, Print print) {
+    if (!result)
+        return report_failure(args, result.error());
+    if (!*result)
+        return fail(args, exit_other_http, "no_content",
+                    "the server answered 204: nothing to return");
+    print(**result);
+    return 0;
 }
 
 /// A PKCS#10 request file (PEM or DER) as the base64 DER the API wants.
@@ -96,7 +107,7 @@ std::string read_csr(const std::string& path) {
 int cmd_templates(const Args& args) {
     auto client = make_client(args);
     const auto result = client.list_profile_templates();
-    return show<std::vector<mimcm::ProfileTemplateView>>(args, result, [&](const auto& templates) {
+    return show(args, result, [&](const auto& templates) {
         if (args.json) {
             JsonOut out;
             out.field("outcome", std::string_view("ok"));
@@ -137,7 +148,7 @@ int cmd_request(const Args& args) {
         request.comment = args.get("comment").value_or("");
         request.data_collection = args.data;
         const auto result = client.create_request(request);
-        return show<mimcm::Created>(args, result, [&](const mimcm::Created& created) {
+        return show(args, result, [&](const mimcm::Created& created) {
             if (args.json) {
                 JsonOut()
                     .field("outcome", std::string_view("ok"))
@@ -152,10 +163,10 @@ int cmd_request(const Args& args) {
     auto client = make_client(args);
     const auto print = [&](const mimcm::Request& r) { print_request(args, r); };
     if (args.command == "request show")
-        return show<mimcm::Request>(args, client.get_request(id), print);
+        return show(args, client.get_request(id), print);
     const auto status = args.command == "request complete" ? mimcm::RequestStatus::completed
                                                            : mimcm::RequestStatus::canceled;
-    return show<mimcm::Request>(args, client.set_request_status(id, status), print);
+    return show(args, client.set_request_status(id, status), print);
 }
 
 int cmd_smartcard(const Args& args) {
@@ -168,8 +179,8 @@ int cmd_smartcard(const Args& args) {
             }
         }();
         auto client = make_client(args);
-        return show<mimcm::Smartcard>(args, client.get_smartcard(id),
-                                      [&](const mimcm::Smartcard& s) { print_smartcard(args, s); });
+        return show(args, client.get_smartcard(id),
+                    [&](const mimcm::Smartcard& s) { print_smartcard(args, s); });
     }
     // smartcard find: by --card-id, or by the card in the reader.
     auto client = make_client(args);
@@ -184,13 +195,12 @@ int cmd_smartcard(const Args& args) {
         const auto profile = checked_profile(args);
         card_id = mimcm::CardId(read_card(args, profile).identity.card_id);
     }
-    return show<std::vector<mimcm::Smartcard>>(
-        args, client.find_smartcards(card_id), [&](const auto& cards) {
-            if (cards.empty())
-                std::cerr << "mimcm-cli: no smart card with card id " << card_id->guid() << "\n";
-            for (const auto& s : cards)
-                print_smartcard(args, s);
-        });
+    return show(args, client.find_smartcards(card_id), [&](const auto& cards) {
+        if (cards.empty())
+            std::cerr << "mimcm-cli: no smart card with card id " << card_id->guid() << "\n";
+        for (const auto& s : cards)
+            print_smartcard(args, s);
+    });
 }
 
 int cmd_enroll(const Args& args) {
@@ -292,7 +302,19 @@ int cmd_enroll(const Args& args) {
             out.field("smartcard", report.smartcard->str());
         out.print();
     }
-    return exit_code_for(report.failure_outcome);
+    if (report.server_error)
+        return exit_code_for(*report.server_error);
+    switch (report.failure_source) {
+        case mimcm::FailureSource::card:
+            return exit_card;
+        case mimcm::FailureSource::caller:
+            return report.failure_outcome == "invalid_input" ? exit_usage : exit_other_http;
+        case mimcm::FailureSource::none:
+        case mimcm::FailureSource::server:
+        case mimcm::FailureSource::internal:
+            break;
+    }
+    return exit_other_http;
 }
 
 }  // namespace mimcm_cli

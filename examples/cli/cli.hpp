@@ -201,7 +201,7 @@ inline mimcm::pcsc::CardReading read_card(const Args& args,
 inline mimcm::card::ProfileResolver checked_profile(const Args& args) {
     try {
         return mimcm::card::ProfileResolver::by_name(args.get("profile").value_or("auto"));
-    } catch (const std::invalid_argument& e) {
+    } catch (const mimcm::InvalidArgument& e) {
         throw UsageError{e.what()};
     }
 }
@@ -369,20 +369,26 @@ inline mimcm::CurlOptions http_options(const Args& args, mimcm::ClientOptions& c
     return curl;
 }
 
-/// The exit code for an outcome's name (see the usage text).
-inline int exit_code_for(std::string_view outcome) {
-    if (outcome == "no_pin_proposed")
-        return exit_no_pin;
-    if (outcome == "unauthorized" || outcome == "forbidden")
-        return exit_denied;
-    if (outcome == "server_error")
-        return exit_server_error;
-    if (outcome == "transport_failure")
-        return exit_transport;
-    if (outcome == "card_error")
-        return exit_card;
-    if (outcome == "invalid_input")
-        return exit_usage;
+/// The exit code for an operation's error (see the usage text): a limit of the transport (size,
+/// headers, speed) is a transport failure, one of an answer (JSON depth) a protocol error.
+inline int exit_code_for(const mimcm::Error& error) {
+    switch (error.kind) {
+        case mimcm::ErrorKind::unauthorized:
+        case mimcm::ErrorKind::forbidden:
+            return exit_denied;
+        case mimcm::ErrorKind::server_error:
+            return exit_server_error;
+        case mimcm::ErrorKind::limit_exceeded:
+            return error.transport ? exit_transport : exit_other_http;
+        case mimcm::ErrorKind::transport:
+        case mimcm::ErrorKind::timeout:
+        case mimcm::ErrorKind::cancelled:
+            return exit_transport;
+        case mimcm::ErrorKind::not_found:
+        case mimcm::ErrorKind::unexpected_status:
+        case mimcm::ErrorKind::protocol:
+            return exit_other_http;
+    }
     return exit_other_http;
 }
 
@@ -418,20 +424,19 @@ inline mimcm::Client make_client(const Args& args) {
                          std::move(options));
 }
 
-/// Reports a failed operation's outcome (stderr, and stdout with --json); returns the exit code.
-template <class Result>
-int report_failure(const Args& args, const Result& result) {
-    const std::string what = mimcm::describe(result);
+/// Reports a failed operation's error (stderr, and stdout with --json); returns the exit code.
+inline int report_failure(const Args& args, const mimcm::Error& error) {
+    const std::string what = error.describe();
     std::cerr << "mimcm-cli: " << what << "\n";
     if (args.json) {
         JsonOut out;
-        out.field("outcome", mimcm::outcome_name(result)).field("message", what);
+        out.field("outcome", error.name()).field("message", what);
         // Which failure of the transport: "timeout", "TLS", "low-speed limit"...
-        if (const auto* failure = std::get_if<mimcm::TransportFailure>(&result))
-            out.field("transport_error", mimcm::to_string(failure->error.kind));
+        if (error.transport)
+            out.field("transport_error", mimcm::to_string(error.transport->kind));
         out.print();
     }
-    return exit_code_for(mimcm::outcome_name(result));
+    return exit_code_for(error);
 }
 
 // Commands on the CM REST API beyond the proposed PIN (api_commands.cpp).

@@ -175,66 +175,75 @@ int cmd_proposed_pin(const Args& args) {
                          std::move(options));
     const auto result = client.server_proposed_pin(smartcard, card);
 
-    if (const auto* proposed = std::get_if<mimcm::PinProposed>(&result)) {
+    if (result) {
+        if (const auto* proposed = std::get_if<mimcm::PinProposed>(&*result)) {
+            if (args.json) {
+                JsonOut()
+                    .field("outcome", std::string_view("pin_proposed"))
+                    .field("pin", proposed->pin.reveal())
+                    .print();
+            } else {
+                const auto pin = proposed->pin.reveal();
+                std::fwrite(pin.data(), 1, pin.size(), stdout);
+                std::fputc('\n', stdout);
+                std::fflush(stdout);
+            }
+            return exit_pin;
+        }
+        const std::string what = "the server proposes no PIN for this card: the user chooses one";
+        std::cerr << "mimcm-cli: " << what << "\n"
+                  << "  The profile template's PIN policy lets the user choose the PIN.\n";
         if (args.json) {
             JsonOut()
-                .field("outcome", mimcm::PinProposed::name)
-                .field("pin", proposed->pin.reveal())
+                .field("outcome", std::string_view("no_pin_proposed"))
+                .field("message", what)
+                .field("status", 204)
                 .print();
-        } else {
-            const auto pin = proposed->pin.reveal();
-            std::fwrite(pin.data(), 1, pin.size(), stdout);
-            std::fputc('\n', stdout);
-            std::fflush(stdout);
         }
-        return exit_pin;
+        return exit_no_pin;
     }
 
-    const std::string what = mimcm::describe(result);
-    const std::string_view outcome = mimcm::outcome_name(result);
-    int code = exit_other_http;
+    const mimcm::Error& error = result.error();
+    const std::string what = error.describe();
+    const int code = exit_code_for(error);
     std::string advice;
-    if (std::holds_alternative<mimcm::NoPinProposed>(result)) {
-        code = exit_no_pin;
-        advice = "The profile template's PIN policy lets the user choose the PIN.";
-    } else if (std::holds_alternative<mimcm::Unauthorized>(result) ||
-               std::holds_alternative<mimcm::Forbidden>(result)) {
-        code = exit_denied;
-        advice = "Check that your account may manage this smart card in CM.";
-    } else if (std::holds_alternative<mimcm::ServerError>(result)) {
-        code = exit_server_error;
-        advice = "Give the correlation id to the CM administrator (CM event log).";
-    } else if (std::holds_alternative<mimcm::TransportFailure>(result)) {
-        code = exit_transport;
-        advice = "Check the --server URL, the network and, for HTTPS, --ca-file.";
-    } else if (std::holds_alternative<mimcm::NotFound>(result)) {
-        advice = "Check the smart card id, and that Clm.WebApi.Enabled is true on the CM server.";
+    switch (error.kind) {
+        case mimcm::ErrorKind::unauthorized:
+        case mimcm::ErrorKind::forbidden:
+            advice = "Check that your account may manage this smart card in CM.";
+            break;
+        case mimcm::ErrorKind::server_error:
+            advice = "Give the correlation id to the CM administrator (CM event log).";
+            break;
+        case mimcm::ErrorKind::transport:
+        case mimcm::ErrorKind::timeout:
+        case mimcm::ErrorKind::limit_exceeded:
+            advice = "Check the --server URL, the network and, for HTTPS, --ca-file.";
+            break;
+        case mimcm::ErrorKind::not_found:
+            advice =
+                "Check the smart card id, and that Clm.WebApi.Enabled is true on the CM server.";
+            break;
+        case mimcm::ErrorKind::unexpected_status:
+        case mimcm::ErrorKind::protocol:
+        case mimcm::ErrorKind::cancelled:
+            break;
     }
     std::cerr << "mimcm-cli: " << what << "\n";
     if (!advice.empty())
         std::cerr << "  " << advice << "\n";
     if (args.json) {
         JsonOut out;
-        out.field("outcome", outcome).field("message", what);
-        std::visit(
-            [&out](const auto& o) {
-                using T = std::decay_t<decltype(o)>;
-                if constexpr (std::is_same_v<T, mimcm::TransportFailure>) {
-                    out.field("timeout", o.error.timed_out())
-                        .field("code", o.error.native_code)
-                        .field("transport_error", mimcm::to_string(o.error.kind));
-                } else if constexpr (std::is_same_v<T, mimcm::ProtocolError>) {
-                    out.field("status", o.status);
-                } else if constexpr (std::is_same_v<T, mimcm::NoPinProposed>) {
-                    out.field("status", 204);
-                } else if constexpr (!std::is_same_v<T, mimcm::PinProposed>) {
-                    out.field("status", o.details.status);
-                    if (!o.details.correlation_id.empty()) {
-                        out.field("correlation_id", o.details.correlation_id);
-                    }
-                }
-            },
-            result);
+        out.field("outcome", error.name()).field("message", what);
+        if (error.transport) {
+            out.field("timeout", error.transport->timed_out())
+                .field("code", error.transport->native_code)
+                .field("transport_error", mimcm::to_string(error.transport->kind));
+        } else {
+            out.field("status", error.status);
+            if (!error.correlation_id.empty())
+                out.field("correlation_id", error.correlation_id);
+        }
         out.print();
     }
     return code;

@@ -17,7 +17,7 @@
 #include "mimcm/http.hpp"
 #include "mimcm/identifiers.hpp"
 #include "mimcm/models.hpp"
-#include "mimcm/outcome.hpp"
+#include "mimcm/result.hpp"
 #include "mimcm/version.hpp"
 
 namespace mimcm {
@@ -54,8 +54,9 @@ struct ClientOptions {
     TokenProvider token_provider;  ///< empty: no bearer token (e.g. Negotiate or NTLM instead)
     std::string user_agent = std::string("mimcm/") + std::string(version_string);
     /// The deepest nesting of JSON arrays and objects accepted in a response body; a deeper body
-    /// is a ProtocolError before any parser sees it (so a hostile server cannot exhaust the
-    /// stack). JSON inside a string field always has the limit detail::default_max_json_depth.
+    /// is an ErrorKind::limit_exceeded error before any parser sees it (so a hostile server cannot
+    /// exhaust the stack). JSON inside a string field always has the limit
+    /// detail::default_max_json_depth.
     std::size_t max_json_depth = detail::default_max_json_depth;
 };
 
@@ -76,25 +77,24 @@ class BasicClient {
 
     /// GET smartcards/{id}/serverproposedpin?atr=&cardid=&challenge= (CM REST operation 15).
     /// 200 gives PinProposed (the PIN, leading zeros kept), 204 NoPinProposed.
-    [[nodiscard]] ProposedPinResult server_proposed_pin(const SmartcardId& smartcard,
-                                                        const CardData& card) {
+    [[nodiscard]] Result<PinProposal> server_proposed_pin(const SmartcardId& smartcard,
+                                                          const CardData& card) {
         const std::string url =
             server_.api("smartcards/" + smartcard.str() + "/serverproposedpin") +
             detail::query({{"atr", card.atr.hex()},
                            {"cardid", card.card_id.guid()},
                            {"challenge", card.challenge.base64()}});
-        auto answered = exchange<ProposedPinResult>("GET", url, {200, 204});
-        if (auto* outcome = std::get_if<ProposedPinResult>(&answered))
-            return std::move(*outcome);
-        return detail::proposed_pin_outcome(std::get<HttpResponse>(answered),
-                                            options_.max_json_depth);
+        auto answered = exchange("GET", url, {200, 204});
+        if (auto* error = std::get_if<Error>(&answered))
+            return std::move(*error);
+        return detail::proposal_result(std::get<HttpResponse>(answered), options_.max_json_depth);
     }
 
     // ------------------------------------------------------------------------------------
     // Profile templates and policies
 
     /// 1. GET profiletemplates[?targetuser=]: the templates the user may enroll for.
-    [[nodiscard]] ApiResult<std::vector<ProfileTemplateView>> list_profile_templates(
+    [[nodiscard]] Result<std::vector<ProfileTemplateView>> list_profile_templates(
         const std::string& target_user = {}) {
         return list("profiletemplates" + detail::query({{"targetuser", target_user}}),
                     parse_profile_template_view);
@@ -102,7 +102,7 @@ class BasicClient {
 
     /// 2. GET profiletemplates/{id}/policies/{type} (the examples' path;
     /// docs/api-discrepancies.md AD-07).
-    [[nodiscard]] ApiResult<WorkflowPolicy, NoContent> get_workflow_policy(
+    [[nodiscard]] Result<std::optional<WorkflowPolicy>> get_workflow_policy(
         const Guid& profile_template, WorkflowType type) {
         return object("GET",
                       "profiletemplates/" + profile_template.str() + "/policies/" +
@@ -112,7 +112,7 @@ class BasicClient {
 
     /// 3. GET profiletemplates/{id}/configuration/smartcards (walkthrough step 12;
     /// docs/api-discrepancies.md AD-11).
-    [[nodiscard]] ApiResult<SmartcardPolicy, NoContent> get_smartcard_policy(
+    [[nodiscard]] Result<std::optional<SmartcardPolicy>> get_smartcard_policy(
         const Guid& profile_template) {
         return object("GET",
                       "profiletemplates/" + profile_template.str() + "/configuration/smartcards",
@@ -123,16 +123,17 @@ class BasicClient {
     // Requests
 
     /// 4. POST requests: 201 with the new request's URI.
-    [[nodiscard]] ApiResult<Created, NoContent> create_request(const NewRequest& request) {
+    [[nodiscard]] Result<std::optional<Created>> create_request(const NewRequest& request) {
         if (!request.profile_template && !request.smartcard) {
             throw InvalidArgument(
+                "BasicClient::create_request",
                 "a new request needs a profile template (or a smart card for Unblock)");
         }
         return created("requests", detail::new_request_body(request));
     }
 
     /// 5. GET requests[?status=&targetuser=].
-    [[nodiscard]] ApiResult<std::vector<Request>> list_requests(
+    [[nodiscard]] Result<std::vector<Request>> list_requests(
         std::optional<RequestStatus> status = std::nullopt, const std::string& target_user = {}) {
         return list("requests" + detail::query({{"targetuser", target_user},
                                                 {"status", status ? std::string(to_string(*status))
@@ -141,30 +142,31 @@ class BasicClient {
     }
 
     /// 6. GET requests/{id}.
-    [[nodiscard]] ApiResult<Request, NoContent> get_request(const Guid& request) {
+    [[nodiscard]] Result<std::optional<Request>> get_request(const Guid& request) {
         return object("GET", "requests/" + request.str(), {}, parse_request);
     }
 
     /// 7. PUT requests/{id} {"status": Completed|Canceled|Abandoned}.
-    [[nodiscard]] ApiResult<Request, NoContent> set_request_status(const Guid& request,
-                                                                   RequestStatus status) {
+    [[nodiscard]] Result<std::optional<Request>> set_request_status(const Guid& request,
+                                                                    RequestStatus status) {
         if (status != RequestStatus::completed && status != RequestStatus::canceled &&
             status != RequestStatus::abandoned) {
-            throw InvalidArgument("a request can only be set to Completed, Canceled or Abandoned");
+            throw InvalidArgument("BasicClient::set_request_status",
+                                  "a request can only be set to Completed, Canceled or Abandoned");
         }
         return object("PUT", "requests/" + request.str(), detail::status_body(to_string(status)),
                       parse_request);
     }
 
     /// 8. GET requests/{id}/certificaterequestgenerationoptions: one entry per PKCS#10 to make.
-    [[nodiscard]] ApiResult<std::vector<CertificateRequestGenerationOptions>>
+    [[nodiscard]] Result<std::vector<CertificateRequestGenerationOptions>>
     get_certificate_request_generation_options(const Guid& request) {
         return list("requests/" + request.str() + "/certificaterequestgenerationoptions",
                     parse_certificate_request_generation_options);
     }
 
     /// 9. POST requests/{id}/certificatedata: submit PKCS#10 requests, get the certificates.
-    [[nodiscard]] ApiResult<std::vector<Certificate>> submit_certificate_requests(
+    [[nodiscard]] Result<std::vector<Certificate>> submit_certificate_requests(
         const Guid& request, const CertificateData& data) {
         return list("requests/" + request.str() + "/certificatedata", parse_certificate, "POST",
                     detail::certificate_data_body(data));
@@ -174,21 +176,21 @@ class BasicClient {
     // Smart cards
 
     /// 10. POST smartcards {requestid, cardid, atr}: bind the card to the request.
-    [[nodiscard]] ApiResult<Created, NoContent> assign_smartcard(
+    [[nodiscard]] Result<std::optional<Created>> assign_smartcard(
         const Guid& request, const CardId& card, const std::optional<Atr>& atr = std::nullopt) {
         return created("smartcards", detail::assign_smartcard_body(request, card, atr));
     }
 
     /// 11. GET smartcards[?cardid=]: the docs return one object; a list is accepted too
     /// (docs/api-discrepancies.md AD-31).
-    [[nodiscard]] ApiResult<std::vector<Smartcard>> find_smartcards(
+    [[nodiscard]] Result<std::vector<Smartcard>> find_smartcards(
         const std::optional<CardId>& card = std::nullopt) {
         return list("smartcards" + detail::query({{"cardid", card ? card->guid() : std::string()}}),
                     parse_smartcard);
     }
 
     /// 12. GET smartcards/{id}.
-    [[nodiscard]] ApiResult<Smartcard, NoContent> get_smartcard(const SmartcardId& smartcard) {
+    [[nodiscard]] Result<std::optional<Smartcard>> get_smartcard(const SmartcardId& smartcard) {
         return object("GET", "smartcards/" + smartcard.str(), {}, parse_smartcard);
     }
 
@@ -196,7 +198,7 @@ class BasicClient {
     /// card's admin challenge, computed with the default (diversified=false) or the diversified
     /// admin key. The challenge travels as base64 (docs/api-discrepancies.md
     /// AD-32).
-    [[nodiscard]] ApiResult<SecretBlob, NoContent> get_authentication_response(
+    [[nodiscard]] Result<std::optional<SecretBlob>> get_authentication_response(
         const Guid& request, const SmartcardId& smartcard, const CardId& card,
         const Challenge& challenge, bool diversified,
         const std::optional<Atr>& atr = std::nullopt) {
@@ -209,7 +211,7 @@ class BasicClient {
     }
 
     /// 14. GET requests/{r}/smartcards/{s}/diversifiedkey: the card's new admin key.
-    [[nodiscard]] ApiResult<SecretBlob, NoContent> get_diversified_admin_key(
+    [[nodiscard]] Result<std::optional<SecretBlob>> get_diversified_admin_key(
         const Guid& request, const SmartcardId& smartcard, const CardId& card,
         const std::optional<Atr>& atr = std::nullopt) {
         return blob(
@@ -219,20 +221,20 @@ class BasicClient {
 
     /// 16. PUT requests/{r}/smartcards/{s} {"status": ...} (the table says GET;
     /// docs/api-discrepancies.md AD-36).
-    [[nodiscard]] ApiResult<Smartcard, NoContent> update_smartcard_status(
+    [[nodiscard]] Result<std::optional<Smartcard>> update_smartcard_status(
         const Guid& request, const SmartcardId& smartcard, SmartcardStatus status) {
         return object("PUT", "requests/" + request.str() + "/smartcards/" + smartcard.str(),
                       detail::status_body(to_string(status)), parse_smartcard);
     }
 
     /// 21. GET smartcards/{id}/operations: what the user may request for the card (lower case).
-    [[nodiscard]] ApiResult<std::vector<std::string>> get_smartcard_operations(
+    [[nodiscard]] Result<std::vector<std::string>> get_smartcard_operations(
         const SmartcardId& smartcard) {
         return list("smartcards/" + smartcard.str() + "/operations", detail::string_item);
     }
 
     /// 23. GET smartcards/{id}/certificates.
-    [[nodiscard]] ApiResult<std::vector<ClmCertificate>> get_smartcard_certificates(
+    [[nodiscard]] Result<std::vector<ClmCertificate>> get_smartcard_certificates(
         const SmartcardId& smartcard) {
         return list("smartcards/" + smartcard.str() + "/certificates", parse_clm_certificate);
     }
@@ -241,101 +243,95 @@ class BasicClient {
     // Software profiles and certificates
 
     /// 17. GET profiles[?status=].
-    [[nodiscard]] ApiResult<std::vector<Profile>> list_profiles(const std::string& status = {}) {
+    [[nodiscard]] Result<std::vector<Profile>> list_profiles(const std::string& status = {}) {
         return list("profiles" + detail::query({{"status", status}}), parse_profile);
     }
 
     /// 18. GET profiles/{id}: documented as a list (one profile).
-    [[nodiscard]] ApiResult<std::vector<Profile>> get_profile(const Guid& profile) {
+    [[nodiscard]] Result<std::vector<Profile>> get_profile(const Guid& profile) {
         return list("profiles/" + profile.str(), parse_profile);
     }
 
     /// 19. GET requests/{id}/profiles[?status=].
-    [[nodiscard]] ApiResult<std::vector<Profile>> list_request_profiles(
+    [[nodiscard]] Result<std::vector<Profile>> list_request_profiles(
         const Guid& request, const std::string& status = {}) {
         return list("requests/" + request.str() + "/profiles" + detail::query({{"status", status}}),
                     parse_profile);
     }
 
     /// 20. GET profiles/{id}/operations.
-    [[nodiscard]] ApiResult<std::vector<std::string>> get_profile_operations(const Guid& profile) {
+    [[nodiscard]] Result<std::vector<std::string>> get_profile_operations(const Guid& profile) {
         return list("profiles/" + profile.str() + "/operations", detail::string_item);
     }
 
     /// 22. GET profiles/{id}/certificates (6-field view).
-    [[nodiscard]] ApiResult<std::vector<ClmCertificate>> get_profile_certificates(
+    [[nodiscard]] Result<std::vector<ClmCertificate>> get_profile_certificates(
         const Guid& profile) {
         return list("profiles/" + profile.str() + "/certificates", parse_clm_certificate);
     }
 
     /// 24. GET certificates: the caller's certificates (11-field view).
-    [[nodiscard]] ApiResult<std::vector<ClmCertificate>> get_user_certificates() {
+    [[nodiscard]] Result<std::vector<ClmCertificate>> get_user_certificates() {
         return list("certificates", parse_clm_certificate);
     }
 
   private:
-    /// GET (or POST) of a list (see detail::list_outcome).
+    /// GET (or POST) of a list (see detail::list_result).
     template <class Parse>
-    ApiResult<std::vector<detail::parsed_t<Parse>>> list(const std::string& relative, Parse parse,
-                                                         std::string method = "GET",
-                                                         SecretString body = {}) {
-        using Result = ApiResult<std::vector<detail::parsed_t<Parse>>>;
+    Result<std::vector<detail::parsed_t<Parse>>> list(const std::string& relative, Parse parse,
+                                                      std::string method = "GET",
+                                                      SecretString body = {}) {
         auto answered =
-            exchange<Result>(std::move(method), server_.api(relative), {200, 204}, std::move(body));
-        if (auto* outcome = std::get_if<Result>(&answered))
-            return std::move(*outcome);
-        return detail::list_outcome(std::get<HttpResponse>(answered), parse,
-                                    options_.max_json_depth);
+            exchange(std::move(method), server_.api(relative), {200, 204}, std::move(body));
+        if (auto* error = std::get_if<Error>(&answered))
+            return std::move(*error);
+        return detail::list_result(std::get<HttpResponse>(answered), parse,
+                                   options_.max_json_depth);
     }
 
-    /// One object (see detail::object_outcome).
+    /// One object (see detail::object_result).
     template <class Parse>
-    ApiResult<detail::parsed_t<Parse>, NoContent> object(std::string method,
-                                                         const std::string& relative,
-                                                         SecretString body, Parse parse) {
-        using Result = ApiResult<detail::parsed_t<Parse>, NoContent>;
+    Result<std::optional<detail::parsed_t<Parse>>> object(std::string method,
+                                                          const std::string& relative,
+                                                          SecretString body, Parse parse) {
         auto answered =
-            exchange<Result>(std::move(method), server_.api(relative), {200, 204}, std::move(body));
-        if (auto* outcome = std::get_if<Result>(&answered))
-            return std::move(*outcome);
-        return detail::object_outcome(std::get<HttpResponse>(answered), parse,
-                                      options_.max_json_depth);
+            exchange(std::move(method), server_.api(relative), {200, 204}, std::move(body));
+        if (auto* error = std::get_if<Error>(&answered))
+            return std::move(*error);
+        return detail::object_result(std::get<HttpResponse>(answered), parse,
+                                     options_.max_json_depth);
     }
 
-    /// POST that creates (see detail::created_outcome).
-    ApiResult<Created, NoContent> created(const std::string& relative, SecretString body) {
-        using Result = ApiResult<Created, NoContent>;
-        auto answered =
-            exchange<Result>("POST", server_.api(relative), {200, 201, 204}, std::move(body));
-        if (auto* outcome = std::get_if<Result>(&answered))
-            return std::move(*outcome);
-        return detail::created_outcome(std::get<HttpResponse>(answered), options_.max_json_depth);
+    /// POST that creates (see detail::created_result).
+    Result<std::optional<Created>> created(const std::string& relative, SecretString body) {
+        auto answered = exchange("POST", server_.api(relative), {200, 201, 204}, std::move(body));
+        if (auto* error = std::get_if<Error>(&answered))
+            return std::move(*error);
+        return detail::created_result(std::get<HttpResponse>(answered), options_.max_json_depth);
     }
 
-    /// GET of a secret base64 JSON string (see detail::blob_outcome).
-    ApiResult<SecretBlob, NoContent> blob(const std::string& relative) {
-        using Result = ApiResult<SecretBlob, NoContent>;
-        auto answered = exchange<Result>("GET", server_.api(relative), {200, 204});
-        if (auto* outcome = std::get_if<Result>(&answered))
-            return std::move(*outcome);
-        return detail::blob_outcome(std::get<HttpResponse>(answered), options_.max_json_depth);
+    /// GET of a secret base64 JSON string (see detail::blob_result).
+    Result<std::optional<SecretBlob>> blob(const std::string& relative) {
+        auto answered = exchange("GET", server_.api(relative), {200, 204});
+        if (auto* error = std::get_if<Error>(&answered))
+            return std::move(*error);
+        return detail::blob_result(std::get<HttpResponse>(answered), options_.max_json_depth);
     }
 
     /// Sends, and maps what every operation maps alike: no answer at all, and a status that is
     /// not one of the operation's own (`own`). Otherwise gives the response back to the operation.
-    template <class Result>
-    std::variant<HttpResponse, Result> exchange(std::string method, std::string url,
-                                                std::initializer_list<int> own,
-                                                SecretString body = {}) {
+    std::variant<HttpResponse, Error> exchange(std::string method, std::string url,
+                                               std::initializer_list<int> own,
+                                               SecretString body = {}) {
         auto sent = send(std::move(method), std::move(url), std::move(body));
         if (auto* failure = std::get_if<TransportError>(&sent))
-            return Result{TransportFailure{std::move(*failure)}};
+            return Error::from_transport(std::move(*failure));
         auto& response = std::get<HttpResponse>(sent);
         for (const int status : own) {
             if (response.status == status)
                 return std::move(response);
         }
-        return detail::failure_outcome<Result>(response, options_.max_json_depth);
+        return detail::failure_error(response, options_.max_json_depth);
     }
 
     TransportResult send(std::string method, std::string url, SecretString body = {}) {

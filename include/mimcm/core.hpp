@@ -1,5 +1,6 @@
-// The part of mimcm that needs neither libcurl nor PC/SC: values, outcomes, the client template,
-// and the card layer (APDUs, card profiles, the card session) on any mimcm::card::ApduChannel.
+// The part of mimcm that needs neither libcurl nor PC/SC: values, results and errors, the client
+// template, and the card layer (APDUs, card profiles, the card session) on any
+// mimcm::card::ApduChannel.
 #pragma once
 
 #include "mimcm/call.hpp"
@@ -14,9 +15,10 @@
 #include "mimcm/client.hpp"
 #include "mimcm/encoding.hpp"
 #include "mimcm/enrollment.hpp"
+#include "mimcm/error.hpp"
 #include "mimcm/http.hpp"
 #include "mimcm/identifiers.hpp"
 #include "mimcm/models.hpp"
-#include "mimcm/outcome.hpp"
+#include "mimcm/result.hpp"
 #include "mimcm/secret.hpp"
 #include "mimcm/version.hpp"

@@ -139,10 +139,11 @@ enum class PinOutcome {
 enum class FailureSource {
     none,      ///< nothing failed
     server,    ///< the CM server: an error answer, no answer (transport), or data that does not
-               ///< fit (e.g. a diversified admin key of the wrong size): failure_outcome says which
+               ///< fit (e.g. a diversified admin key of the wrong size): failure_outcome says
+               ///< which, server_error holds the operation's Error when it failed as such
     card,      ///< the card or its reader (mimcm::card::CardError, mimcm::pcsc::Error)
     caller,    ///< the options or what the callbacks gave (e.g. a PIN the card does not take)
-    internal,  ///< a program error (std::logic_error and anything else unexpected)
+    internal,  ///< a program error (mimcm::UsageError and anything else unexpected)
 };
 
 [[nodiscard]] inline std::string_view to_string(FailureSource source) noexcept {
@@ -163,13 +164,25 @@ enum class FailureSource {
 
 /// What happened. On failure, `failed_step` and `error` say where and why (no secrets), and the
 /// other fields say what already exists on the server and the card.
+/// Move-only: the issued certificates may hold a PFX (a secret).
 struct EnrollmentReport {
+    EnrollmentReport() = default;
+    EnrollmentReport(EnrollmentReport&&) = default;
+    EnrollmentReport& operator=(EnrollmentReport&&) = default;
+    EnrollmentReport(const EnrollmentReport&) = delete;
+    EnrollmentReport& operator=(const EnrollmentReport&) = delete;
+    ~EnrollmentReport() = default;
+
     bool succeeded = false;
     std::optional<EnrollmentStep> failed_step;
     std::string error;
-    /// The failing outcome's name ("forbidden", "server_error", "transport_failure",
-    /// "protocol_error", "card_error", "invalid_input", "internal_error", ...; see outcome_name()).
+    /// The failure's name: a client operation's Error::name() ("forbidden", "server_error",
+    /// "transport", "protocol", "timeout", ...), or the flow's own "no_content", "card_error",
+    /// "invalid_input", "invalid_state", "internal_error".
     std::string failure_outcome;
+    /// The Error of the client operation that failed, when one did (typed access: switch over
+    /// server_error->kind).
+    std::optional<Error> server_error;
     /// Where the failure came from.
     FailureSource failure_source = FailureSource::none;
     std::optional<Guid> request;     ///< created on the server: cancel or abandon it
@@ -186,16 +199,12 @@ struct EnrollmentReport {
 };
 
 namespace detail {
-template <class T, class Variant>
-struct variant_has;
-template <class T, class... Cases>
-struct variant_has<T, std::variant<Cases...>> : std::disjunction<std::is_same<T, Cases>...> {};
-
 struct StepFailed {
     EnrollmentStep step;
     std::string error;
     std::string outcome = "invalid_state";
     FailureSource source = FailureSource::caller;
+    std::optional<Error> server_error = std::nullopt;
 };
 }  // namespace detail
 
@@ -218,6 +227,7 @@ class Enrollment {
             report_.error = failed.error;
             report_.failure_outcome = failed.outcome;
             report_.failure_source = failed.source;
+            report_.server_error = failed.server_error;
         }
         return std::move(report_);
     }
@@ -227,8 +237,8 @@ class Enrollment {
         const Guid profile_template =
             step(EnrollmentStep::list_templates, [&] { return find_template(); });
         const WorkflowPolicy policy = step(EnrollmentStep::enroll_policy, [&] {
-            return value<WorkflowPolicy>(
-                client_.get_workflow_policy(profile_template, WorkflowType::enroll));
+            return present(
+                client_.get_workflow_policy(profile_template, WorkflowType::enroll).value());
         });
         for (const auto& item : policy.data_collection) {
             bool given = false;
@@ -244,11 +254,11 @@ class Enrollment {
             request.profile_template = profile_template;
             request.data_collection = options_.data_collection;
             request.comment = options_.comment;
-            return value<Created>(client_.create_request(request)).id;
+            return present(client_.create_request(request).value()).id;
         });
         const Guid request_id = *report_.request;
         step(EnrollmentStep::get_request, [&] {
-            const Request request = value<Request>(client_.get_request(request_id));
+            const Request request = present(client_.get_request(request_id).value());
             // Walkthrough step 8: execution may start once the request is approved.
             if (request.status != request_status::approved) {
                 throw detail::StepFailed{EnrollmentStep::get_request,
@@ -263,22 +273,22 @@ class Enrollment {
                              [&] { return card_data([&] { return card_.read(); }); });
         const SmartcardId smartcard = step(EnrollmentStep::assign_smartcard, [&] {
             return SmartcardId::parse(
-                value<Created>(client_.assign_smartcard(request_id, card.card_id, card.atr))
+                present(client_.assign_smartcard(request_id, card.card_id, card.atr).value())
                     .id.str());
         });
         report_.smartcard = Guid::parse(smartcard.str());
         step(EnrollmentStep::get_smartcard, [&] {
-            const Smartcard bound = value<Smartcard>(client_.get_smartcard(smartcard));
+            const Smartcard bound = present(client_.get_smartcard(smartcard).value());
             const auto serial = bound.card_id();
             if (!serial || serial->str() != card.card_id.guid()) {
                 throw detail::StepFailed{EnrollmentStep::get_smartcard,
-                                         "the server bound another card id", "protocol_error",
+                                         "the server bound another card id", "protocol",
                                          FailureSource::server};
             }
             return true;
         });
         const SmartcardPolicy card_policy = step(EnrollmentStep::smartcard_policy, [&] {
-            return value<SmartcardPolicy>(client_.get_smartcard_policy(profile_template));
+            return present(client_.get_smartcard_policy(profile_template).value());
         });
 
         enum class PinPath { admin_key, puk, user };
@@ -322,8 +332,9 @@ class Enrollment {
             if (!card_policy.diversify_admin_key)
                 return;
             const SecretBlob key = step(EnrollmentStep::diversified_key, [&] {
-                SecretBlob key = value<SecretBlob>(client_.get_diversified_admin_key(
-                    request_id, smartcard, card.card_id, card.atr));
+                SecretBlob key = present(
+                    client_.get_diversified_admin_key(request_id, smartcard, card.card_id, card.atr)
+                        .value());
                 check_server_blob(key, card::admin_key_size, "diversified admin key");
                 return key;
             });
@@ -331,8 +342,11 @@ class Enrollment {
                 if (pin_first)
                     card = card_data(
                         [&] { return card_.read(); });  // a fresh challenge after the PIN step
-                const SecretBlob response = value<SecretBlob>(client_.get_authentication_response(
-                    request_id, smartcard, card.card_id, card.challenge, false, card.atr));
+                const SecretBlob response =
+                    present(client_
+                                .get_authentication_response(request_id, smartcard, card.card_id,
+                                                             card.challenge, false, card.atr)
+                                .value());
                 check_server_blob(response, card::admin_response_size, "admin challenge response");
                 card_write([&] { card_.set_admin_key(response.bytes, key.bytes); });
                 return true;
@@ -345,14 +359,10 @@ class Enrollment {
             if (card_policy.user_pin_option == UserPinOption::server_proposed) {
                 step(EnrollmentStep::proposed_pin, [&] {
                     card = card_data([&] { return card_.read(); });
-                    auto proposed = client_.server_proposed_pin(smartcard, card);
-                    if (auto* p = std::get_if<PinProposed>(&proposed)) {
+                    PinProposal proposal = client_.server_proposed_pin(smartcard, card).value();
+                    if (auto* p = std::get_if<PinProposed>(&proposal)) {
                         pin = std::move(p->pin);
                         report_.pin_proposed_by_server = true;
-                    } else if (!std::holds_alternative<NoPinProposed>(proposed)) {
-                        throw detail::StepFailed{EnrollmentStep::proposed_pin, describe(proposed),
-                                                 std::string(outcome_name(proposed)),
-                                                 FailureSource::server};
                     }
                     return true;
                 });
@@ -374,9 +384,11 @@ class Enrollment {
                     caller_data([&] { card_write([&] { card_.reset_pin_with_puk(puk, pin); }); });
                 } else {
                     card = card_data([&] { return card_.read(); });
-                    const SecretBlob response = value<SecretBlob>(
-                        client_.get_authentication_response(request_id, smartcard, card.card_id,
-                                                            card.challenge, diversified, card.atr));
+                    const SecretBlob response = present(
+                        client_
+                            .get_authentication_response(request_id, smartcard, card.card_id,
+                                                         card.challenge, diversified, card.atr)
+                            .value());
                     check_server_blob(response, card::admin_response_size,
                                       "admin challenge response");
                     caller_data(
@@ -397,8 +409,7 @@ class Enrollment {
         card_.finish();
 
         const auto generation = step(EnrollmentStep::generation_options, [&] {
-            return value<std::vector<CertificateRequestGenerationOptions>>(
-                client_.get_certificate_request_generation_options(request_id));
+            return client_.get_certificate_request_generation_options(request_id).value();
         });
         report_.certificates = step(EnrollmentStep::certificate_data, [&] {
             if (!options_.make_certificate_requests) {
@@ -407,17 +418,16 @@ class Enrollment {
             }
             CertificateData data;
             data.certificate_requests = options_.make_certificate_requests(generation);
-            return value<std::vector<Certificate>>(
-                client_.submit_certificate_requests(request_id, data));
+            return client_.submit_certificate_requests(request_id, data).value();
         });
         step(EnrollmentStep::complete_request, [&] {
-            return value<Request>(client_.set_request_status(request_id, RequestStatus::completed));
+            return present(
+                client_.set_request_status(request_id, RequestStatus::completed).value());
         });
     }
 
     Guid find_template() {
-        const auto templates =
-            value<std::vector<ProfileTemplateView>>(client_.list_profile_templates());
+        const auto templates = client_.list_profile_templates().value();
         const auto wanted = Guid::try_parse(options_.profile_template);
         for (const auto& t : templates) {
             if ((wanted && t.uuid == wanted->str()) || t.name == options_.profile_template)
@@ -429,10 +439,11 @@ class Enrollment {
     }
 
     /// Runs one step: progress before and after, and every failure turned into StepFailed naming
-    /// the step and where the failure came from: card and reader errors (card::DeviceError) are
-    /// the card's; mimcm::InvalidArgument is data from the server that does not fit (the flow
-    /// checks what the card and the caller give where it takes it, see card_data() and
-    /// caller_data()); std::logic_error and anything else is a program error.
+    /// the step and where the failure came from: a failed client operation (ResultError, from
+    /// Result::value()) is the server's, with its Error; card and reader errors
+    /// (card::DeviceError) are the card's; mimcm::InvalidArgument is data from the server that
+    /// does not fit (the flow checks what the card and the caller give where it takes it, see
+    /// card_data() and caller_data()); anything else is a program error.
     template <class Body>
     auto step(EnrollmentStep which, Body body) -> decltype(body()) {
         current_ = which;
@@ -445,12 +456,15 @@ class Enrollment {
             return result;
         } catch (const detail::StepFailed&) {
             throw;
+        } catch (const ResultError& e) {
+            throw detail::StepFailed{which, e.what(), std::string(e.error().name()),
+                                     FailureSource::server, e.error()};
         } catch (const card::DeviceError& e) {
             throw detail::StepFailed{which, e.what(), "card_error", FailureSource::card};
         } catch (const InvalidArgument& e) {
             throw detail::StepFailed{which,
                                      "the server's answer does not fit: " + std::string(e.what()),
-                                     "protocol_error", FailureSource::server};
+                                     "protocol", FailureSource::server};
         } catch (const std::exception& e) {
             throw detail::StepFailed{which, "internal error: " + std::string(e.what()),
                                      "internal_error", FailureSource::internal};
@@ -472,14 +486,12 @@ class Enrollment {
     }
 
     /// Runs a card call given what the caller chose (the PIN, the PUK): the card layer refuses
-    /// an argument it cannot take with std::invalid_argument before anything is sent.
+    /// an argument it cannot take with mimcm::InvalidArgument before anything is sent.
     template <class Body>
     auto caller_data(Body body) -> decltype(body()) {
         try {
             return body();
-        } catch (const card::DeviceError&) {
-            throw;
-        } catch (const std::invalid_argument& e) {
+        } catch (const InvalidArgument& e) {
             throw detail::StepFailed{current_, e.what(), "invalid_input", FailureSource::caller};
         }
     }
@@ -509,7 +521,7 @@ class Enrollment {
                                      "the server's " + std::string(what) + " has " +
                                          std::to_string(blob.bytes.size()) + " bytes; expected " +
                                          std::to_string(size),
-                                     "protocol_error", FailureSource::server};
+                                     "protocol", FailureSource::server};
         }
     }
 
@@ -517,19 +529,14 @@ class Enrollment {
         throw detail::StepFailed{which, std::move(error)};
     }
 
-    /// The success value T of a result, or StepFailed with the outcome's description.
-    template <class T, class Result>
-    T value(Result result) {
-        if (auto* v = std::get_if<T>(&result))
-            return std::move(*v);
-        if constexpr (detail::variant_has<NoContent, Result>::value) {
-            if (std::holds_alternative<NoContent>(result)) {
-                throw detail::StepFailed{current_, "the server answered 204 (no content)",
-                                         "no_content", FailureSource::server};
-            }
+    /// The object of an operation that answered one, or StepFailed when it answered 204.
+    template <class T>
+    T present(std::optional<T> object) {
+        if (!object) {
+            throw detail::StepFailed{current_, "the server answered 204 (no content)", "no_content",
+                                     FailureSource::server};
         }
-        throw detail::StepFailed{current_, describe(result), std::string(outcome_name(result)),
-                                 FailureSource::server};
+        return std::move(*object);
     }
 
     BasicClient<Transport>& client_;

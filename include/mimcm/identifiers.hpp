@@ -13,14 +13,9 @@
 
 #include "mimcm/detail/text.hpp"
 #include "mimcm/encoding.hpp"
+#include "mimcm/error.hpp"
 
 namespace mimcm {
-
-/// Thrown for malformed input (a bad URL, GUID, ATR...), always before anything is sent.
-class InvalidArgument : public std::invalid_argument {
-  public:
-    using std::invalid_argument::invalid_argument;
-};
 
 namespace detail {
 /// Canonical GUID text (lowercase, hyphens, no braces) or nullopt. Accepts either case and braces.
@@ -63,8 +58,8 @@ class CmUrl {
   public:
     [[nodiscard]] static CmUrl parse(std::string_view url) {
         auto fail = [&](std::string_view why) -> InvalidArgument {
-            return InvalidArgument("invalid CM server URL " + detail::quoted(url) + ": " +
-                                   std::string(why));
+            return InvalidArgument("CmUrl::parse", "invalid CM server URL " + detail::quoted(url) +
+                                                       ": " + std::string(why));
         };
         const auto scheme_end = url.find("://");
         if (scheme_end == std::string_view::npos)
@@ -170,8 +165,9 @@ class Guid {
     [[nodiscard]] static Guid parse(std::string_view text, std::string_view what = "GUID") {
         if (auto g = try_parse(text))
             return *std::move(g);
-        throw InvalidArgument(std::string(what) + " " + detail::quoted(text) +
-                              " is not a GUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
+        throw InvalidArgument("Guid::parse",
+                              std::string(what) + " " + detail::quoted(text) +
+                                  " is not a GUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
     }
     /// Lowercase, hyphenated, no braces.
     [[nodiscard]] const std::string& str() const noexcept { return text_; }
@@ -199,15 +195,15 @@ class Atr {
   public:
     explicit Atr(Bytes bytes) : bytes_(std::move(bytes)) {
         if (bytes_.size() < 2 || bytes_.size() > 33) {
-            throw InvalidArgument("ATR must be 2 to 33 bytes, got " +
-                                  std::to_string(bytes_.size()));
+            throw InvalidArgument(
+                "Atr::Atr", "ATR must be 2 to 33 bytes, got " + std::to_string(bytes_.size()));
         }
     }
     [[nodiscard]] static Atr from_hex(std::string_view text) {
         auto bytes = mimcm::from_hex(text);
         if (!bytes || bytes->empty()) {
-            throw InvalidArgument("ATR " + detail::quoted(text) +
-                                  " is not hex (expected e.g. 3b8d0180...)");
+            throw InvalidArgument("Atr::from_hex", "ATR " + detail::quoted(text) +
+                                                       " is not hex (expected e.g. 3b8d0180...)");
         }
         return Atr(*std::move(bytes));
     }
@@ -227,7 +223,8 @@ class CardId {
     explicit CardId(const std::array<std::uint8_t, size>& bytes) noexcept : bytes_(bytes) {}
     explicit CardId(const Bytes& bytes) {
         if (bytes.size() != size) {
-            throw InvalidArgument("card id must be 16 bytes, got " + std::to_string(bytes.size()));
+            throw InvalidArgument("CardId::CardId",
+                                  "card id must be 16 bytes, got " + std::to_string(bytes.size()));
         }
         std::copy(bytes.begin(), bytes.end(), bytes_.begin());
     }
@@ -235,7 +232,8 @@ class CardId {
     [[nodiscard]] static CardId from_guid(std::string_view text) {
         const auto canonical = detail::normalize_guid(text);
         if (!canonical) {
-            throw InvalidArgument("card id " + detail::quoted(text) + " is not a GUID");
+            throw InvalidArgument("CardId::from_guid",
+                                  "card id " + detail::quoted(text) + " is not a GUID");
         }
         std::string hex;
         for (const char c : *canonical) {
@@ -273,16 +271,18 @@ class Challenge {
   public:
     explicit Challenge(Bytes bytes) : bytes_(std::move(bytes)) {
         if (bytes_.empty())
-            throw InvalidArgument("challenge is empty");
+            throw InvalidArgument("Challenge::Challenge", "challenge is empty");
         if (bytes_.size() > 64) {
-            throw InvalidArgument("challenge must be at most 64 bytes, got " +
-                                  std::to_string(bytes_.size()));
+            throw InvalidArgument(
+                "Challenge::Challenge",
+                "challenge must be at most 64 bytes, got " + std::to_string(bytes_.size()));
         }
     }
     [[nodiscard]] static Challenge from_base64(std::string_view text) {
         auto bytes = base64_decode(text);
         if (!bytes || bytes->empty()) {
-            throw InvalidArgument("challenge " + detail::quoted(text) + " is not base64");
+            throw InvalidArgument("Challenge::from_base64",
+                                  "challenge " + detail::quoted(text) + " is not base64");
         }
         return Challenge(*std::move(bytes));
     }

@@ -13,8 +13,10 @@
 
 #include "emulator.hpp"
 #include "mimcm/transport/curl.hpp"
+#include "results.hpp"
 #include "test_data.hpp"
 
+using namespace mimcm_test;  // NOLINT: test helpers over mimcm::Result
 using namespace mimcm;
 using mimcm_test::docs_card;
 using mimcm_test::Emulator;
@@ -39,7 +41,7 @@ CurlOptions trusting() {
 }
 
 struct Call {
-    ProposedPinResult result;
+    Result<PinProposal> result;
     std::vector<std::string> log;
 };
 
@@ -56,10 +58,10 @@ Call ask(const std::string& url, CurlOptions options, TokenProvider tokens = {},
     return call;
 }
 
-std::string pin_of(const ProposedPinResult& result) {
-    INFO(describe(result));
-    REQUIRE(std::holds_alternative<PinProposed>(result));
-    return std::string(std::get<PinProposed>(result).pin.reveal());
+std::string pin_of(const Result<PinProposal>& result) {
+    INFO(description(result));
+    REQUIRE(pin_proposed(result));
+    return std::string((*proposed_pin(result)).pin.reveal());
 }
 
 /// Points the Kerberos library at the rig's KDC and the given ticket cache.
@@ -119,16 +121,16 @@ TEST_CASE("Negotiate without a ticket, or with one the server cannot accept, is 
         CurlOptions options = trusting();
         options.auth = NegotiateAuth{};
         const auto call = ask(kerberos_url(), std::move(options));
-        INFO(describe(call.result));
-        const auto* u = std::get_if<Unauthorized>(&call.result);
+        INFO(description(call.result));
+        const auto* u = failed_with(call.result, ErrorKind::unauthorized);
         REQUIRE(u != nullptr);
-        CHECK(u->details.status == 401);
+        CHECK(u->status == 401);
     }
     // And with no authentication configured at all.
     use_kerberos("KRB5CCNAME_ALICE");
     const auto call = ask(kerberos_url(), trusting());
-    REQUIRE(std::holds_alternative<Unauthorized>(call.result));
-    const auto& offered = std::get<Unauthorized>(call.result).authenticate;
+    REQUIRE(fails_with(call.result, ErrorKind::unauthorized));
+    const auto& offered = call.result.error().authenticate;
     CHECK(std::find(offered.begin(), offered.end(), "Negotiate") != offered.end());
 }
 
@@ -143,8 +145,8 @@ TEST_CASE("an application 401 behind Kerberos ends at once as unauthorized", "[a
     options.auth = NegotiateAuth{};
     const auto started = std::chrono::steady_clock::now();
     const auto call = ask(kerberos_url(), std::move(options), {}, id);
-    INFO(describe(call.result));
-    CHECK(std::holds_alternative<Unauthorized>(call.result));
+    INFO(description(call.result));
+    CHECK(fails_with(call.result, ErrorKind::unauthorized));
     CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
 }
 
@@ -156,7 +158,7 @@ TEST_CASE("one client reuses its Kerberos-authenticated connection", "[auth][ker
     for (int i = 0; i < 20; ++i) {
         const auto result =
             client.server_proposed_pin(SmartcardId::parse(fresh_smartcard_id()), docs_card());
-        REQUIRE(std::holds_alternative<PinProposed>(result));
+        REQUIRE(pin_proposed(result));
     }
 }
 
@@ -182,11 +184,11 @@ TEST_CASE("NTLM with a wrong password or user is unauthorized", "[auth][ntlm]") 
     const auto url = read_env_file("ntlm.env").at("NTLM_HTTP_URL");
     CurlOptions options = trusting();
     options.auth = ntlm_account("not-the-password");
-    CHECK(std::holds_alternative<Unauthorized>(ask(url, options.clone()).result));
+    CHECK(fails_with(ask(url, options.clone()).result, ErrorKind::unauthorized));
     NtlmAuth stranger = ntlm_account(ntlm_password());
     stranger.user = "mallory";
     options.auth = std::move(stranger);
-    CHECK(std::holds_alternative<Unauthorized>(ask(url, std::move(options)).result));
+    CHECK(fails_with(ask(url, std::move(options)).result, ErrorKind::unauthorized));
 }
 
 TEST_CASE("one NTLM handshake serves many calls of one client", "[auth][ntlm]") {
@@ -206,7 +208,7 @@ TEST_CASE("one NTLM handshake serves many calls of one client", "[auth][ntlm]") 
     options.auth = ntlm_account(ntlm_password());
     Client client(CmUrl::parse(url), CurlTransport(std::move(options)));
     for (int i = 0; i < 10; ++i) {
-        REQUIRE(std::holds_alternative<PinProposed>(
+        REQUIRE(pin_proposed(
             client.server_proposed_pin(SmartcardId::parse(fresh_smartcard_id()), docs_card())));
     }
     CHECK(handshakes() - before == 1);
@@ -241,10 +243,10 @@ TEST_CASE("bearer: an expired token is refreshed after the 401, with exactly one
 TEST_CASE("bearer: no token or a wrong one is unauthorized", "[auth][bearer]") {
     Emulator emulator("auth-emulator.json");
     const auto none = ask(emulator.https_url(), trusting());
-    REQUIRE(std::holds_alternative<Unauthorized>(none.result));
-    CHECK(std::get<Unauthorized>(none.result).authenticate.at(0).rfind("Bearer", 0) == 0);
+    REQUIRE(fails_with(none.result, ErrorKind::unauthorized));
+    CHECK(none.result.error().authenticate.at(0).rfind("Bearer", 0) == 0);
     const auto wrong = ask(emulator.https_url(), trusting(), static_token(SecretString("forged")));
-    CHECK(std::holds_alternative<Unauthorized>(wrong.result));
+    CHECK(fails_with(wrong.result, ErrorKind::unauthorized));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -253,11 +255,11 @@ TEST_CASE("bearer: no token or a wrong one is unauthorized", "[auth][bearer]") {
 TEST_CASE("TLS failures name their reason", "[auth][tls]") {
     Emulator emulator("auth-emulator.json");
     auto tls_failure = [](const Call& call) {
-        INFO(describe(call.result));
-        const auto* f = std::get_if<TransportFailure>(&call.result);
+        INFO(description(call.result));
+        const auto* f = transport_failure(call.result);
         REQUIRE(f != nullptr);
-        CHECK(f->error.kind == TransportError::Kind::tls);
-        return f->error;
+        CHECK(f->transport->kind == TransportError::Kind::tls);
+        return *f->transport;
     };
     SECTION("expired certificate") {
         const auto error = tls_failure(
@@ -322,8 +324,8 @@ TEST_CASE("TLS successes: pin, in-memory CA, client certificates", "[auth][tls]"
                                                        rig_path("certs/other-client.key"),
                                                        ClientCertificate::Format::pem,
                                                        {}};
-        CHECK(std::holds_alternative<TransportFailure>(
-            ask(client_cert_url, std::move(options), token).result));
+        CHECK(
+            (transport_failure(ask(client_cert_url, std::move(options), token).result) != nullptr));
     }
     SECTION("verification off, by the flag that says it is insecure") {
         CurlOptions options = trusting();
@@ -386,8 +388,8 @@ TEST_CASE("redirects are off by default and, followed, never carry credentials t
     SECTION("not followed by default") {
         redirect_to("127.0.0.1");
         const auto call = ask(emulator.http_url(), trusting(), token, id);
-        REQUIRE(std::holds_alternative<UnexpectedStatus>(call.result));
-        CHECK(std::get<UnexpectedStatus>(call.result).details.status == 302);
+        REQUIRE(fails_with(call.result, ErrorKind::unexpected_status));
+        CHECK(call.result.error().status == 302);
     }
     SECTION("same host: followed with the token") {
         redirect_to("127.0.0.1");
@@ -400,7 +402,7 @@ TEST_CASE("redirects are off by default and, followed, never carry credentials t
         CurlOptions options = trusting();
         options.follow_redirects = true;
         const auto call = ask(emulator.http_url(), std::move(options), token, id);
-        CHECK(std::holds_alternative<Unauthorized>(call.result));
+        CHECK(fails_with(call.result, ErrorKind::unauthorized));
         const auto first = emulator.requests_for(id);
         REQUIRE(first.size() == 1);
         CHECK(first[0].headers.count("authorization") == 1);
@@ -437,8 +439,8 @@ TEST_CASE("a proxy that wants credentials, over HTTP and HTTPS", "[auth][proxy]"
 
         options.proxy_password = SecretString("not-the-proxy-password");
         const auto refused = ask(url, std::move(options), {}, id);
-        INFO(describe(refused.result));
-        CHECK_FALSE(std::holds_alternative<PinProposed>(refused.result));
+        INFO(description(refused.result));
+        CHECK_FALSE(pin_proposed(refused.result));
     }
 }
 
@@ -465,14 +467,14 @@ TEST_CASE("passwords and tokens never reach a log line or an outcome's text", "[
     calls.push_back(ask("https://localhost:" + std::to_string(auth_emulator.port("https_expired")),
                         trusting(), static_token(SecretString(token))));
 
-    CHECK(std::holds_alternative<PinProposed>(calls[0].result));
-    CHECK(std::holds_alternative<Unauthorized>(calls[1].result));
-    CHECK(std::holds_alternative<PinProposed>(calls[2].result));
-    CHECK(std::holds_alternative<Unauthorized>(calls[3].result));
-    CHECK(std::holds_alternative<TransportFailure>(calls[4].result));
+    CHECK(pin_proposed(calls[0].result));
+    CHECK(fails_with(calls[1].result, ErrorKind::unauthorized));
+    CHECK(pin_proposed(calls[2].result));
+    CHECK(fails_with(calls[3].result, ErrorKind::unauthorized));
+    CHECK((transport_failure(calls[4].result) != nullptr));
     for (const auto& call : calls) {
         std::vector<std::string> texts = call.log;
-        texts.push_back(describe(call.result));
+        texts.push_back(description(call.result));
         for (const auto& text : texts) {
             CAPTURE(text);
             for (const auto& secret : {password, bad_password, token, bad_token}) {

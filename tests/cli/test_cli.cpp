@@ -169,7 +169,7 @@ TEST_CASE("exit 6 for another status, a protocol error, or an API that is not th
     emulator.set_outcome(id, R"({"outcome":"raw","body":"55667788"})");
     run = proposed_pin(emulator, id, {"--json"});
     CHECK(run.code == 6);
-    CHECK(std::string(json_of(run.out)["outcome"].GetString()) == "protocol_error");
+    CHECK(std::string(json_of(run.out)["outcome"].GetString()) == "protocol");
     CHECK(run.err.find("55667788") == std::string::npos);
     CHECK(run.out.find("55667788") == std::string::npos);
 
@@ -188,7 +188,7 @@ TEST_CASE("exit 7 for timeouts and TLS failures", "[cli]") {
     auto run = proposed_pin(emulator, id, {"--timeout", "0.5", "--json"});
     CHECK(run.code == 7);
     const auto doc = json_of(run.out);
-    CHECK(std::string(doc["outcome"].GetString()) == "transport_failure");
+    CHECK(std::string(doc["outcome"].GetString()) == "timeout");
     CHECK(doc["timeout"].GetBool());
     CHECK(std::string(doc["transport_error"].GetString()) == "timeout");
 

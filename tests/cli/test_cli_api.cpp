@@ -53,7 +53,7 @@ TEST_CASE("templates lists what the user may enroll for", "[cli][api]") {
                                           "\tTest UserPin Diversified\tsmart card"));
 }
 
-TEST_CASE("a server sending more than the transport's limits is a transport failure, exit 7",
+TEST_CASE("a server sending more than the transport's limits is limit_exceeded, exit 7",
           "[cli][api][limits]") {
     mimcm_test::FaultServer server;
     for (const char* mode : {"endless", "manyheaders"}) {
@@ -63,7 +63,7 @@ TEST_CASE("a server sending more than the transport's limits is a transport fail
         INFO(run.err);
         CHECK(run.code == 7);
         const auto doc = json_of(run.out);
-        CHECK(std::string(doc["outcome"].GetString()) == "transport_failure");
+        CHECK(std::string(doc["outcome"].GetString()) == "limit_exceeded");
         const std::string kind =
             std::string(mode) == "endless" ? "response size limit" : "header limit";
         CHECK_THAT(doc["message"].GetString(), Catch::StartsWith(kind + " failure"));

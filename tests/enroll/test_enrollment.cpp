@@ -15,10 +15,12 @@
 
 #include "emulator.hpp"
 #include "mimcm/mimcm.hpp"
+#include "results.hpp"
 #include "rig.hpp"
 
 using namespace mimcm;
 using mimcm_test::Emulator;
+using mimcm_test::object_of;
 using mimcm_test::rig_path;
 using mimcm_test::slurp;
 namespace rig = mimcm_test::rig;
@@ -283,9 +285,9 @@ TEST_CASE("enrollment end to end, for every PIN and admin key policy", "[enroll]
         http.proxy = "";
         Client client(CmUrl::parse(emulator.https_url()), CurlTransport(std::move(http)));
         const auto request = client.get_request(*run.report.request);
-        REQUIRE(std::holds_alternative<Request>(request));
-        CHECK(std::get<Request>(request).status == mimcm::request_status::completed);
-        CHECK(std::get<Request>(request).new_smartcard_uuid == run.report.smartcard->str());
+        REQUIRE(object_of(request) != nullptr);
+        CHECK(object_of(request)->status == mimcm::request_status::completed);
+        CHECK(object_of(request)->new_smartcard_uuid == run.report.smartcard->str());
     }
 }
 
@@ -297,6 +299,10 @@ TEST_CASE("enrollment failures name the step and what exists on the server", "[e
         CHECK_FALSE(run.report.succeeded);
         CHECK(run.report.failed_step == EnrollmentStep::create_request);
         CHECK(run.report.failure_outcome == "forbidden");
+        REQUIRE(run.report.server_error.has_value());
+        CHECK(run.report.server_error->kind == ErrorKind::forbidden);
+        CHECK(run.report.server_error->status == 403);
+        CHECK(run.report.failure_source == FailureSource::server);
         CHECK_FALSE(run.report.request.has_value());
     }
     SECTION("500 when submitting the certificate requests: the request exists") {
@@ -305,6 +311,9 @@ TEST_CASE("enrollment failures name the step and what exists on the server", "[e
         const Run run = enroll("Test UserPin Diversified");
         CHECK(run.report.failed_step == EnrollmentStep::certificate_data);
         CHECK(run.report.failure_outcome == "server_error");
+        REQUIRE(run.report.server_error.has_value());
+        CHECK(run.report.server_error->kind == ErrorKind::server_error);
+        CHECK(run.report.server_error->status == 500);
         CHECK(run.report.request.has_value());
         CHECK(run.report.smartcard.has_value());
         CHECK(run.report.admin_key_changed);
@@ -376,7 +385,7 @@ TEST_CASE("enrollment failures name the step and what exists on the server", "[e
         CHECK_FALSE(report.succeeded);
         CHECK(report.failed_step == EnrollmentStep::diversified_key);
         CHECK(report.failure_source == FailureSource::server);
-        CHECK(report.failure_outcome == "protocol_error");
+        CHECK(report.failure_outcome == "protocol");
         CHECK_THAT(report.error, Catch::Contains("32 bytes; expected 24"));
         CHECK_FALSE(report.admin_key_changed);
         CHECK(std::string(card_state(state_path())["admin_key"].GetString()) == kZeroKey);
@@ -387,7 +396,7 @@ TEST_CASE("enrollment failures name the step and what exists on the server", "[e
             "Test UserPin Diversified", [](const HttpRequest&, HttpResponse&) {},
             [](const std::string& call, pcsc::EnrollmentCard&) {
                 if (call == "set_admin_key") {
-                    throw card::CardError(card::CardErrorCode::status,
+                    throw card::CardError("test", card::CardErrorCode::status,
                                           "GIDS: a scripted card fault", 0x6F00);
                 }
             });

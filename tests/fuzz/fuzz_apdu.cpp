@@ -30,7 +30,7 @@ class AnswerChannel : public mimcm::card::ApduChannel {
         MIMCM_FUZZ_CHECK(command.size() >= 4 && command.size() <= 4 + 1 + 255 + 1);
         ++commands;
         if (input_.empty())
-            throw mimcm::card::DeviceError("card removed");
+            throw mimcm::card::DeviceError("fuzz channel", "card removed");
         return input_.bytes_field();
     }
     int commands = 0;
@@ -104,7 +104,7 @@ void command(mimcm_fuzz::Input& input) {
         try {
             (void)c.encode();
             MIMCM_FUZZ_CHECK(false);
-        } catch (const std::invalid_argument&) {
+        } catch (const mimcm::InvalidArgument&) {
         }
         c.data.resize(255);
     }

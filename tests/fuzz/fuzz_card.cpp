@@ -27,7 +27,7 @@ using mimcm::card::CardError;
 /// The card is gone: the answers ran out.
 class CardPulled : public mimcm::card::DeviceError {
   public:
-    CardPulled() : DeviceError("the card was removed") {}
+    CardPulled() : DeviceError("fuzz channel", "the card was removed") {}
 };
 
 class ScriptedCard : public mimcm::card::ApduChannel {

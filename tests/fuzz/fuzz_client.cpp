@@ -16,7 +16,9 @@
 #include "fake_transport.hpp"
 #include "fuzz_input.hpp"
 #include "mimcm/client.hpp"
+#include "results.hpp"
 
+using namespace mimcm_test;  // NOLINT: test helpers over mimcm::Result
 namespace {
 
 using mimcm::HttpResponse;
@@ -75,36 +77,41 @@ bool in(std::string_view name, std::initializer_list<std::string_view> names) {
 
 template <class Result>
 void check(const Result& result, const Answered& last, std::initializer_list<int> own) {
-    const std::string_view name = mimcm::outcome_name(result);
-    MIMCM_FUZZ_CHECK(!mimcm::describe(result).empty());
+    const std::string name = name_of(result);
+    MIMCM_FUZZ_CHECK(!description(result).empty());
     if (last.error) {
-        const auto* failure = std::get_if<mimcm::TransportFailure>(&result);
-        MIMCM_FUZZ_CHECK(failure && failure->error.kind == *last.error);
+        const auto* failure = transport_failure(result);
+        MIMCM_FUZZ_CHECK(failure && failure->transport->kind == *last.error);
+        MIMCM_FUZZ_CHECK(failure->kind == mimcm::error_kind_for(*last.error));
         return;
     }
-    if (const auto* p = std::get_if<mimcm::ProtocolError>(&result)) {
-        MIMCM_FUZZ_CHECK(p->status == last.status);
+    MIMCM_FUZZ_CHECK(result.ok() || !result.error().transport);
+    const bool body_error = fails_with(result, mimcm::ErrorKind::protocol) ||
+                            fails_with(result, mimcm::ErrorKind::limit_exceeded);
+    if (body_error) {
+        const auto& p = result.error();
+        MIMCM_FUZZ_CHECK(p.status == last.status);
         // Never a quote of the body (it may hold a PIN or a key): no message of the client holds
         // the marker, so only a quote of a body that holds it could.
         if (last.body.find(secret_marker) != std::string::npos)
-            MIMCM_FUZZ_CHECK(p->message.find(secret_marker) == std::string::npos);
+            MIMCM_FUZZ_CHECK(p.message.find(secret_marker) == std::string::npos);
+        // limit_exceeded with an answer: only a body too deep to look at.
+        if (p.kind == mimcm::ErrorKind::limit_exceeded)
+            MIMCM_FUZZ_CHECK(p.message.find("depth limit") != std::string::npos);
     }
     bool is_own = false;
     for (const int s : own)
         is_own = is_own || s == last.status;
     if (is_own) {
-        MIMCM_FUZZ_CHECK(
-            in(name, {"ok", "no_content", "pin_proposed", "no_pin_proposed", "protocol_error"}));
+        MIMCM_FUZZ_CHECK(in(name, {"ok", "no_content", "pin_proposed", "no_pin_proposed",
+                                   "protocol", "limit_exceeded"}));
         if (last.status == 204)
-            MIMCM_FUZZ_CHECK(name != "protocol_error");
+            MIMCM_FUZZ_CHECK(!body_error);
         return;
     }
-    if (name == "protocol_error") {
-        // Only an error body too deep to look at.
-        const auto& p = std::get<mimcm::ProtocolError>(result);
-        MIMCM_FUZZ_CHECK(p.message.find("depth limit") != std::string::npos);
-        return;
-    }
+    if (name == "limit_exceeded")
+        return;  // an error body too deep to look at
+    MIMCM_FUZZ_CHECK(name == to_string(mimcm::error_kind_for_status(last.status)));
     std::string_view expected = "unexpected_status";
     if (last.status == 401)
         expected = "unauthorized";
@@ -115,39 +122,27 @@ void check(const Result& result, const Answered& last, std::initializer_list<int
     else if (last.status >= 500 && last.status <= 599)
         expected = "server_error";
     MIMCM_FUZZ_CHECK(name == expected);
-    std::visit(
-        [&](const auto& outcome) {
-            using T = std::decay_t<decltype(outcome)>;
-            if constexpr (std::is_same_v<T, mimcm::Unauthorized> ||
-                          std::is_same_v<T, mimcm::Forbidden> ||
-                          std::is_same_v<T, mimcm::NotFound> ||
-                          std::is_same_v<T, mimcm::ServerError> ||
-                          std::is_same_v<T, mimcm::UnexpectedStatus>) {
-                MIMCM_FUZZ_CHECK(outcome.details.status == last.status);
-            }
-            if constexpr (std::is_same_v<T, mimcm::Unauthorized>) {
-                std::size_t offered = 0;
-                for (const auto& h : last.headers)
-                    offered += mimcm::detail::iequals(h.name, "WWW-Authenticate") ? 1 : 0;
-                MIMCM_FUZZ_CHECK(outcome.authenticate.size() == offered);
-            }
-        },
-        result);
+    const mimcm::Error& error = result.error();
+    MIMCM_FUZZ_CHECK(error.status == last.status);
+    std::size_t offered = 0;
+    for (const auto& h : last.headers)
+        offered += mimcm::detail::iequals(h.name, "WWW-Authenticate") ? 1 : 0;
+    MIMCM_FUZZ_CHECK(error.authenticate.size() == (last.status == 401 ? offered : 0));
 }
 
 /// The operation's own success checks, on top of the common ones.
-void check_value(const mimcm::ProposedPinResult& result) {
-    if (const auto* pin = std::get_if<mimcm::PinProposed>(&result)) {
+void check_value(const mimcm::Result<mimcm::PinProposal>& result) {
+    if (const auto* pin = proposed_pin(result)) {
         MIMCM_FUZZ_CHECK(!pin->pin.empty());
         MIMCM_FUZZ_CHECK(!mimcm::detail::has_control_character(pin->pin.reveal()));
     }
 }
-void check_value(const mimcm::ApiResult<mimcm::SecretBlob, mimcm::NoContent>& result) {
-    if (const auto* blob = std::get_if<mimcm::SecretBlob>(&result))
+void check_value(const mimcm::Result<std::optional<mimcm::SecretBlob>>& result) {
+    if (const auto* blob = object_of(result))
         MIMCM_FUZZ_CHECK(!blob->bytes.empty());
 }
-void check_value(const mimcm::ApiResult<mimcm::Created, mimcm::NoContent>& result) {
-    if (const auto* created = std::get_if<mimcm::Created>(&result)) {
+void check_value(const mimcm::Result<std::optional<mimcm::Created>>& result) {
+    if (const auto* created = object_of(result)) {
         MIMCM_FUZZ_CHECK(mimcm::Guid::try_parse(created->id.str()) == created->id);
         MIMCM_FUZZ_CHECK(!mimcm::detail::has_control_character(created->uri));
     }

@@ -56,8 +56,9 @@ void run_all(const rapidjson::Value& value) {
     }
 }
 
-void check_details(const mimcm::ErrorDetails& d, int status) {
+void check_details(const mimcm::Error& d, int status) {
     MIMCM_FUZZ_CHECK(d.status == status);
+    MIMCM_FUZZ_CHECK(d.kind == mimcm::error_kind_for_status(status));
     // Each of the two messages is cut at 1024 characters plus "...".
     MIMCM_FUZZ_CHECK(d.message.size() <= 2 * (1024 + 3) + 3);
     MIMCM_FUZZ_CHECK(d.correlation_id.empty() || d.correlation_id.size() == 36);

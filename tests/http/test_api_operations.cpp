@@ -7,8 +7,10 @@
 
 #include "emulator.hpp"
 #include "mimcm/mimcm.hpp"
+#include "results.hpp"
 #include "test_data.hpp"
 
+using namespace mimcm_test;  // NOLINT: test helpers over mimcm::Result
 using namespace mimcm;
 using mimcm_test::Emulator;
 using mimcm_test::Recorded;
@@ -50,11 +52,21 @@ struct Api {
     }
 };
 
-template <class T, class Result>
-T ok(Result result) {
-    INFO(describe(result));
-    REQUIRE(std::holds_alternative<T>(result));
-    return std::get<T>(std::move(result));
+/// The success value of a result (by value: results are temporaries).
+template <class T>
+T ok(Result<T> result) {
+    INFO(description(result));
+    REQUIRE(result.ok());
+    return std::move(result).value();
+}
+
+/// The object of an object operation's result: a success that holds one.
+template <class T>
+T ok(Result<std::optional<T>> result) {
+    INFO(description(result));
+    REQUIRE(result.ok());
+    REQUIRE(result->has_value());
+    return *std::move(result).value();
 }
 
 const std::string kPrefix = "/CertificateManagement/api/v1.0/";

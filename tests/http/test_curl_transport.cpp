@@ -12,8 +12,10 @@
 
 #include "emulator.hpp"
 #include "mimcm/transport/curl.hpp"
+#include "results.hpp"
 #include "test_data.hpp"
 
+using namespace mimcm_test;  // NOLINT: test helpers over mimcm::Result
 using namespace mimcm;
 using mimcm_test::docs_card;
 using mimcm_test::Emulator;
@@ -31,8 +33,8 @@ CurlOptions trusting(const std::string& ca_file = Emulator::ca_file()) {
     return options;
 }
 
-ProposedPinResult ask(const std::string& url, const std::string& smartcard, CurlOptions options,
-                      std::vector<std::string>* log = nullptr) {
+Result<PinProposal> ask(const std::string& url, const std::string& smartcard, CurlOptions options,
+                        std::vector<std::string>* log = nullptr) {
     ClientOptions client_options;
     if (log) {
         client_options.logger = [log](LogLevel, std::string_view line) { log->emplace_back(line); };
@@ -49,8 +51,8 @@ TEST_CASE("HTTP: 200 gives the PIN, and the request on the wire is the documente
     emulator.set_outcome(id, R"({"outcome":"pin","pin":"00123456"})");
 
     const auto result = ask(emulator.http_url(), id, trusting());
-    INFO(describe(result));
-    const auto* pin = std::get_if<PinProposed>(&result);
+    INFO(description(result));
+    const auto* pin = proposed_pin(result);
     REQUIRE(pin != nullptr);
     CHECK(pin->pin.reveal() == "00123456");
 
@@ -75,62 +77,62 @@ TEST_CASE("HTTPS with the test CA: every outcome maps to its type", "[http][tls]
     SECTION("200") {
         emulator.set_outcome(id, R"({"outcome":"pin","pin":"0000"})");
         const auto result = ask(emulator.https_url(), id, trusting());
-        INFO(describe(result));
-        REQUIRE(std::holds_alternative<PinProposed>(result));
-        CHECK(std::get<PinProposed>(result).pin.reveal() == "0000");
+        INFO(description(result));
+        REQUIRE(pin_proposed(result));
+        CHECK((*proposed_pin(result)).pin.reveal() == "0000");
     }
     SECTION("204") {
         emulator.set_outcome(id, R"({"outcome":"none"})");
-        CHECK(std::holds_alternative<NoPinProposed>(ask(emulator.https_url(), id, trusting())));
+        CHECK(no_pin_proposed(ask(emulator.https_url(), id, trusting())));
     }
     SECTION("401 with the offered schemes") {
         emulator.set_outcome(id, R"({"outcome":"unauthorized"})");
         const auto result = ask(emulator.https_url(), id, trusting());
-        const auto* u = std::get_if<Unauthorized>(&result);
+        const auto* u = failed_with(result, ErrorKind::unauthorized);
         REQUIRE(u != nullptr);
-        CHECK(u->details.status == 401);
+        CHECK(u->status == 401);
         CHECK(std::find(u->authenticate.begin(), u->authenticate.end(), "Negotiate") !=
               u->authenticate.end());
     }
     SECTION("403 with the server's message") {
         emulator.set_outcome(id, R"({"outcome":"forbidden","message":"Access is denied."})");
         const auto result = ask(emulator.https_url(), id, trusting());
-        const auto* f = std::get_if<Forbidden>(&result);
+        const auto* f = failed_with(result, ErrorKind::forbidden);
         REQUIRE(f != nullptr);
-        CHECK(f->details.message == "Access is denied.");
+        CHECK(f->message == "Access is denied.");
     }
     SECTION("500 with the correlation id in the message") {
         emulator.set_outcome(
             id, R"({"outcome":"error","correlation_id":"5f0c2d7e-8a41-4c39-b1e2-0d9f6a3b7c15"})");
         const auto result = ask(emulator.https_url(), id, trusting());
-        const auto* e = std::get_if<ServerError>(&result);
+        const auto* e = failed_with(result, ErrorKind::server_error);
         REQUIRE(e != nullptr);
-        CHECK(e->details.status == 500);
-        CHECK(e->details.correlation_id == "5f0c2d7e-8a41-4c39-b1e2-0d9f6a3b7c15");
+        CHECK(e->status == 500);
+        CHECK(e->correlation_id == "5f0c2d7e-8a41-4c39-b1e2-0d9f6a3b7c15");
     }
     SECTION("500 with a CorrelationId field") {
         emulator.set_outcome(
             id,
             R"({"outcome":"error","style":"field","correlation_id":"0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"})");
         const auto result = ask(emulator.https_url(), id, trusting());
-        const auto* e = std::get_if<ServerError>(&result);
+        const auto* e = failed_with(result, ErrorKind::server_error);
         REQUIRE(e != nullptr);
-        CHECK(e->details.correlation_id == "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d");
+        CHECK(e->correlation_id == "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d");
     }
     SECTION("another status is kept") {
         emulator.set_outcome(
             id,
             R"({"outcome":"status","status":409,"body":"{\"Message\":\"busy\"}","content_type":"application/json"})");
         const auto result = ask(emulator.https_url(), id, trusting());
-        const auto* e = std::get_if<UnexpectedStatus>(&result);
+        const auto* e = failed_with(result, ErrorKind::unexpected_status);
         REQUIRE(e != nullptr);
-        CHECK(e->details.status == 409);
-        CHECK(e->details.message == "busy");
+        CHECK(e->status == 409);
+        CHECK(e->message == "busy");
     }
     SECTION("a 200 that is not a JSON string is a protocol error") {
         emulator.set_outcome(id, R"({"outcome":"raw","body":"31415926"})");
         const auto result = ask(emulator.https_url(), id, trusting());
-        const auto* e = std::get_if<ProtocolError>(&result);
+        const auto* e = failed_with(result, ErrorKind::protocol);
         REQUIRE(e != nullptr);
         CHECK(e->message.find("31415926") == std::string::npos);
     }
@@ -140,8 +142,8 @@ TEST_CASE("404 for a path outside the CM application", "[http]") {
     Emulator emulator;
     const auto result = ask("http://127.0.0.1:" + std::to_string(emulator.http_port()) + "/NotCM",
                             fresh_smartcard_id(), trusting());
-    REQUIRE(std::holds_alternative<NotFound>(result));
-    CHECK(std::get<NotFound>(result).details.status == 404);
+    REQUIRE(fails_with(result, ErrorKind::not_found));
+    CHECK(result.error().status == 404);
 }
 
 TEST_CASE("TLS: an untrusted server fails as a TLS transport failure", "[http][tls]") {
@@ -149,28 +151,28 @@ TEST_CASE("TLS: an untrusted server fails as a TLS transport failure", "[http][t
     const auto id = fresh_smartcard_id();
     SECTION("wrong CA") {
         const auto result = ask(emulator.https_url(), id, trusting(Emulator::other_ca_file()));
-        const auto* f = std::get_if<TransportFailure>(&result);
+        const auto* f = transport_failure(result);
         REQUIRE(f != nullptr);
-        CHECK(f->error.kind == TransportError::Kind::tls);
-        CHECK(f->error.native_code == CURLE_PEER_FAILED_VERIFICATION);
+        CHECK(f->transport->kind == TransportError::Kind::tls);
+        CHECK(f->transport->native_code == CURLE_PEER_FAILED_VERIFICATION);
     }
     SECTION("system store only") {
         CurlOptions options = trusting();
         options.ca_file.clear();
         const auto result = ask(emulator.https_url(), id, std::move(options));
-        const auto* f = std::get_if<TransportFailure>(&result);
+        const auto* f = transport_failure(result);
         REQUIRE(f != nullptr);
-        CHECK(f->error.kind == TransportError::Kind::tls);
+        CHECK(f->transport->kind == TransportError::Kind::tls);
     }
     SECTION("host name not in the certificate") {
         // The certificate names localhost, 127.0.0.1 and ::1; 127.0.0.2 is loopback but not named.
         const auto result =
             ask("https://127.0.0.2:" + std::to_string(emulator.https_port()), id, trusting());
-        const auto* f = std::get_if<TransportFailure>(&result);
+        const auto* f = transport_failure(result);
         REQUIRE(f != nullptr);
         // Either refused (bound to 127.0.0.1 only) or rejected by name: never a response.
-        CHECK((f->error.kind == TransportError::Kind::tls ||
-               f->error.kind == TransportError::Kind::connect));
+        CHECK((f->transport->kind == TransportError::Kind::tls ||
+               f->transport->kind == TransportError::Kind::connect));
     }
 }
 
@@ -184,10 +186,10 @@ TEST_CASE("timeouts are distinguishable and bounded", "[http]") {
     const auto started = std::chrono::steady_clock::now();
     const auto result = ask(emulator.http_url(), id, std::move(options));
     const auto elapsed = std::chrono::steady_clock::now() - started;
-    const auto* f = std::get_if<TransportFailure>(&result);
+    const auto* f = transport_failure(result);
     REQUIRE(f != nullptr);
-    CHECK(f->error.timed_out());
-    CHECK(f->error.native_code == CURLE_OPERATION_TIMEDOUT);
+    CHECK(f->transport->timed_out());
+    CHECK(f->transport->native_code == CURLE_OPERATION_TIMEDOUT);
     CHECK(elapsed < std::chrono::milliseconds(2500));
 }
 
@@ -196,17 +198,17 @@ TEST_CASE("a connection closed without an answer is a transport failure", "[http
     const auto id = fresh_smartcard_id();
     emulator.set_outcome(id, R"({"outcome":"close"})");
     const auto result = ask(emulator.http_url(), id, trusting());
-    const auto* f = std::get_if<TransportFailure>(&result);
+    const auto* f = transport_failure(result);
     REQUIRE(f != nullptr);
-    CHECK(f->error.kind == TransportError::Kind::send_receive);
+    CHECK(f->transport->kind == TransportError::Kind::send_receive);
 }
 
 TEST_CASE("connection refused", "[http]") {
     // Port 1 on loopback: nothing listens there.
     const auto result = ask("http://127.0.0.1:1", fresh_smartcard_id(), trusting());
-    const auto* f = std::get_if<TransportFailure>(&result);
+    const auto* f = transport_failure(result);
     REQUIRE(f != nullptr);
-    CHECK(f->error.kind == TransportError::Kind::connect);
+    CHECK(f->transport->kind == TransportError::Kind::connect);
 }
 
 TEST_CASE("one client keeps one connection alive across calls", "[http][tls]") {
@@ -219,7 +221,7 @@ TEST_CASE("one client keeps one connection alive across calls", "[http][tls]") {
                       CurlTransport(trusting()));
         for (int i = 0; i < 5; ++i) {
             const auto result = client.server_proposed_pin(SmartcardId::parse(id), docs_card());
-            REQUIRE(std::holds_alternative<PinProposed>(result));
+            REQUIRE(pin_proposed(result));
         }
         const auto requests = emulator.requests_for(id);
         REQUIRE(requests.size() == 5);
@@ -248,11 +250,11 @@ TEST_CASE("proxy option: explicit none beats the environment, an explicit proxy 
     explicit_proxy.proxy = "http://127.0.0.1:1";
     const auto via_explicit = ask(emulator.http_url(), id, std::move(explicit_proxy));
 
-    CHECK(std::holds_alternative<PinProposed>(direct));
-    REQUIRE(std::holds_alternative<TransportFailure>(via_env));
-    CHECK(std::get<TransportFailure>(via_env).error.kind == TransportError::Kind::connect);
-    REQUIRE(std::holds_alternative<TransportFailure>(via_explicit));
-    CHECK(std::get<TransportFailure>(via_explicit).error.kind == TransportError::Kind::connect);
+    CHECK(pin_proposed(direct));
+    REQUIRE((transport_failure(via_env) != nullptr));
+    CHECK(via_env.error().transport->kind == TransportError::Kind::connect);
+    REQUIRE((transport_failure(via_explicit) != nullptr));
+    CHECK(via_explicit.error().transport->kind == TransportError::Kind::connect);
 }
 
 TEST_CASE("extra curl options through the configure hook", "[http]") {
@@ -261,7 +263,7 @@ TEST_CASE("extra curl options through the configure hook", "[http]") {
     emulator.set_outcome(id, R"({"outcome":"none"})");
     CurlOptions options = trusting();
     options.configure = [](CURL* curl) { curl_easy_setopt(curl, CURLOPT_REFERER, "kiosk/7"); };
-    CHECK(std::holds_alternative<NoPinProposed>(ask(emulator.http_url(), id, std::move(options))));
+    CHECK(no_pin_proposed(ask(emulator.http_url(), id, std::move(options))));
     const auto requests = emulator.requests_for(id);
     REQUIRE(requests.size() == 1);
     CHECK(requests[0].headers.at("referer") == "kiosk/7");
@@ -286,7 +288,7 @@ TEST_CASE("secrets stay out of the log over a real exchange", "[http][secrets]")
     emulator.set_outcome(id, R"({"outcome":"pin","pin":"77553311"})");
     std::vector<std::string> log;
     const auto result = ask(emulator.https_url(), id, trusting(), &log);
-    REQUIRE(std::holds_alternative<PinProposed>(result));
+    REQUIRE(pin_proposed(result));
     REQUIRE_FALSE(log.empty());
     for (const auto& line : log) {
         CAPTURE(line);

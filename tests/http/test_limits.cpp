@@ -19,9 +19,11 @@
 
 #include "fault_server.hpp"
 #include "mimcm/transport/curl.hpp"
+#include "results.hpp"
 #include "sanitizers.hpp"
 #include "test_data.hpp"
 
+using namespace mimcm_test;  // NOLINT: test helpers over mimcm::Result
 using namespace mimcm;
 using Clock = std::chrono::steady_clock;
 using mimcm_test::FaultServer;
@@ -61,7 +63,7 @@ const TransportError& failed(const Timed& call) {
     return *error;
 }
 
-ProposedPinResult ask_pin(const std::string& base, CurlOptions options) {
+Result<PinProposal> ask_pin(const std::string& base, CurlOptions options) {
     Client client(CmUrl::parse(base), CurlTransport(std::move(options)));
     return client.server_proposed_pin(SmartcardId::parse(mimcm_test::fresh_smartcard_id()),
                                       mimcm_test::docs_card());
@@ -100,7 +102,7 @@ TEST_CASE("Limits: an endless body stops at the size limit, with bounded memory"
     CHECK(growth_kib < (mimcm_test::address_sanitizer ? 160 : 20) * 1024);
 }
 
-TEST_CASE("Limits: through the client, a too large answer is a transport failure naming the limit",
+TEST_CASE("Limits: through the client, a too large answer is limit_exceeded naming the limit",
           "[http][limits]") {
     FaultServer server;
     CurlOptions options = plain();
@@ -109,11 +111,10 @@ TEST_CASE("Limits: through the client, a too large answer is a transport failure
     const auto started = Clock::now();
     const auto result = client.list_profile_templates();
     CHECK(std::chrono::duration<double>(Clock::now() - started).count() < 3.0);
-    REQUIRE(std::holds_alternative<TransportFailure>(result));
-    CHECK(std::get<TransportFailure>(result).error.kind ==
-          TransportError::Kind::response_too_large);
-    CHECK(outcome_name(result) == "transport_failure");
-    CHECK_THAT(describe(result), Catch::StartsWith("response size limit failure: "));
+    REQUIRE((transport_failure(result) != nullptr));
+    CHECK(result.error().transport->kind == TransportError::Kind::response_too_large);
+    CHECK(name_of(result) == "limit_exceeded");
+    CHECK_THAT(description(result), Catch::StartsWith("response size limit failure: "));
 }
 
 TEST_CASE("Limits: a Content-Length over the limit is refused before the body is read",
@@ -186,8 +187,8 @@ TEST_CASE("Limits: a connection closed inside the response headers is a broken r
     CHECK(call.seconds < 3.0);
     // Through the client it is a transport failure, not a 200 with an empty body.
     const auto result = ask_pin(server.url("cutheaders"), plain());
-    INFO(describe(result));
-    CHECK(std::holds_alternative<TransportFailure>(result));
+    INFO(description(result));
+    CHECK((transport_failure(result) != nullptr));
 }
 
 TEST_CASE("Limits: an answer that is not HTTP is a malformed response", "[http][limits]") {
@@ -226,9 +227,9 @@ TEST_CASE("Limits: valid answers still work: close-delimited HTTP/1.0 and chunke
         INFO(mode);
         const auto started = Clock::now();
         const auto result = ask_pin(server.url(mode), plain());
-        INFO(describe(result));
-        REQUIRE(std::holds_alternative<PinProposed>(result));
-        CHECK(std::get<PinProposed>(result).pin.reveal() == "12345678");
+        INFO(description(result));
+        REQUIRE(pin_proposed(result));
+        CHECK((*proposed_pin(result)).pin.reveal() == "12345678");
         CHECK(std::chrono::duration<double>(Clock::now() - started).count() < 3.0);
     }
 }
@@ -236,19 +237,18 @@ TEST_CASE("Limits: valid answers still work: close-delimited HTTP/1.0 and chunke
 TEST_CASE("Limits: a 200 with an empty body is a protocol error, not a PIN", "[http][limits]") {
     FaultServer server;
     const auto result = ask_pin(server.url("empty"), plain());
-    INFO(describe(result));
-    REQUIRE(std::holds_alternative<ProtocolError>(result));
-    CHECK(std::get<ProtocolError>(result).status == 200);
+    INFO(description(result));
+    REQUIRE(fails_with(result, ErrorKind::protocol));
+    CHECK(result.error().status == 200);
 }
 
-TEST_CASE("Limits: a million nested arrays over the wire are a protocol error, not a crash",
+TEST_CASE("Limits: a million nested arrays over the wire are a limit_exceeded error, not a crash",
           "[http][limits]") {
     FaultServer server;
     const auto result = ask_pin(server.url("deep"), plain());
-    INFO(describe(result));
-    REQUIRE(std::holds_alternative<ProtocolError>(result));
-    CHECK_THAT(std::get<ProtocolError>(result).message,
-               Catch::Contains("deeper than the JSON depth limit (64)"));
+    INFO(description(result));
+    REQUIRE(fails_with(result, ErrorKind::limit_exceeded));
+    CHECK_THAT(result.error().message, Catch::Contains("deeper than the JSON depth limit (64)"));
 }
 
 TEST_CASE("Limits: a redirect loop ends at max_redirects", "[http][limits]") {
@@ -260,15 +260,15 @@ TEST_CASE("Limits: a redirect loop ends at max_redirects", "[http][limits]") {
         const auto started = Clock::now();
         const auto result = ask_pin(server.url("redirect"), std::move(options));
         CHECK(std::chrono::duration<double>(Clock::now() - started).count() < 3.0);
-        INFO(describe(result));
-        REQUIRE(std::holds_alternative<TransportFailure>(result));
-        CHECK(std::get<TransportFailure>(result).error.native_code == CURLE_TOO_MANY_REDIRECTS);
+        INFO(description(result));
+        REQUIRE((transport_failure(result) != nullptr));
+        CHECK(result.error().transport->native_code == CURLE_TOO_MANY_REDIRECTS);
     }
     SECTION("not followed: the 302 is the answer") {
         const auto result = ask_pin(server.url("redirect"), plain());
-        INFO(describe(result));
-        REQUIRE(std::holds_alternative<UnexpectedStatus>(result));
-        CHECK(std::get<UnexpectedStatus>(result).details.status == 302);
+        INFO(description(result));
+        REQUIRE(fails_with(result, ErrorKind::unexpected_status));
+        CHECK(result.error().status == 302);
     }
 }
 

@@ -137,7 +137,7 @@ TEST_CASE("PC/SC errors map to portable codes and readable messages", "[pcsc][er
     CHECK(error_name(SCARD_E_UNSUPPORTED_FEATURE) == "SCARD_E_UNSUPPORTED_FEATURE");
     CHECK(error_name(static_cast<LONG>(0x80100099)).empty());
 
-    const auto e = Error::from_native(SCARD_E_NO_SMARTCARD, "SCardConnect", kReader0);
+    const auto e = Error::from_native("test", SCARD_E_NO_SMARTCARD, "SCardConnect", kReader0);
     CHECK(std::string(e.what()) ==
           "SCardConnect(\"Virtual PCD 00 00\"): no smart card in the reader "
           "(SCARD_E_NO_SMARTCARD 0x8010000C)");
@@ -146,12 +146,12 @@ TEST_CASE("PC/SC errors map to portable codes and readable messages", "[pcsc][er
     CHECK(e.operation() == "SCardConnect");
     CHECK(e.reader() == kReader0);
 
-    const auto unknown = Error::from_native(static_cast<LONG>(0x80100099), "SCardTransmit");
+    const auto unknown = Error::from_native("test", static_cast<LONG>(0x80100099), "SCardTransmit");
     CHECK(std::string(unknown.what()) == "SCardTransmit: PC/SC error (0x80100099)");
     CHECK(unknown.code() == ErrorCode::other);
 
-    CHECK_NOTHROW(mimcm::pcsc::check(SCARD_S_SUCCESS, "SCardBeginTransaction", kReader0));
-    CHECK_THROWS_AS(mimcm::pcsc::check(SCARD_E_TIMEOUT, "SCardGetStatusChange"), Error);
+    CHECK_NOTHROW(mimcm::pcsc::check("test", SCARD_S_SUCCESS, "SCardBeginTransaction", kReader0));
+    CHECK_THROWS_AS(mimcm::pcsc::check("test", SCARD_E_TIMEOUT, "SCardGetStatusChange"), Error);
 }
 
 TEST_CASE("every error code has a name and advice", "[pcsc][errors]") {
@@ -609,7 +609,7 @@ TEST_CASE("Context, Card and Transaction are movable RAII handles", "[pcsc][raii
     Context context(std::move(first));
     CHECK_FALSE(first.valid());  // NOLINT(bugprone-use-after-move): moved-from state is defined
     CHECK(context.valid());
-    CHECK_THROWS_AS(first.native(), std::logic_error);
+    CHECK_THROWS_AS(first.native(), mimcm::UsageError);
 
     Card a(context, kReader0);
     Card card(std::move(a));
@@ -647,7 +647,7 @@ TEST_CASE("Context, Card and Transaction are movable RAII handles", "[pcsc][raii
     survivor.reset();
     CHECK_FALSE(card.connected());
     CHECK_NOTHROW(card.disconnect());
-    CHECK_THROWS_AS(card.atr(), std::logic_error);
+    CHECK_THROWS_AS(card.atr(), mimcm::UsageError);
 }
 
 TEST_CASE("a Card, a Transaction and a CardSession outlive their Context safely",
@@ -684,7 +684,7 @@ TEST_CASE("a Card, a Transaction and a CardSession outlive their Context safely"
         Card first(context, kReader0);
         context.release();
         CHECK_FALSE(context.valid());
-        CHECK_THROWS_AS(Card(context, kReader0), std::logic_error);
+        CHECK_THROWS_AS(Card(context, kReader0), mimcm::UsageError);
         Card moved(std::move(first));
         CHECK(context_alive(native));
         CHECK(mimcm::card::transmit(moved, select_gids).ok());
@@ -784,7 +784,7 @@ TEST_CASE("an EnrollmentCard moves and outlives its Context safely", "[pcsc][rai
         EnrollmentCard constructed(std::move(target));
         CHECK(card_id(constructed.read()) == kCardId);
         // NOLINTNEXTLINE(bugprone-use-after-move): a moved-from card fails loudly, never reads
-        CHECK_THROWS_AS(target.read(), std::logic_error);
+        CHECK_THROWS_AS(target.read(), mimcm::UsageError);
         constructed.finish();
         { EnrollmentCard gone = std::move(constructed); }
         CHECK_FALSE(context_alive(first_native));

@@ -76,11 +76,11 @@ TEST_CASE("CommandApdu encodes the four ISO cases in short form", "[apdu]") {
         REQUIRE(encoded.size() == 4 + 1 + 255 + 1);
         CHECK(encoded[4] == 0xFF);
         CHECK(encoded.back() == 0x00);
-        CHECK_THROWS_AS(CommandApdu(0x00, 0xDB, 0x3F, 0xFF, Bytes(256, 0)), std::invalid_argument);
+        CHECK_THROWS_AS(CommandApdu(0x00, 0xDB, 0x3F, 0xFF, Bytes(256, 0)), mimcm::InvalidArgument);
     }
     SECTION("an Le of 0 or above 256 is refused when made") {
-        CHECK_THROWS_AS(Le(257), std::invalid_argument);
-        CHECK_THROWS_AS(Le(0), std::invalid_argument);
+        CHECK_THROWS_AS(Le(257), mimcm::InvalidArgument);
+        CHECK_THROWS_AS(Le(0), mimcm::InvalidArgument);
         CHECK_THROWS_WITH(Le(0), Catch::Contains("1..256"));
     }
 }

@@ -343,7 +343,7 @@ TEST_CASE("GIDS: PIN limits, checked before anything is sent", "[card-admin][gid
     for (const char* bad : {"123", "12345678901234567", ""}) {
         INFO(bad);
         const auto e =
-            thrown<std::invalid_argument>([&] { gids.set_user_pin(card, SecretString(bad)); });
+            thrown<mimcm::InvalidArgument>([&] { gids.set_user_pin(card, SecretString(bad)); });
         CHECK_THAT(e.what(), Catch::StartsWith("GIDS: a user PIN has 4 to 16 bytes, got "));
         if (*bad)
             check_no_secret(e.what(), {bad});
@@ -359,19 +359,19 @@ TEST_CASE("admin responses and keys of the wrong size are refused before anythin
     for (const std::string& bad :
          {std::string("17466e766e303c"), docs_response + "00", std::string()}) {
         INFO(bad);
-        CHECK_THAT(thrown<std::invalid_argument>([&] {
+        CHECK_THAT(thrown<mimcm::InvalidArgument>([&] {
                        gids.authenticate_admin(card, secret(bad));
                    }).what(),
                    Catch::StartsWith("GIDS: an admin challenge response has 8 bytes (3DES), got "));
-        CHECK_THROWS_AS(piv.authenticate_admin(card, secret(bad)), std::invalid_argument);
+        CHECK_THROWS_AS(piv.authenticate_admin(card, secret(bad)), mimcm::InvalidArgument);
     }
     for (const std::string& bad : {new_key.substr(2), new_key + "00", std::string(32, '1')}) {
         INFO(bad);
         const auto e =
-            thrown<std::invalid_argument>([&] { gids.set_admin_key(card, secret(bad)); });
+            thrown<mimcm::InvalidArgument>([&] { gids.set_admin_key(card, secret(bad)); });
         CHECK_THAT(e.what(), Catch::StartsWith("GIDS: an admin key has 24 bytes (3DES), got "));
         check_no_secret(e.what(), {bad});
-        CHECK_THROWS_AS(piv.set_admin_key(card, secret(bad)), std::invalid_argument);
+        CHECK_THROWS_AS(piv.set_admin_key(card, secret(bad)), mimcm::InvalidArgument);
     }
     CHECK(card.sent().empty());
 }
@@ -531,7 +531,7 @@ TEST_CASE("PIV: the PIN is set with the PUK (RESET RETRY COUNTER)", "[card-admin
                                    {"12345678", "12345"},
                                    {"12345678", "123456789"}}) {
             INFO(values.first << " " << values.second);
-            const auto e = thrown<std::invalid_argument>([&] {
+            const auto e = thrown<mimcm::InvalidArgument>([&] {
                 piv.reset_pin_with_puk(card, SecretString(values.first),
                                        SecretString(values.second));
             });
@@ -596,18 +596,18 @@ TEST_CASE("a moved-from session refuses card operations and sends nothing", "[ca
     CHECK_FALSE(first.challenge_pending());
     CHECK_FALSE(first.admin_authenticated());
     CHECK(first.card_id().guid() == second.card_id().guid());
-    CHECK_THROWS_AS(first.profile_name(), std::logic_error);
-    CHECK_THROWS_AS(first.profile(), std::logic_error);
-    CHECK_THROWS_AS(first.supports(CardOperation::set_admin_key), std::logic_error);
-    CHECK_THROWS_AS(first.read_card_id(), std::logic_error);
-    CHECK_THROWS_AS(first.challenge(), std::logic_error);
-    CHECK_THROWS_AS(first.authenticate_admin(secret(docs_response)), std::logic_error);
-    CHECK_THROWS_AS(first.authenticate_admin_with_key(secret(new_key)), std::logic_error);
-    CHECK_THROWS_AS(first.set_admin_key(secret(new_key)), std::logic_error);
-    CHECK_THROWS_AS(first.set_user_pin(SecretString("87654321")), std::logic_error);
+    CHECK_THROWS_AS(first.profile_name(), mimcm::UsageError);
+    CHECK_THROWS_AS(first.profile(), mimcm::UsageError);
+    CHECK_THROWS_AS(first.supports(CardOperation::set_admin_key), mimcm::UsageError);
+    CHECK_THROWS_AS(first.read_card_id(), mimcm::UsageError);
+    CHECK_THROWS_AS(first.challenge(), mimcm::UsageError);
+    CHECK_THROWS_AS(first.authenticate_admin(secret(docs_response)), mimcm::UsageError);
+    CHECK_THROWS_AS(first.authenticate_admin_with_key(secret(new_key)), mimcm::UsageError);
+    CHECK_THROWS_AS(first.set_admin_key(secret(new_key)), mimcm::UsageError);
+    CHECK_THROWS_AS(first.set_user_pin(SecretString("87654321")), mimcm::UsageError);
     CHECK_THROWS_AS(first.reset_pin_with_puk(SecretString("12345678"), SecretString("87654321")),
-                    std::logic_error);
-    const std::string message = thrown<std::logic_error>([&] { (void)first.challenge(); }).what();
+                    mimcm::UsageError);
+    const std::string message = thrown<mimcm::UsageError>([&] { (void)first.challenge(); }).what();
     CHECK_THAT(message, Catch::Contains("moved from"));
     CHECK(card.sent().size() == sent);
 
@@ -637,7 +637,7 @@ TEST_CASE("a moved-from session refuses card operations and sends nothing", "[ca
         CHECK(third.profile_name() == "gids");
         CHECK(third.admin_authenticated());
         CHECK_FALSE(second.admin_authenticated());
-        CHECK_THROWS_AS(second.set_admin_key(secret(new_key)), std::logic_error);
+        CHECK_THROWS_AS(second.set_admin_key(secret(new_key)), mimcm::UsageError);
         card.expect(put_key, "9000");
         third.set_admin_key(secret(new_key));
         CHECK(card.done());
@@ -760,8 +760,8 @@ TEST_CASE("3DES-EDE known answers", "[card-admin][des]") {
     CHECK(to_hex(Bytes(cipher.begin(), cipher.begin() + 8)) ==
           to_hex(des3_cbc(secret(new_key), Bytes(plain.begin(), plain.begin() + 8))));
     CHECK(to_hex(des3_cbc(secret(new_key), cipher, true)) == to_hex(plain));
-    CHECK_THROWS_AS(des3_cbc(secret("0011"), challenge), std::invalid_argument);
-    CHECK_THROWS_AS(des3_cbc(secret(new_key), hex("0011")), std::invalid_argument);
+    CHECK_THROWS_AS(des3_cbc(secret("0011"), challenge), mimcm::InvalidArgument);
+    CHECK_THROWS_AS(des3_cbc(secret(new_key), hex("0011")), mimcm::InvalidArgument);
 }
 
 namespace {
@@ -864,7 +864,7 @@ TEST_CASE("mutual authentication with the admin key the application holds", "[ca
     SECTION("a key that is not 24 bytes is refused before anything is sent") {
         MutualCard card(true, new_key);
         CHECK_THROWS_AS(GidsProfile().authenticate_admin_with_key(card, secret("0011")),
-                        std::invalid_argument);
+                        mimcm::InvalidArgument);
         CHECK(card.sent.empty());
     }
 }

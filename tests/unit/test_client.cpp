@@ -8,7 +8,9 @@
 
 #include "fake_transport.hpp"
 #include "mimcm/core.hpp"
+#include "results.hpp"
 
+using namespace mimcm_test;  // NOLINT: test helpers over mimcm::Result
 using namespace mimcm;
 using mimcm_test::FakeTransport;
 
@@ -35,8 +37,8 @@ CardData docs_card() {
 
 const char* const kSmartcard = "17cf063d-e337-4aa9-a822-346554ddd3c9";
 
-ProposedPinResult call(FakeTransport& transport, std::vector<std::string>* log = nullptr,
-                       TokenProvider tokens = {}) {
+Result<PinProposal> call(FakeTransport& transport, std::vector<std::string>* log = nullptr,
+                         TokenProvider tokens = {}) {
     ClientOptions options;
     options.token_provider = std::move(tokens);
     if (log)
@@ -65,31 +67,31 @@ TEST_CASE("the proposed-PIN request is built as the API documents", "[client]") 
             accepts_json = true;
     }
     CHECK(accepts_json);
-    REQUIRE(std::holds_alternative<PinProposed>(result));
+    REQUIRE(pin_proposed(result));
 }
 
 TEST_CASE("200 gives the PIN with its leading zeros", "[client]") {
     FakeTransport transport(FakeTransport::answer(200, "\"00123456\""));
     const auto result = call(transport);
-    const auto* pin = std::get_if<PinProposed>(&result);
+    const auto* pin = proposed_pin(result);
     REQUIRE(pin != nullptr);
     CHECK(pin->pin.reveal() == "00123456");
-    CHECK(outcome_name(result) == "pin_proposed");
-    CHECK(describe(result).find("00123456") == std::string::npos);
+    CHECK(name_of(result) == "pin_proposed");
+    CHECK(description(result).find("00123456") == std::string::npos);
 }
 
 TEST_CASE("200 with JSON escapes in the string is decoded", "[client]") {
     FakeTransport transport(FakeTransport::answer(200, "\"12\\u00334\""));
     const auto result = call(transport);
-    REQUIRE(std::holds_alternative<PinProposed>(result));
-    CHECK(std::get<PinProposed>(result).pin.reveal() == "1234");
+    REQUIRE(pin_proposed(result));
+    CHECK((*proposed_pin(result)).pin.reveal() == "1234");
 }
 
 TEST_CASE("204 means the user chooses the PIN", "[client]") {
     FakeTransport transport(FakeTransport::answer(204));
     const auto result = call(transport);
-    CHECK(std::holds_alternative<NoPinProposed>(result));
-    CHECK(outcome_name(result) == "no_pin_proposed");
+    CHECK(no_pin_proposed(result));
+    CHECK(name_of(result) == "no_pin_proposed");
 }
 
 TEST_CASE("a 200 body that is not a JSON string is a protocol error that hides the body",
@@ -99,77 +101,77 @@ TEST_CASE("a 200 body that is not a JSON string is a protocol error that hides t
         CAPTURE(body);
         FakeTransport transport(FakeTransport::answer(200, body));
         const auto result = call(transport);
-        const auto* error = std::get_if<ProtocolError>(&result);
+        const auto* error = failed_with(result, ErrorKind::protocol);
         REQUIRE(error != nullptr);
         CHECK(error->status == 200);
         CHECK(error->message.find("98765432") == std::string::npos);
-        CHECK(describe(result).find("98765432") == std::string::npos);
+        CHECK(description(result).find("98765432") == std::string::npos);
     }
 }
 
-TEST_CASE("statuses map to typed outcomes", "[client]") {
+TEST_CASE("statuses map to typed errors", "[client]") {
     SECTION("401 keeps the offered schemes") {
         FakeTransport transport(FakeTransport::answer(401, "<html>401</html>",
                                                       {{"Content-Type", "text/html"},
                                                        {"WWW-Authenticate", "Negotiate"},
                                                        {"WWW-Authenticate", "NTLM"}}));
         const auto result = call(transport);
-        const auto* u = std::get_if<Unauthorized>(&result);
+        const auto* u = failed_with(result, ErrorKind::unauthorized);
         REQUIRE(u != nullptr);
-        CHECK(u->details.status == 401);
+        CHECK(u->status == 401);
         CHECK(u->authenticate == std::vector<std::string>{"Negotiate", "NTLM"});
     }
     SECTION("403 keeps the server's message") {
         FakeTransport transport(FakeTransport::answer(403, R"({"Message":"Access is denied."})"));
         const auto result = call(transport);
-        const auto* f = std::get_if<Forbidden>(&result);
+        const auto* f = failed_with(result, ErrorKind::forbidden);
         REQUIRE(f != nullptr);
-        CHECK(f->details.message == "Access is denied.");
+        CHECK(f->message == "Access is denied.");
     }
     SECTION("404 is not found / API disabled") {
         FakeTransport transport(FakeTransport::answer(404, "", {{"Content-Type", "text/html"}}));
         const auto result = call(transport);
-        REQUIRE(std::holds_alternative<NotFound>(result));
-        CHECK(describe(result).find("disabled") != std::string::npos);
+        REQUIRE(fails_with(result, ErrorKind::not_found));
+        CHECK(description(result).find("disabled") != std::string::npos);
     }
     SECTION("500 with the correlation id in the message") {
         FakeTransport transport(FakeTransport::answer(
             500,
             R"({"Message":"An error has occurred. Contact your administrator and provide the correlation ID 1C6D0F41-5B8E-4D5A-9C2B-1A3F5E7D9B20."})"));
         const auto result = call(transport);
-        const auto* e = std::get_if<ServerError>(&result);
+        const auto* e = failed_with(result, ErrorKind::server_error);
         REQUIRE(e != nullptr);
-        CHECK(e->details.status == 500);
-        CHECK(e->details.correlation_id == "1c6d0f41-5b8e-4d5a-9c2b-1a3f5e7d9b20");
-        CHECK_THAT(e->details.message, Catch::StartsWith("An error has occurred."));
-        CHECK_THAT(describe(result), Catch::Contains("1c6d0f41-5b8e-4d5a-9c2b-1a3f5e7d9b20"));
+        CHECK(e->status == 500);
+        CHECK(e->correlation_id == "1c6d0f41-5b8e-4d5a-9c2b-1a3f5e7d9b20");
+        CHECK_THAT(e->message, Catch::StartsWith("An error has occurred."));
+        CHECK_THAT(description(result), Catch::Contains("1c6d0f41-5b8e-4d5a-9c2b-1a3f5e7d9b20"));
     }
     SECTION("503 with a CorrelationId field") {
         FakeTransport transport(FakeTransport::answer(
             503, R"({"message":"busy","CorrelationId":"{aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee}"})"));
         const auto result = call(transport);
-        const auto* e = std::get_if<ServerError>(&result);
+        const auto* e = failed_with(result, ErrorKind::server_error);
         REQUIRE(e != nullptr);
-        CHECK(e->details.status == 503);
-        CHECK(e->details.message == "busy");
-        CHECK(e->details.correlation_id == "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
+        CHECK(e->status == 503);
+        CHECK(e->message == "busy");
+        CHECK(e->correlation_id == "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
     }
     SECTION("500 without a body") {
         FakeTransport transport(FakeTransport::answer(500, "", {}));
         const auto result = call(transport);
-        const auto* e = std::get_if<ServerError>(&result);
+        const auto* e = failed_with(result, ErrorKind::server_error);
         REQUIRE(e != nullptr);
-        CHECK(e->details.correlation_id.empty());
+        CHECK(e->correlation_id.empty());
     }
     SECTION("any other status is kept") {
         for (const int status : {400, 302, 409, 418, 201}) {
             CAPTURE(status);
             FakeTransport transport(FakeTransport::answer(status, R"({"Message":"nope"})"));
             const auto result = call(transport);
-            const auto* e = std::get_if<UnexpectedStatus>(&result);
+            const auto* e = failed_with(result, ErrorKind::unexpected_status);
             REQUIRE(e != nullptr);
-            CHECK(e->details.status == status);
-            CHECK(e->details.message == "nope");
+            CHECK(e->status == status);
+            CHECK(e->message == "nope");
         }
     }
 }
@@ -179,14 +181,16 @@ TEST_CASE("transport failures keep their kind and code", "[client]") {
         return TransportError{TransportError::Kind::timeout, 28, "Timeout was reached"};
     });
     const auto result = call(transport);
-    const auto* f = std::get_if<TransportFailure>(&result);
+    const auto* f = transport_failure(result);
     REQUIRE(f != nullptr);
-    CHECK(f->error.timed_out());
-    CHECK(f->error.native_code == 28);
-    CHECK_THAT(describe(result), Catch::StartsWith("timeout failure"));
+    CHECK(f->kind == ErrorKind::timeout);
+    CHECK(f->status == 0);
+    CHECK(f->transport->timed_out());
+    CHECK(f->transport->native_code == 28);
+    CHECK_THAT(description(result), Catch::StartsWith("timeout failure"));
 }
 
-TEST_CASE("a transport limit is a transport failure that names the limit", "[client]") {
+TEST_CASE("a transport limit is a limit_exceeded error that names the limit", "[client]") {
     using Kind = TransportError::Kind;
     const std::pair<Kind, const char*> limits[] = {
         {Kind::response_too_large, "response size limit failure"},
@@ -198,22 +202,182 @@ TEST_CASE("a transport limit is a transport failure that names the limit", "[cli
             return TransportError{kind, 23, "limit"};
         });
         const auto result = call(transport);
-        const auto* f = std::get_if<TransportFailure>(&result);
+        const auto* f = transport_failure(result);
         REQUIRE(f != nullptr);
-        CHECK(f->error.limit_exceeded());
-        CHECK_FALSE(f->error.timed_out());
-        CHECK(outcome_name(result) == "transport_failure");
-        CHECK_THAT(describe(result), Catch::StartsWith(described));
+        CHECK(f->transport->limit_exceeded());
+        CHECK_FALSE(f->transport->timed_out());
+        CHECK(name_of(result) == "limit_exceeded");
+        CHECK_THAT(description(result), Catch::StartsWith(described));
     }
     CHECK_FALSE(TransportError{Kind::timeout, 28, "t"}.limit_exceeded());
     CHECK_FALSE(TransportError{Kind::malformed_response, 8, "m"}.limit_exceeded());
+}
+
+TEST_CASE("every transport kind maps to one ErrorKind", "[client][result]") {
+    using Kind = TransportError::Kind;
+    const std::pair<Kind, ErrorKind> table[] = {
+        {Kind::timeout, ErrorKind::timeout},
+        {Kind::resolve, ErrorKind::transport},
+        {Kind::connect, ErrorKind::transport},
+        {Kind::tls, ErrorKind::transport},
+        {Kind::send_receive, ErrorKind::transport},
+        {Kind::invalid, ErrorKind::transport},
+        {Kind::malformed_response, ErrorKind::transport},
+        {Kind::response_too_large, ErrorKind::limit_exceeded},
+        {Kind::headers_too_large, ErrorKind::limit_exceeded},
+        {Kind::too_slow, ErrorKind::limit_exceeded},
+        {Kind::cancelled, ErrorKind::cancelled},
+        {Kind::other, ErrorKind::transport},
+    };
+    for (const auto& [kind, expected] : table) {
+        CAPTURE(to_string(kind));
+        FakeTransport transport([kind = kind](const HttpRequest&) -> TransportResult {
+            return TransportError{kind, 7, "what the transport said"};
+        });
+        const auto result = call(transport);
+        REQUIRE_FALSE(result.ok());
+        const Error& error = result.error();
+        CHECK(error.kind == expected);
+        CHECK(error.name() == to_string(expected));
+        CHECK(error.status == 0);
+        REQUIRE(error.transport.has_value());
+        CHECK(error.transport->kind == kind);
+        CHECK(error.transport->native_code == 7);
+        CHECK(error.message == "what the transport said");
+        CHECK(error.describe() ==
+              std::string(to_string(kind)) + " failure: what the transport said");
+    }
+}
+
+TEST_CASE("every error status maps to one ErrorKind", "[client][result]") {
+    const std::pair<int, ErrorKind> table[] = {
+        {400, ErrorKind::unexpected_status}, {401, ErrorKind::unauthorized},
+        {403, ErrorKind::forbidden},         {404, ErrorKind::not_found},
+        {405, ErrorKind::unexpected_status}, {409, ErrorKind::unexpected_status},
+        {302, ErrorKind::unexpected_status}, {500, ErrorKind::server_error},
+        {502, ErrorKind::server_error},      {503, ErrorKind::server_error},
+        {599, ErrorKind::server_error},      {600, ErrorKind::unexpected_status},
+    };
+    for (const auto& [status, expected] : table) {
+        CAPTURE(status);
+        CHECK(error_kind_for_status(status) == expected);
+        FakeTransport transport(FakeTransport::answer(status, R"({"Message":"no"})"));
+        const auto result = call(transport);
+        REQUIRE_FALSE(result.ok());
+        CHECK(result.error().kind == expected);
+        CHECK(result.error().status == status);
+        CHECK(result.error().message == "no");
+        CHECK_FALSE(result.error().transport.has_value());
+    }
+}
+
+TEST_CASE("ErrorKind names are stable snake_case", "[result]") {
+    const std::pair<ErrorKind, const char*> names[] = {
+        {ErrorKind::unauthorized, "unauthorized"},
+        {ErrorKind::forbidden, "forbidden"},
+        {ErrorKind::not_found, "not_found"},
+        {ErrorKind::server_error, "server_error"},
+        {ErrorKind::unexpected_status, "unexpected_status"},
+        {ErrorKind::transport, "transport"},
+        {ErrorKind::protocol, "protocol"},
+        {ErrorKind::timeout, "timeout"},
+        {ErrorKind::cancelled, "cancelled"},
+        {ErrorKind::limit_exceeded, "limit_exceeded"},
+    };
+    for (const auto& [kind, name] : names)
+        CHECK(to_string(kind) == name);
+}
+
+TEST_CASE("Result: ok, value, error, value_or, map", "[result]") {
+    SECTION("a success") {
+        Result<int> r = 42;
+        CHECK(r.ok());
+        CHECK(static_cast<bool>(r));
+        CHECK(r.value() == 42);
+        CHECK(*r == 42);
+        CHECK(r.value_or(7) == 42);
+        const auto doubled = r.map([](int v) { return v * 2; });
+        REQUIRE(doubled.ok());
+        CHECK(*doubled == 84);
+        const auto text = r.map([](int v) { return std::to_string(v); });
+        CHECK(text.value() == "42");
+        Result<std::string> s = std::string("abc");
+        CHECK(s->size() == 3);
+        CHECK(std::move(s).value() == "abc");
+    }
+    SECTION("a failure") {
+        Result<int> r = Error::from_status(403, "Access is denied.");
+        CHECK_FALSE(r.ok());
+        CHECK_FALSE(static_cast<bool>(r));
+        CHECK(r.error().kind == ErrorKind::forbidden);
+        CHECK(r.value_or(7) == 7);
+        bool called = false;
+        const auto mapped = r.map([&](int v) {
+            called = true;
+            return v;
+        });
+        CHECK_FALSE(called);
+        REQUIRE_FALSE(mapped.ok());
+        CHECK(mapped.error().kind == ErrorKind::forbidden);
+        CHECK(mapped.error().message == "Access is denied.");
+    }
+    SECTION("value() on a failure throws ResultError with the description") {
+        Result<int> r = Error::from_status(500, "boom", "1c6d0f41-5b8e-4d5a-9c2b-1a3f5e7d9b20");
+        try {
+            (void)r.value();
+            FAIL("value() did not throw");
+        } catch (const ResultError& e) {
+            CHECK(std::string(e.what()) == r.error().describe());
+            CHECK_THAT(e.what(), Catch::Contains("1c6d0f41-5b8e-4d5a-9c2b-1a3f5e7d9b20"));
+            CHECK(e.error().kind == ErrorKind::server_error);
+            CHECK(e.kind() == ExceptionKind::result);
+            CHECK(std::string(e.where()) == "Result::value");
+        }
+        CHECK_THROWS_AS(*r, ResultError);
+        CHECK_THROWS_AS(std::move(r).value(), Exception);
+    }
+    SECTION("error() on a success throws a usage error") {
+        Result<int> r = 1;
+        try {
+            (void)r.error();
+            FAIL("error() did not throw");
+        } catch (const UsageError& e) {
+            CHECK(e.kind() == ExceptionKind::usage);
+            CHECK(std::string(e.where()) == "Result::error");
+        }
+    }
+    SECTION("a secret success is move-only, and a failed one never shows the secret") {
+        static_assert(!std::is_copy_constructible_v<Result<PinProposal>>);
+        static_assert(!std::is_copy_constructible_v<Result<std::optional<SecretBlob>>>);
+        static_assert(std::is_nothrow_move_constructible_v<Result<std::vector<int>>> ||
+                      std::is_move_constructible_v<Result<std::vector<int>>>);
+        static_assert(std::is_copy_constructible_v<Result<std::vector<int>>>);
+        FakeTransport pin(FakeTransport::answer(200, "\"00123456\""));
+        Result<PinProposal> proposed = call(pin);
+        REQUIRE(proposed.ok());
+        Result<PinProposal> moved = std::move(proposed);
+        REQUIRE(proposed_pin(moved) != nullptr);
+        CHECK(proposed_pin(moved)->pin.reveal() == "00123456");
+
+        // A 200 whose body is the PIN in the wrong shape: the error never quotes it.
+        FakeTransport shaped(FakeTransport::answer(200, "{\"pin\":\"98765432\"}"));
+        const auto failed = call(shaped);
+        REQUIRE(fails_with(failed, ErrorKind::protocol));
+        try {
+            (void)failed.value();
+            FAIL("value() did not throw");
+        } catch (const Exception& e) {
+            CHECK(std::string(e.what()).find("98765432") == std::string::npos);
+            CHECK(e.kind() == ExceptionKind::result);
+        }
+    }
 }
 
 TEST_CASE("logs redact the query and never carry the PIN", "[client][secrets]") {
     std::vector<std::string> log;
     FakeTransport transport(FakeTransport::answer(200, "\"00987654\""));
     const auto result = call(transport, &log);
-    REQUIRE(std::holds_alternative<PinProposed>(result));
+    REQUIRE(pin_proposed(result));
     REQUIRE(log.size() == 2);
     for (const auto& line : log) {
         CAPTURE(line);
@@ -247,7 +411,7 @@ TEST_CASE("a token provider is asked again after a 401 and the call retried once
         asked.push_back(why);
         return SecretString(why == TokenRequest::initial ? "expired" : "fresh");
     });
-    REQUIRE(std::holds_alternative<PinProposed>(result));
+    REQUIRE(pin_proposed(result));
     CHECK(asked ==
           std::vector<TokenRequest>{TokenRequest::initial, TokenRequest::after_unauthorized});
     REQUIRE(transport.requests().size() == 2);
@@ -258,16 +422,16 @@ TEST_CASE("a token provider is asked again after a 401 and the call retried once
 TEST_CASE("no retry when the provider has nothing new", "[client][auth]") {
     FakeTransport transport = bearer_server();
     const auto result = call(transport, nullptr, static_token(SecretString("stale")));
-    REQUIRE(std::holds_alternative<Unauthorized>(result));
+    REQUIRE(fails_with(result, ErrorKind::unauthorized));
     CHECK(transport.requests().size() == 1);
-    CHECK(std::get<Unauthorized>(result).authenticate == std::vector<std::string>{"Bearer"});
+    CHECK(result.error().authenticate == std::vector<std::string>{"Bearer"});
 }
 
 TEST_CASE("a valid token is sent once, and never logged", "[client][auth][secrets]") {
     std::vector<std::string> log;
     FakeTransport transport = bearer_server();
     const auto result = call(transport, &log, static_token(SecretString("fresh")));
-    REQUIRE(std::holds_alternative<PinProposed>(result));
+    REQUIRE(pin_proposed(result));
     CHECK(transport.requests().size() == 1);
     for (const auto& line : log)
         CHECK(line.find("fresh") == std::string::npos);
@@ -275,7 +439,7 @@ TEST_CASE("a valid token is sent once, and never logged", "[client][auth][secret
 
 TEST_CASE("without a provider no token is sent", "[client][auth]") {
     FakeTransport transport = bearer_server();
-    CHECK(std::holds_alternative<Unauthorized>(call(transport)));
+    CHECK(fails_with(call(transport), ErrorKind::unauthorized));
     REQUIRE(transport.requests().size() == 1);
     CHECK(transport.requests()[0].bearer_token.empty());
 }
@@ -336,7 +500,7 @@ TEST_CASE("the log level threshold filters lines before the logger sees them", "
                                           options);
         const auto result = client.server_proposed_pin(SmartcardId::parse(kSmartcard), docs_card());
         CHECK(transport.requests().size() == 1);  // the threshold never changes what is sent
-        return outcome_name(result);
+        return name_of(result);
     };
     const auto ok = FakeTransport::answer(200, "\"00123456\"");
     const FakeTransport::Handler broken = [](const HttpRequest&) -> TransportResult {
@@ -373,7 +537,7 @@ TEST_CASE("the log level threshold filters lines before the logger sees them", "
     }
     SECTION("no logger: the calls still work and nothing is delivered anywhere") {
         CHECK(run(LogLevel::debug, ok, nullptr) == "pin_proposed");
-        CHECK(run(LogLevel::debug, broken, nullptr) == "transport_failure");
+        CHECK(run(LogLevel::debug, broken, nullptr) == "timeout");
     }
 }
 

@@ -17,7 +17,9 @@
 
 #include "fake_transport.hpp"
 #include "mimcm/core.hpp"
+#include "results.hpp"
 
+using namespace mimcm_test;  // NOLINT: test helpers over mimcm::Result
 using namespace mimcm;
 using mimcm_test::FakeTransport;
 
@@ -35,12 +37,20 @@ struct Fixture {
           client(CmUrl::parse("https://cm.contoso.com"), transport, std::move(options)) {}
 };
 
-/// The ProtocolError's message, or a description of what the result was instead.
+/// The protocol error's message, or a description of what the result was instead.
 template <class Result>
 std::string protocol_error(const Result& result) {
-    if (const auto* e = std::get_if<ProtocolError>(&result))
+    if (const auto* e = failed_with(result, ErrorKind::protocol))
         return e->message;
-    return "not a ProtocolError: " + describe(result);
+    return "not a protocol error: " + description(result);
+}
+
+/// The limit_exceeded error's message (a body nested too deep), or what the result was instead.
+template <class Result>
+std::string limit_error(const Result& result) {
+    if (const auto* e = failed_with(result, ErrorKind::limit_exceeded))
+        return e->message;
+    return "not a limit_exceeded error: " + description(result);
 }
 
 /// The ModelError a parser throws for the JSON text, or "no error".
@@ -70,6 +80,11 @@ CardData docs_card() {
 std::string proposed_pin_error(const std::string& body) {
     Fixture f(200, body);
     return protocol_error(f.client.server_proposed_pin(kSmartcard, docs_card()));
+}
+
+std::string proposed_pin_limit(const std::string& body) {
+    Fixture f(200, body);
+    return limit_error(f.client.server_proposed_pin(kSmartcard, docs_card()));
 }
 
 /// Runs work on a thread with a 256 KiB stack (Linux: pthread_attr_setstacksize), so that
@@ -228,9 +243,9 @@ TEST_CASE("operations: a body of the wrong shape names what is wrong", "[json]")
     // Still accepted: one object where a list is described, and the request example.
     const auto one =
         Fixture(200, R"({"uuid":"A9B4B42C-CC50-4C9B-89D1-BBC0BCD5A099"})").client.list_requests();
-    REQUIRE(std::holds_alternative<std::vector<Request>>(one));
-    REQUIRE(std::get<std::vector<Request>>(one).size() == 1);
-    CHECK(std::get<std::vector<Request>>(one)[0].uuid == "a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099");
+    REQUIRE(one.ok());
+    REQUIRE(one->size() == 1);
+    CHECK(one.value()[0].uuid == "a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099");
 }
 
 TEST_CASE("the proposed PIN: no NUL, no control character, nothing after it", "[json]") {
@@ -240,28 +255,28 @@ TEST_CASE("the proposed PIN: no NUL, no control character, nothing after it", "[
     CHECK(proposed_pin_error(R"("12\u001f34")") == "the proposed PIN holds a control character");
     CHECK(proposed_pin_error(R"("1234\u007f")") == "the proposed PIN holds a control character");
     CHECK(proposed_pin_error(R"("1234" "5678")").find("the proposed PIN body is not JSON") == 0);
-    CHECK(proposed_pin_error(std::string(kDeep, '[')) ==
+    CHECK(proposed_pin_limit(std::string(kDeep, '[')) ==
           "the proposed PIN nests arrays or objects deeper than the JSON depth limit (64)");
     Fixture fine(200, R"("00123456")");
     const auto pin = fine.client.server_proposed_pin(kSmartcard, docs_card());
-    REQUIRE(std::holds_alternative<PinProposed>(pin));
+    REQUIRE(pin_proposed(pin));
 }
 
 TEST_CASE("max_json_depth is the client's option", "[json]") {
     ClientOptions shallow;
     shallow.max_json_depth = 2;
     const std::string body = R"({"Uuid":"a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099","X":[[1]]})";
-    CHECK(protocol_error(Fixture(200, body, shallow).client.get_request(kRequest)) ==
+    CHECK(limit_error(Fixture(200, body, shallow).client.get_request(kRequest)) ==
           "the body nests arrays or objects deeper than the JSON depth limit (2)");
-    CHECK(std::holds_alternative<Request>(Fixture(200, body).client.get_request(kRequest)));
+    CHECK(object_of(Fixture(200, body).client.get_request(kRequest)) != nullptr);
     // Error bodies too; but plain text is not JSON, whatever brackets it holds.
-    CHECK(protocol_error(
+    CHECK(limit_error(
               Fixture(500, R"({"Message":[[["x"]]]})", shallow).client.get_request(kRequest)) ==
           "the error body nests arrays or objects deeper than the JSON depth limit (2)");
     const auto text = Fixture(500, "[[[[ failed ]]]]", shallow, {{"Content-Type", "text/plain"}})
                           .client.get_request(kRequest);
-    REQUIRE(std::holds_alternative<ServerError>(text));
-    CHECK(std::get<ServerError>(text).details.message == "[[[[ failed ]]]]");
+    REQUIRE(fails_with(text, ErrorKind::server_error));
+    CHECK(text.error().message == "[[[[ failed ]]]]");
 }
 
 TEST_CASE("a million nested brackets on a 256 KiB stack are a typed error", "[json]") {
@@ -270,9 +285,9 @@ TEST_CASE("a million nested brackets on a 256 KiB stack are a typed error", "[js
         R"({"Uuid":"a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099","DataCollection":")" + deep + "\"}";
     std::string ok_body, error_body, string_body, templates_body, direct;
     on_small_stack([&] {
-        ok_body = protocol_error(Fixture(200, deep).client.list_requests());
-        templates_body = protocol_error(Fixture(200, "[" + deep).client.list_profile_templates());
-        error_body = protocol_error(Fixture(500, deep).client.get_request(kRequest));
+        ok_body = limit_error(Fixture(200, deep).client.list_requests());
+        templates_body = limit_error(Fixture(200, "[" + deep).client.list_profile_templates());
+        error_body = limit_error(Fixture(500, deep).client.get_request(kRequest));
         string_body = protocol_error(Fixture(200, deep_in_string).client.get_request(kRequest));
         direct = request_error(deep_in_string);
     });

@@ -193,6 +193,8 @@ static_assert(std::is_nothrow_move_assignable_v<SecretBytes>);
 static_assert(!std::is_copy_constructible_v<PinProposed>);
 static_assert(!std::is_copy_constructible_v<HttpResponse>);
 static_assert(!std::is_copy_constructible_v<SecretBlob>);
+static_assert(!std::is_copy_constructible_v<EnrollmentReport>, "its certificates may hold a PFX");
+static_assert(std::is_nothrow_move_constructible_v<EnrollmentReport>);
 static_assert(std::is_nothrow_move_constructible_v<HttpResponse>);
 
 TEST_CASE("secret buffers are copied only by clone(), into a buffer of their own", "[secret]") {

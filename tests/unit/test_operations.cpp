@@ -7,7 +7,9 @@
 
 #include "fake_transport.hpp"
 #include "mimcm/core.hpp"
+#include "results.hpp"
 
+using namespace mimcm_test;  // NOLINT: test helpers over mimcm::Result
 using namespace mimcm;
 using mimcm_test::FakeTransport;
 
@@ -40,11 +42,20 @@ struct Fixture {
 };
 
 /// The success value of a result (by value: results are temporaries).
-template <class T, class Result>
-T ok(Result result) {
-    INFO(describe(result));
-    REQUIRE(std::holds_alternative<T>(result));
-    return std::get<T>(std::move(result));
+template <class T>
+T ok(Result<T> result) {
+    INFO(description(result));
+    REQUIRE(result.ok());
+    return std::move(result).value();
+}
+
+/// The object of an object operation's result: a success that holds one.
+template <class T>
+T ok(Result<std::optional<T>> result) {
+    INFO(description(result));
+    REQUIRE(result.ok());
+    REQUIRE(result->has_value());
+    return *std::move(result).value();
 }
 
 // The docs' examples, verbatim apart from line breaks.
@@ -310,9 +321,8 @@ TEST_CASE("9 certificate data: a PFX that is not a string is a protocol error", 
     CertificateData data;
     data.certificate_requests = {"MIIDXDCCAkQCAQAw"};
     const auto result = f.client.submit_certificate_requests(kRequest, data);
-    REQUIRE(std::holds_alternative<ProtocolError>(result));
-    CHECK(std::get<ProtocolError>(result).message ==
-          "item 1: Certificate.Pfx: expected a string, got a number");
+    REQUIRE(fails_with(result, ErrorKind::protocol));
+    CHECK(result.error().message == "item 1: Certificate.Pfx: expected a string, got a number");
 }
 
 TEST_CASE("10 assign smart card: body and the unprefixed URI", "[operations]") {
@@ -438,15 +448,14 @@ TEST_CASE("22, 23, 24 certificates: the 6-field and 11-field views", "[operation
 
 TEST_CASE("every operation maps failures the same way", "[operations]") {
     Fixture forbidden(403, R"({"Message":"Access is denied."})");
-    CHECK(std::holds_alternative<Forbidden>(forbidden.client.get_request(kRequest)));
+    CHECK(fails_with(forbidden.client.get_request(kRequest), ErrorKind::forbidden));
     Fixture error(500, R"({"Message":"correlation ID 1c6d0f41-5b8e-4d5a-9c2b-1a3f5e7d9b20"})");
     const auto result = error.client.list_profile_templates();
-    REQUIRE(std::holds_alternative<ServerError>(result));
-    CHECK(std::get<ServerError>(result).details.correlation_id ==
-          "1c6d0f41-5b8e-4d5a-9c2b-1a3f5e7d9b20");
+    REQUIRE(fails_with(result, ErrorKind::server_error));
+    CHECK(result.error().correlation_id == "1c6d0f41-5b8e-4d5a-9c2b-1a3f5e7d9b20");
     Fixture garbage(200, "<html>");
-    CHECK(std::holds_alternative<ProtocolError>(garbage.client.get_smartcard(kSmartcard)));
+    CHECK(fails_with(garbage.client.get_smartcard(kSmartcard), ErrorKind::protocol));
     Fixture none(204, "");
-    CHECK(std::holds_alternative<NoContent>(none.client.get_smartcard(kSmartcard)));
-    CHECK(outcome_name(none.client.get_smartcard(kSmartcard)) == "no_content");
+    CHECK(empty_success(none.client.get_smartcard(kSmartcard)));
+    CHECK(name_of(none.client.get_smartcard(kSmartcard)) == "no_content");
 }

@@ -30,7 +30,7 @@ TEST_CASE("every row of the PC/SC error table is found by its value", "[pcsc][er
         if (first) {
             CHECK(mimcm::pcsc::error_name(row.value) == row.name);
             CHECK(mimcm::pcsc::error_code_of(row.value) == row.code);
-            const Error e = Error::from_native(row.value, "SCardConnect", "R");
+            const Error e = Error::from_native("test", row.value, "SCardConnect", "R");
             CHECK(std::string(e.what()) == std::string("SCardConnect(\"R\"): ") + row.text + " (" +
                                                row.name + " " +
                                                mimcm::pcsc::detail::hex32(row.value) + ")");

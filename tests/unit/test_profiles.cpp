@@ -614,8 +614,8 @@ TEST_CASE("profile resolver with a user-given list, including a custom profile",
     }
     SECTION("an empty list or an empty factory is refused") {
         CHECK_THROWS_AS(mimcm::card::ProfileResolver(std::vector<mimcm::card::ProfileFactory>{}),
-                        std::invalid_argument);
-        CHECK_THROWS_AS(mimcm::card::ProfileResolver({make_demo, nullptr}), std::invalid_argument);
+                        mimcm::InvalidArgument);
+        CHECK_THROWS_AS(mimcm::card::ProfileResolver({make_demo, nullptr}), mimcm::InvalidArgument);
     }
 }
 
@@ -642,9 +642,9 @@ TEST_CASE("profile resolver by name", "[auto]") {
     try {
         ProfileResolver::by_name("opensc");
         FAIL("an unknown name was accepted");
-    } catch (const std::invalid_argument& e) {
+    } catch (const mimcm::InvalidArgument& e) {
         CHECK(std::string(e.what()) ==
               "unknown card profile \"opensc\"; valid names: auto, gids, piv");
     }
-    CHECK_THROWS_AS(ProfileResolver::by_name(""), std::invalid_argument);
+    CHECK_THROWS_AS(ProfileResolver::by_name(""), mimcm::InvalidArgument);
 }

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "mimcm/encoding.hpp"
+#include "mimcm/error.hpp"
 #include "mimcm/secret.hpp"
 
 namespace mimcm::card {
@@ -72,10 +73,18 @@ inline std::string sw_to_string(std::uint16_t sw) {
 
 /// A failure of the card or of its reader: CardError (the card's answer) or mimcm::pcsc::Error
 /// (the reader, PC/SC). Catch this to tell card trouble from server, input and program errors.
+/// An ApduChannel of its own (another reader stack) throws it directly for a reader failure:
+/// kind() is ExceptionKind::card.
 /// Threads: immutable once thrown; safe to read from any thread.
-class DeviceError : public std::runtime_error {
+class DeviceError : public Exception {
   public:
-    using std::runtime_error::runtime_error;
+    /// `where` names the function that threw (a string literal).
+    DeviceError(const char* where, const std::string& message)
+        : Exception(ExceptionKind::card, where, message) {}
+
+  protected:
+    DeviceError(ExceptionKind kind, const char* where, const std::string& message)
+        : Exception(kind, where, message) {}
 };
 
 /// A failure at card level: the card answered, but not what was expected. (Reader and PC/SC
@@ -84,9 +93,10 @@ class DeviceError : public std::runtime_error {
 /// Threads: immutable once thrown; safe to read from any thread.
 class CardError : public DeviceError {
   public:
-    CardError(CardErrorCode code, const std::string& message,
+    /// `where` names the SDK function that threw (a string literal).
+    CardError(const char* where, CardErrorCode code, const std::string& message,
               std::optional<std::uint16_t> sw = std::nullopt)
-        : DeviceError(message), code_(code), sw_(sw) {}
+        : DeviceError(ExceptionKind::card, where, message), code_(code), sw_(sw) {}
 
     [[nodiscard]] CardErrorCode code() const noexcept { return code_; }
     /// The status word the card answered, when the failure is about one.
@@ -103,7 +113,7 @@ class CardError : public DeviceError {
 /// Threads: an immutable value; safe from any thread.
 class Le {
   public:
-    /// 1..256; anything else is std::invalid_argument (write Le::max() for "Le 00").
+    /// 1..256; anything else is mimcm::InvalidArgument (write Le::max() for "Le 00").
     constexpr explicit Le(std::size_t value) : value_(checked(value)) {}
     /// 256, encoded 00: "as many bytes as the card has" in a short APDU.
     static constexpr Le max() noexcept { return Le(Trusted{}, 256); }
@@ -118,10 +128,11 @@ class Le {
     struct Trusted {};
     constexpr Le(Trusted, std::size_t value) noexcept : value_(value) {}
     static constexpr std::size_t checked(std::size_t value) {
-        return (value >= 1 && value <= 256) ? value
-                                            : throw std::invalid_argument(
-                                                  "APDU Le must be 1..256 (short APDU; 256 is "
-                                                  "written as 00)");
+        return (value >= 1 && value <= 256)
+                   ? value
+                   : throw InvalidArgument("card::Le::checked",
+                                           "APDU Le must be 1..256 (short APDU; 256 is "
+                                           "written as 00)");
     }
     std::size_t value_;
 };
@@ -176,7 +187,7 @@ struct CommandApdu {
         return le ? 4 : 3;
     }
 
-    /// The bytes to send. Throws std::invalid_argument when the fields do not fit a short APDU
+    /// The bytes to send. Throws mimcm::InvalidArgument when the fields do not fit a short APDU
     /// (fields are public, so they are checked again here).
     [[nodiscard]] Bytes encode() const {
         check_data();
@@ -198,8 +209,9 @@ struct CommandApdu {
   private:
     void check_data() const {
         if (data.size() > 255) {
-            throw std::invalid_argument("APDU data must be at most 255 bytes (short APDU), got " +
-                                        std::to_string(data.size()));
+            throw InvalidArgument("card::CommandApdu::check_data",
+                                  "APDU data must be at most 255 bytes (short APDU), got " +
+                                      std::to_string(data.size()));
         }
     }
 };
@@ -217,7 +229,7 @@ struct ResponseApdu {
     /// Splits raw response bytes. Throws CardError{malformed} when fewer than 2 bytes.
     explicit ResponseApdu(const Bytes& raw) {
         if (raw.size() < 2) {
-            throw CardError(CardErrorCode::malformed,
+            throw CardError("card::ResponseApdu::ResponseApdu", CardErrorCode::malformed,
                             "card response has " + std::to_string(raw.size()) +
                                 " byte(s); expected at least the 2 status bytes");
         }
@@ -272,9 +284,9 @@ inline ResponseApdu send_once(ApduChannel& channel, const CommandApdu& command,
     if (raw.size() > limits.max_answer_size) {
         const std::size_t size = raw.size();
         secure_wipe(raw);
-        throw CardError(CardErrorCode::protocol, "card answer has " + std::to_string(size) +
-                                                     " bytes; expected at most " +
-                                                     std::to_string(limits.max_answer_size));
+        throw CardError("card::send_once", CardErrorCode::protocol,
+                        "card answer has " + std::to_string(size) + " bytes; expected at most " +
+                            std::to_string(limits.max_answer_size));
     }
     ResponseApdu response(raw);
     secure_wipe(raw);
@@ -308,7 +320,7 @@ inline ResponseApdu transmit(ApduChannel& channel, const CommandApdu& command,
     auto check_total = [&](std::size_t total) {
         if (total > limits.max_response_data) {
             secure_wipe(response.data);
-            throw CardError(CardErrorCode::protocol,
+            throw CardError("card::transmit", CardErrorCode::protocol,
                             "card response has more than " +
                                 std::to_string(limits.max_response_data) + " data bytes",
                             response.sw());
@@ -322,7 +334,7 @@ inline ResponseApdu transmit(ApduChannel& channel, const CommandApdu& command,
     for (int round = 0; response.sw1 == 0x61; ++round) {
         if (round >= limits.max_get_response_rounds) {
             secure_wipe(collected);
-            throw CardError(CardErrorCode::protocol,
+            throw CardError("card::transmit", CardErrorCode::protocol,
                             "card still answered 61" + sw_to_string(response.sw()).substr(2) +
                                 " (more data) after " + std::to_string(round) +
                                 " GET RESPONSE rounds; expected 9000 by then",

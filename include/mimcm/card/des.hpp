@@ -13,6 +13,7 @@
 #include <string>
 
 #include "mimcm/encoding.hpp"
+#include "mimcm/error.hpp"
 #include "mimcm/secret.hpp"
 
 namespace mimcm::card::detail::des {
@@ -147,14 +148,15 @@ inline void store(std::uint64_t v, std::uint8_t* p) noexcept {
 namespace mimcm::card {
 
 /// 3DES-EDE in CBC mode with a zero IV, no padding (for one block: ECB). `key` has 24 bytes
-/// (K1 K2 K3), `data` whole 8-byte blocks; std::invalid_argument otherwise (no key material
+/// (K1 K2 K3), `data` whole 8-byte blocks; mimcm::InvalidArgument otherwise (no key material
 /// in the message).
 inline Bytes des3_cbc(const SecretBytes& key, const Bytes& data, bool decrypt = false) {
     if (key.size() != 24)
-        throw std::invalid_argument("3DES needs a 24-byte key, got " + std::to_string(key.size()));
+        throw InvalidArgument("card::des3_cbc",
+                              "3DES needs a 24-byte key, got " + std::to_string(key.size()));
     if (data.size() % 8 != 0) {
-        throw std::invalid_argument("3DES-CBC needs whole 8-byte blocks, got " +
-                                    std::to_string(data.size()) + " bytes");
+        throw InvalidArgument("card::des3_cbc", "3DES-CBC needs whole 8-byte blocks, got " +
+                                                    std::to_string(data.size()) + " bytes");
     }
     const std::uint8_t* k = key.reveal().data();
     const detail::des::KeySchedule k1(k);

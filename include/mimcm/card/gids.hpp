@@ -90,12 +90,12 @@ class GidsProfile : public CardProfile {
             }
         }
         if (!entry) {
-            throw CardError(CardErrorCode::missing_card_id,
+            throw CardError("card::GidsProfile::read_card_id", CardErrorCode::missing_card_id,
                             "GIDS: the master file table (" + std::to_string(records.size()) +
                                 " records) has no entry for file \"cardid\" in the root directory");
         }
         if (entry->ef > 0xFFFF || entry->data_object == 0 || entry->data_object > 0xFFFFFF) {
-            throw CardError(CardErrorCode::malformed,
+            throw CardError("card::GidsProfile::read_card_id", CardErrorCode::malformed,
                             "GIDS: the master file table names an invalid location for "
                             "\"cardid\" (EF " +
                                 std::to_string(entry->ef) + ", DO " +
@@ -107,7 +107,7 @@ class GidsProfile : public CardProfile {
                                   detail::hex_tag(entry->data_object) + ")";
         const ResponseApdu cardid = transmit(channel, detail::get_data(ef, entry->data_object));
         if (detail::not_found(cardid.sw())) {
-            throw CardError(CardErrorCode::missing_card_id,
+            throw CardError("card::GidsProfile::read_card_id", CardErrorCode::missing_card_id,
                             "GIDS: " + where + " answered " + sw_to_string(cardid.sw()) +
                                 "; the card has no card id",
                             cardid.sw());
@@ -116,16 +116,17 @@ class GidsProfile : public CardProfile {
         const auto items = tlv::parse(cardid.data, "GIDS: " + where);
         const tlv::Item* value = tlv::find(items, entry->data_object);
         if (!value) {
-            throw CardError(CardErrorCode::malformed, "GIDS: " + where + " did not return tag " +
-                                                          detail::hex_tag(entry->data_object));
+            throw CardError(
+                "card::GidsProfile::read_card_id", CardErrorCode::malformed,
+                "GIDS: " + where + " did not return tag " + detail::hex_tag(entry->data_object));
         }
         if (value->value.size() != 16) {
             throw CardError(
-                CardErrorCode::malformed,
+                "card::GidsProfile::read_card_id", CardErrorCode::malformed,
                 "GIDS: cardid has " + std::to_string(value->value.size()) + " bytes; expected 16");
         }
         if (detail::all_zero(value->value.data(), value->value.size())) {
-            throw CardError(CardErrorCode::missing_card_id,
+            throw CardError("card::GidsProfile::read_card_id", CardErrorCode::missing_card_id,
                             "GIDS: cardid is all zero; the card was never given a card id");
         }
 
@@ -235,7 +236,7 @@ class GidsProfile : public CardProfile {
     }
 
     /// RESET RETRY COUNTER 00 2C 02 80 Lc <new PIN> (admin rights, no old PIN): the PIN must
-    /// have 4 to 16 bytes (std::invalid_argument, nothing sent); the retry counter is reset.
+    /// have 4 to 16 bytes (mimcm::InvalidArgument, nothing sent); the retry counter is reset.
     /// The card logs the admin out afterwards.
     void set_user_pin(ApduChannel& channel, const SecretString& pin) override {
         check_pin(pin);
@@ -252,12 +253,13 @@ class GidsProfile : public CardProfile {
         }
     }
 
-    /// std::invalid_argument unless the PIN has 4 to 16 bytes.
+    /// mimcm::InvalidArgument unless the PIN has 4 to 16 bytes.
     static void check_pin(const SecretString& pin) {
         if (pin.size() < min_pin_size || pin.size() > max_pin_size) {
-            throw std::invalid_argument("GIDS: a user PIN has " + std::to_string(min_pin_size) +
-                                        " to " + std::to_string(max_pin_size) + " bytes, got " +
-                                        std::to_string(pin.size()));
+            throw InvalidArgument("card::GidsProfile::check_pin",
+                                  "GIDS: a user PIN has " + std::to_string(min_pin_size) + " to " +
+                                      std::to_string(max_pin_size) + " bytes, got " +
+                                      std::to_string(pin.size()));
         }
     }
 
@@ -273,12 +275,12 @@ class GidsProfile : public CardProfile {
         const auto items = tlv::parse(response, "GIDS: master file table");
         const tlv::Item* item = tlv::find(items, master_file_do);
         if (!item) {
-            throw CardError(CardErrorCode::malformed,
+            throw CardError("card::GidsProfile::parse_master_file", CardErrorCode::malformed,
                             "GIDS: GET DATA of the master file table did not return tag DF1F");
         }
         const Bytes& table = item->value;
         if (table.empty() || table[0] != 0x01) {
-            throw CardError(CardErrorCode::malformed,
+            throw CardError("card::GidsProfile::parse_master_file", CardErrorCode::malformed,
                             table.empty()
                                 ? std::string("GIDS: the master file table is empty; "
                                               "expected version byte 01")
@@ -286,7 +288,7 @@ class GidsProfile : public CardProfile {
                                       to_hex(table.data(), 1) + "; expected version byte 01");
         }
         if ((table.size() - 1) % record_size != 0) {
-            throw CardError(CardErrorCode::malformed,
+            throw CardError("card::GidsProfile::parse_master_file", CardErrorCode::malformed,
                             "GIDS: the master file table has " + std::to_string(table.size() - 1) +
                                 " bytes of records; expected a multiple of 28");
         }
@@ -316,9 +318,9 @@ class GidsProfile : public CardProfile {
         detail::expect_ok(challenge, "GIDS",
                           "GET CHALLENGE (the card refused MSE SET or GENERAL AUTHENTICATE)");
         if (challenge.data.size() != admin_response_size) {
-            throw CardError(CardErrorCode::malformed, "GIDS: GET CHALLENGE returned " +
-                                                          std::to_string(challenge.data.size()) +
-                                                          " bytes; expected 8");
+            throw CardError("card::GidsProfile::legacy_challenge", CardErrorCode::malformed,
+                            "GIDS: GET CHALLENGE returned " +
+                                std::to_string(challenge.data.size()) + " bytes; expected 8");
         }
         method_ = ChallengeMethod::get_challenge;
         return challenge.data;

@@ -66,7 +66,7 @@ class PivProfile : public CardProfile {
     std::array<std::uint8_t, 16> read_card_id(ApduChannel& channel) override {
         const ResponseApdu chuid = transmit(channel, detail::get_data(0x3FFF, chuid_tag));
         if (detail::not_found(chuid.sw())) {
-            throw CardError(CardErrorCode::missing_card_id,
+            throw CardError("card::PivProfile::read_card_id", CardErrorCode::missing_card_id,
                             "PIV: GET DATA of the CHUID (5FC102) answered " +
                                 sw_to_string(chuid.sw()) +
                                 "; the card has no CHUID, so no CHUID GUID to use as the card "
@@ -88,7 +88,8 @@ class PivProfile : public CardProfile {
                 const auto items = tlv::parse(answer.data, "PIV: GET METADATA of key 9B");
                 const tlv::Item* alg = tlv::find(items, 0x01);
                 if (!alg || alg->value.size() != 1) {
-                    throw CardError(CardErrorCode::malformed,
+                    throw CardError("card::PivProfile::management_key_algorithm",
+                                    CardErrorCode::malformed,
                                     "PIV: GET METADATA of key 9B has no algorithm (tag 01)");
                 }
                 algorithm_ = alg->value[0];
@@ -126,7 +127,8 @@ class PivProfile : public CardProfile {
             channel, CommandApdu(0x00, 0x87, algorithm_3des, management_key,
                                  detail::secret_data({0x7C, 0x0A, 0x82, 0x08}, response.reveal())));
         if (answer.sw() == 0x6A80) {
-            throw CardError(CardErrorCode::admin_auth_refused,
+            throw CardError("card::PivProfile::authenticate_admin",
+                            CardErrorCode::admin_auth_refused,
                             "PIV: the card refused the admin challenge response (GENERAL "
                             "AUTHENTICATE for key 9B answered 6A80): either the response does "
                             "not match the card's management key (another card's response, the "
@@ -167,7 +169,8 @@ class PivProfile : public CardProfile {
             channel,
             CommandApdu(0x00, 0x87, algorithm_3des, management_key, std::move(body), Le::max()));
         if (answer.sw() == 0x6A80) {
-            throw CardError(CardErrorCode::admin_auth_refused,
+            throw CardError("card::PivProfile::authenticate_admin_with_key",
+                            CardErrorCode::admin_auth_refused,
                             "PIV: the card refused the mutual authentication (GENERAL "
                             "AUTHENTICATE for key 9B answered 6A80): the card does not hold "
                             "this management key",
@@ -192,7 +195,7 @@ class PivProfile : public CardProfile {
             CommandApdu(0x00, 0xFF, 0xFF, 0xFF,
                         detail::secret_data({algorithm_3des, management_key, 0x18}, key.reveal())));
         if (answer.sw() == 0x6D00) {
-            throw CardError(CardErrorCode::not_supported,
+            throw CardError("card::PivProfile::set_admin_key", CardErrorCode::not_supported,
                             "PIV: the card does not support SET MANAGEMENT KEY (the Yubico "
                             "extension INS FF answered 6D00)",
                             answer.sw());
@@ -202,7 +205,7 @@ class PivProfile : public CardProfile {
     }
 
     /// RESET RETRY COUNTER 00 2C 00 80 10 <PUK, FF-padded to 8> <new PIN, FF-padded to 8>.
-    /// PUK and PIN have 6 to 8 bytes (std::invalid_argument, nothing sent). 63 Cx, 63 00 (wrong
+    /// PUK and PIN have 6 to 8 bytes (mimcm::InvalidArgument, nothing sent). 63 Cx, 63 00 (wrong
     /// PUK) and 69 83 (PUK blocked): CardError{puk_refused}.
     void reset_pin_with_puk(ApduChannel& channel, const SecretString& puk,
                             const SecretString& pin) override {
@@ -222,7 +225,7 @@ class PivProfile : public CardProfile {
         if (answer.ok())
             return;
         if ((sw & 0xFFF0) == 0x63C0 || sw == 0x6300) {
-            throw CardError(CardErrorCode::puk_refused,
+            throw CardError("card::PivProfile::reset_pin_with_puk", CardErrorCode::puk_refused,
                             "PIV: the card refused the PUK (RESET RETRY COUNTER answered " +
                                 sw_to_string(sw) +
                                 (sw == 0x6300 ? std::string()
@@ -231,7 +234,7 @@ class PivProfile : public CardProfile {
                             sw);
         }
         if (sw == 0x6983) {
-            throw CardError(CardErrorCode::puk_refused,
+            throw CardError("card::PivProfile::reset_pin_with_puk", CardErrorCode::puk_refused,
                             "PIV: the PUK is blocked (RESET RETRY COUNTER answered 6983); the PIN "
                             "is unchanged",
                             sw);
@@ -239,12 +242,13 @@ class PivProfile : public CardProfile {
         throw detail::status_error("PIV", "RESET RETRY COUNTER of the PIN", sw);
     }
 
-    /// std::invalid_argument unless `value` has 6 to 8 bytes.
+    /// mimcm::InvalidArgument unless `value` has 6 to 8 bytes.
     static void check_pin(const SecretString& value, std::string_view what) {
         if (value.size() < min_pin_size || value.size() > max_pin_size) {
-            throw std::invalid_argument(
+            throw InvalidArgument(
+                "card::PivProfile::check_pin",
                 "PIV: a " + std::string(what) + " has " + std::to_string(min_pin_size) + " to " +
-                std::to_string(max_pin_size) + " bytes, got " + std::to_string(value.size()));
+                    std::to_string(max_pin_size) + " bytes, got " + std::to_string(value.size()));
         }
     }
 
@@ -258,23 +262,23 @@ class PivProfile : public CardProfile {
         const auto outer = tlv::parse(response, "PIV: CHUID");
         const tlv::Item* container = tlv::find(outer, 0x53);
         if (!container) {
-            throw CardError(CardErrorCode::malformed,
+            throw CardError("card::PivProfile::card_id_from_chuid", CardErrorCode::malformed,
                             "PIV: GET DATA of the CHUID did not return tag 53");
         }
         const auto inner = tlv::parse(container->value, "PIV: CHUID contents");
         const tlv::Item* guid = tlv::find(inner, 0x34);
         if (!guid) {
-            throw CardError(CardErrorCode::missing_card_id,
+            throw CardError("card::PivProfile::card_id_from_chuid", CardErrorCode::missing_card_id,
                             "PIV: the CHUID has no GUID (tag 34); the card id is the CHUID GUID: "
                             "write a CHUID with a unique GUID first");
         }
         if (guid->value.size() != 16) {
-            throw CardError(CardErrorCode::malformed, "PIV: the CHUID GUID has " +
-                                                          std::to_string(guid->value.size()) +
-                                                          " bytes; expected 16");
+            throw CardError("card::PivProfile::card_id_from_chuid", CardErrorCode::malformed,
+                            "PIV: the CHUID GUID has " + std::to_string(guid->value.size()) +
+                                " bytes; expected 16");
         }
         if (detail::all_zero(guid->value.data(), guid->value.size())) {
-            throw CardError(CardErrorCode::missing_card_id,
+            throw CardError("card::PivProfile::card_id_from_chuid", CardErrorCode::missing_card_id,
                             "PIV: the CHUID GUID (tag 34) is all zero, so the card has no card "
                             "id: write a CHUID with a unique GUID first");
         }
@@ -305,7 +309,7 @@ class PivProfile : public CardProfile {
     }
 
     static CardError not_3des(const std::string& evidence) {
-        return CardError(CardErrorCode::not_supported,
+        return CardError("card::PivProfile::not_3des", CardErrorCode::not_supported,
                          "PIV: the card management key (9B) is not a 3DES key (" + evidence +
                              "); the MIM CM admin key is 3DES with 8-byte challenges: give the "
                              "card a 3DES management key first (e.g. YubiKey 5.7 and later "

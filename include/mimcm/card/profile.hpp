@@ -111,7 +111,7 @@ class CardProfile {
     }
 
     /// Sends the server's 8-byte answer to the last challenge (3DES-EDE-ECB(admin key,
-    /// challenge)). std::invalid_argument when it is not 8 bytes (nothing is sent);
+    /// challenge)). mimcm::InvalidArgument when it is not 8 bytes (nothing is sent);
     /// CardError{admin_auth_failed} when the card refuses it, {challenge_expired} when the card
     /// has no pending challenge, {admin_auth_refused} when the card does not say which.
     /// Default: throws CardError{not_supported}.
@@ -120,7 +120,7 @@ class CardProfile {
     }
 
     /// Logs in as admin with a 24-byte 3DES admin key the application holds itself, by mutual
-    /// authentication (the card proves it holds the key too). std::invalid_argument when the
+    /// authentication (the card proves it holds the key too). mimcm::InvalidArgument when the
     /// key is not 24 bytes (nothing sent); CardError{admin_auth_failed, admin_auth_refused}
     /// when the card does not hold this key. Default: throws CardError{not_supported}.
     virtual void authenticate_admin_with_key(ApduChannel& /*channel*/, const SecretBytes& /*key*/) {
@@ -128,7 +128,7 @@ class CardProfile {
     }
 
     /// Sets a new 24-byte 3DES admin key; needs the admin authentication of this session.
-    /// std::invalid_argument when the key is not 24 bytes (nothing sent);
+    /// mimcm::InvalidArgument when the key is not 24 bytes (nothing sent);
     /// CardError{not_authenticated} when the card answers 6982.
     /// Default: throws CardError{not_supported}.
     virtual void set_admin_key(ApduChannel& /*channel*/, const SecretBytes& /*key*/) {
@@ -175,9 +175,9 @@ class CardProfile {
     CardProfile& operator=(CardProfile&&) noexcept = default;
 
     [[nodiscard]] CardError unsupported(std::string_view operation) const {
-        return CardError(CardErrorCode::not_supported, "the " + std::string(name()) +
-                                                           " card profile does not support " +
-                                                           std::string(operation));
+        return CardError("card::CardProfile::unsupported", CardErrorCode::not_supported,
+                         "the " + std::string(name()) + " card profile does not support " +
+                             std::string(operation));
     }
 };
 

@@ -34,15 +34,17 @@ class ProfileResolver {
         : factories_{[] { return std::unique_ptr<CardProfile>(std::make_unique<PivProfile>()); },
                      [] { return std::unique_ptr<CardProfile>(std::make_unique<GidsProfile>()); }} {
     }
-    /// Your own list (e.g. with a custom profile). std::invalid_argument when it is empty or
+    /// Your own list (e.g. with a custom profile). mimcm::InvalidArgument when it is empty or
     /// holds an empty factory.
     explicit ProfileResolver(std::vector<ProfileFactory> factories)
         : factories_(std::move(factories)) {
         if (factories_.empty())
-            throw std::invalid_argument("ProfileResolver: no profiles given");
+            throw InvalidArgument("card::ProfileResolver::ProfileResolver",
+                                  "ProfileResolver: no profiles given");
         for (const auto& f : factories_) {
             if (!f)
-                throw std::invalid_argument("ProfileResolver: empty profile factory in the list");
+                throw InvalidArgument("card::ProfileResolver::ProfileResolver",
+                                      "ProfileResolver: empty profile factory in the list");
         }
     }
     // No move operations: a move copies the list of factories, so that a moved-from resolver
@@ -52,7 +54,7 @@ class ProfileResolver {
     ~ProfileResolver() = default;
 
     /// "auto" (PIV, then GIDS), "gids" or "piv" (ASCII case-insensitive).
-    /// std::invalid_argument for other names, listing the valid ones.
+    /// mimcm::InvalidArgument for other names, listing the valid ones.
     static ProfileResolver by_name(std::string_view name) {
         std::string lower(name);
         for (auto& c : lower)
@@ -65,8 +67,9 @@ class ProfileResolver {
         if (lower == "piv")
             return ProfileResolver(
                 {[] { return std::unique_ptr<CardProfile>(std::make_unique<PivProfile>()); }});
-        throw std::invalid_argument("unknown card profile \"" + std::string(name) +
-                                    "\"; valid names: auto, gids, piv");
+        throw InvalidArgument(
+            "card::ProfileResolver::by_name",
+            "unknown card profile \"" + std::string(name) + "\"; valid names: auto, gids, piv");
     }
 
     /// SELECTs each profile's applet in turn; returns the first profile the card answers, its
@@ -78,14 +81,15 @@ class ProfileResolver {
         for (const auto& make : factories_) {
             std::unique_ptr<CardProfile> profile = make();
             if (!profile)
-                throw std::invalid_argument("ProfileResolver: a profile factory returned null");
+                throw InvalidArgument("card::ProfileResolver::resolve",
+                                      "ProfileResolver: a profile factory returned null");
             if (profile->select(channel))
                 return profile;
             if (!tried.empty())
                 tried += ", ";
             tried += profile->name();
         }
-        throw CardError(CardErrorCode::no_profile,
+        throw CardError("card::ProfileResolver::resolve", CardErrorCode::no_profile,
                         "the card answers none of the card profiles tried (" + tried + ")");
     }
 

@@ -40,7 +40,7 @@ class Session {
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
     /// Moving hands over the card, the profile, the pending challenge and the admin login. A
-    /// moved-from session throws std::logic_error from every card operation until a session is
+    /// moved-from session throws mimcm::UsageError from every card operation until a session is
     /// assigned to it; card_id() still gives the card id it read.
     Session(Session&& other) noexcept
         : channel_(std::exchange(other.channel_, nullptr)),
@@ -62,7 +62,7 @@ class Session {
 
     /// The profile of the card ("gids", "piv", ...).
     [[nodiscard]] std::string_view profile_name() const { return live().name(); }
-    /// The card's profile (std::logic_error for a moved-from session).
+    /// The card's profile (mimcm::UsageError for a moved-from session).
     [[nodiscard]] CardProfile& profile() { return live(); }
     /// Whether the card's profile offers `operation` (ask before writing anything).
     [[nodiscard]] bool supports(CardOperation operation) const {
@@ -92,7 +92,7 @@ class Session {
     /// answer, right or wrong.
     void authenticate_admin(const SecretBytes& response) {
         if (!pending_) {
-            throw CardError(CardErrorCode::challenge_expired,
+            throw CardError("card::Session::authenticate_admin", CardErrorCode::challenge_expired,
                             std::string(profile_name()) +
                                 ": no admin challenge is pending in this card session (none was "
                                 "read, or it was answered already, or the card was reset): read "
@@ -159,7 +159,8 @@ class Session {
   private:
     CardProfile& live() const {
         if (!profile_ || channel_ == nullptr) {
-            throw std::logic_error(
+            throw UsageError(
+                "card::Session::live",
                 "mimcm::card::Session: this card session was moved from; use the session it "
                 "was moved to");
         }
@@ -172,7 +173,7 @@ class Session {
 
     void require_admin(std::string_view operation) const {
         if (!authenticated_) {
-            throw CardError(CardErrorCode::not_authenticated,
+            throw CardError("card::Session::require_admin", CardErrorCode::not_authenticated,
                             std::string(profile_name()) + ": " + std::string(operation) +
                                 " needs the admin authentication of this card session (a fresh "
                                 "challenge and the server's response)" +

@@ -28,8 +28,9 @@ struct Item {
 /// FF between items are padding and skipped. Throws CardError{malformed} naming `what`.
 inline std::vector<Item> parse(const std::uint8_t* data, std::size_t size, std::string_view what) {
     auto fail = [&](const std::string& why, std::size_t at) {
-        return CardError(CardErrorCode::malformed, std::string(what) + ": malformed TLV at byte " +
-                                                       std::to_string(at) + " (" + why + ")");
+        return CardError(
+            "card::tlv::parse", CardErrorCode::malformed,
+            std::string(what) + ": malformed TLV at byte " + std::to_string(at) + " (" + why + ")");
     };
     std::vector<Item> items;
     std::size_t pos = 0;

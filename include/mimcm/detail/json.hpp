@@ -13,7 +13,7 @@
 
 #include "mimcm/detail/text.hpp"
 #include "mimcm/identifiers.hpp"
-#include "mimcm/outcome.hpp"
+#include "mimcm/result.hpp"
 #include "mimcm/secret.hpp"
 
 namespace mimcm::detail {
@@ -204,14 +204,14 @@ inline std::string find_correlation_id(std::string_view text) {
     return {};
 }
 
-/// Reads the server's message and correlation id from an error body. ASP.NET Web API writes
+/// The Error of an error answer (its kind follows the status) with the server's message and
+/// correlation id read from the body. ASP.NET Web API writes
 /// {"Message": "...", "ExceptionMessage": "..."}; field casing varies across CM pages, so names are
 /// matched case-insensitively. A correlation id is taken from a CorrelationId field or from the
 /// text.
-inline ErrorDetails error_details(int status, std::string_view body, std::string_view content_type,
-                                  std::size_t max_depth) {
-    ErrorDetails d;
-    d.status = status;
+inline Error error_details(int status, std::string_view body, std::string_view content_type,
+                           std::size_t max_depth) {
+    Error d = Error::from_status(status);
     ParsedJson parsed;
     const bool json = parsed.parse(body, max_depth).empty();
     const rapidjson::Value& doc = parsed.value();

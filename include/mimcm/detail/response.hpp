@@ -1,7 +1,7 @@
-// How the client reads a response: the outcome of a status that is not one of the operation's
-// successes, and the decoding of each kind of success body (a list, an object, a created URI, a
-// secret base64 string, a proposed PIN). A body that does not fit is a ProtocolError that never
-// quotes it.
+// How the client reads a response: the Error of a status that is not one of the operation's
+// successes (one mimcm::Error), and the decoding of each kind of success body (a list, an object,
+// a created URI, a secret base64 string, a proposed PIN). A body that does not fit is a protocol
+// Error (limit_exceeded when it nests too deep) that never quotes it.
 #pragma once
 
 #include <cstddef>
@@ -20,41 +20,40 @@
 #include "mimcm/identifiers.hpp"
 #include "mimcm/models/parse.hpp"
 #include "mimcm/models/types.hpp"
-#include "mimcm/outcome.hpp"
+#include "mimcm/result.hpp"
 #include "mimcm/secret.hpp"
 
 namespace mimcm::detail {
 
-/// The outcome for a response that is not one of the operation's successes.
-template <class Result>
-Result failure_outcome(const HttpResponse& response, std::size_t max_json_depth) {
+/// The Error for a response that is not one of the operation's successes: its kind follows the
+/// status; a 401 keeps its WWW-Authenticate challenges; an error body nested deeper than
+/// max_json_depth is limit_exceeded.
+inline Error failure_error(const HttpResponse& response, std::size_t max_json_depth) {
     const std::string_view content_type = response.header("Content-Type");
     if (content_type.find("text/plain") == std::string_view::npos &&
         scan_json(response.body.reveal(), max_json_depth) == JsonScan::too_deep) {
-        return ProtocolError{response.status,
-                             "the error body " + json_depth_message(max_json_depth)};
+        return Error::limit(response.status,
+                            "the error body " + json_depth_message(max_json_depth));
     }
-    ErrorDetails details =
+    Error error =
         error_details(response.status, response.body.reveal(), content_type, max_json_depth);
-    switch (response.status) {
-        case 401: {
-            Unauthorized u{std::move(details), {}};
-            for (const auto& h : response.headers) {
-                if (iequals(h.name, "WWW-Authenticate"))
-                    u.authenticate.push_back(h.value);
-            }
-            return u;
+    if (error.kind == ErrorKind::unauthorized) {
+        for (const auto& h : response.headers) {
+            if (iequals(h.name, "WWW-Authenticate"))
+                error.authenticate.push_back(h.value);
         }
-        case 403:
-            return Forbidden{std::move(details)};
-        case 404:
-            return NotFound{std::move(details)};
-        default:
-            break;
     }
-    if (response.status >= 500 && response.status <= 599)
-        return ServerError{std::move(details)};
-    return UnexpectedStatus{std::move(details)};
+    return error;
+}
+
+/// The Error for a body that does not fit (`problem`, from ParsedJson::parse or
+/// parse_json_string, said of `what`): limit_exceeded when the body nests deeper than
+/// max_json_depth, protocol otherwise. The body is never quoted.
+inline Error body_error(const HttpResponse& response, int status, std::string what,
+                        const std::string& problem, std::size_t max_json_depth) {
+    if (scan_json(response.body.reveal(), max_json_depth) == JsonScan::too_deep)
+        return Error::limit(status, std::move(what) + " " + problem);
+    return Error::protocol(status, std::move(what) + " " + problem);
 }
 
 /// The id at the end of a returned URI: "api/v1.0/requests/{id}" or
@@ -80,27 +79,25 @@ using parsed_t =
     std::decay_t<decltype(std::declval<Parse&>()(std::declval<const rapidjson::Value&>()))>;
 
 /// Parses a JSON body (ParsedJson: in place in a wiped copy, depth limit, no NUL, nothing after
-/// the value); a ProtocolError result otherwise (the body is not quoted).
-template <class Result>
-std::optional<Result> parse_body(const HttpResponse& response, ParsedJson& json,
-                                 std::size_t max_json_depth) {
+/// the value); the Error otherwise (the body is not quoted).
+inline std::optional<Error> parse_body(const HttpResponse& response, ParsedJson& json,
+                                       std::size_t max_json_depth) {
     const std::string problem = json.parse(response.body.reveal(), max_json_depth);
     if (problem.empty())
         return std::nullopt;
-    return Result{ProtocolError{response.status, "the body " + problem}};
+    return body_error(response, response.status, "the body", problem, max_json_depth);
 }
 
 /// A list: 200 with an array (or one object: the API's examples show single objects where lists
 /// are described), 204 as an empty list. Items are parsed in one pass.
 template <class Parse>
-ApiResult<std::vector<parsed_t<Parse>>> list_outcome(const HttpResponse& response, Parse& parse,
-                                                     std::size_t max_json_depth) {
+Result<std::vector<parsed_t<Parse>>> list_result(const HttpResponse& response, Parse& parse,
+                                                 std::size_t max_json_depth) {
     using Item = parsed_t<Parse>;
-    using Result = ApiResult<std::vector<Item>>;
     if (response.status == 204)
         return std::vector<Item>{};
     ParsedJson json;
-    if (auto bad = parse_body<Result>(response, json, max_json_depth))
+    if (auto bad = parse_body(response, json, max_json_depth))
         return std::move(*bad);
     const rapidjson::Value& doc = json.value();
     std::vector<Item> items;
@@ -110,7 +107,7 @@ ApiResult<std::vector<parsed_t<Parse>>> list_outcome(const HttpResponse& respons
             try {
                 items.push_back(parse(doc[i]));
             } catch (const ModelError& e) {
-                return ProtocolError{200, item_prefix(i) + e.what()};
+                return Error::protocol(200, item_prefix(i) + e.what());
             }
         }
     } else if (doc.IsObject() || doc.IsString()) {
@@ -119,84 +116,85 @@ ApiResult<std::vector<parsed_t<Parse>>> list_outcome(const HttpResponse& respons
         try {
             items.push_back(parse(doc));
         } catch (const ModelError& e) {
-            return ProtocolError{200, e.what()};
+            return Error::protocol(200, e.what());
         }
     } else if (!doc.IsNull()) {
-        return ProtocolError{200, std::string("expected a JSON array, got ") + type_name(doc)};
+        return Error::protocol(200, std::string("expected a JSON array, got ") + type_name(doc));
     }
     return items;
 }
 
-/// One object: 200 with it (or with an array of one), 204 as NoContent.
+/// One object: 200 with it (or with an array of one), 204 as an empty optional.
 template <class Parse>
-ApiResult<parsed_t<Parse>, NoContent> object_outcome(const HttpResponse& response, Parse& parse,
+Result<std::optional<parsed_t<Parse>>> object_result(const HttpResponse& response, Parse& parse,
                                                      std::size_t max_json_depth) {
-    using Result = ApiResult<parsed_t<Parse>, NoContent>;
     if (response.status == 204)
-        return NoContent{};
+        return std::nullopt;
     ParsedJson json;
-    if (auto bad = parse_body<Result>(response, json, max_json_depth))
+    if (auto bad = parse_body(response, json, max_json_depth))
         return std::move(*bad);
     const rapidjson::Value& doc = json.value();
     const rapidjson::Value* value = &doc;
     if (doc.IsArray() && doc.Size() == 1)
         value = &doc[0];
     if (!value->IsObject()) {
-        return ProtocolError{200, std::string("expected a JSON object, got ") + type_name(*value)};
+        return Error::protocol(200,
+                               std::string("expected a JSON object, got ") + type_name(*value));
     }
     try {
-        return parse(*value);
+        return std::optional<parsed_t<Parse>>(parse(*value));
     } catch (const ModelError& e) {
-        return ProtocolError{200, e.what()};
+        return Error::protocol(200, e.what());
     }
 }
 
-/// A POST that creates: 201 (or 200) with the new object's URI as a JSON string, 204 as NoContent.
-inline ApiResult<Created, NoContent> created_outcome(const HttpResponse& response,
+/// A POST that creates: 201 (or 200) with the new object's URI as a JSON string, 204 as an empty
+/// optional.
+inline Result<std::optional<Created>> created_result(const HttpResponse& response,
                                                      std::size_t max_json_depth) {
     if (response.status == 204)
-        return NoContent{};
+        return std::nullopt;
     std::string why;
     auto uri = parse_json_string(response.body.reveal(), why, max_json_depth);
     if (!uri)
-        return ProtocolError{response.status, "the new object's URI " + why};
+        return body_error(response, response.status, "the new object's URI", why, max_json_depth);
     if (has_control_character(uri->reveal()))
-        return ProtocolError{response.status, "the new object's URI holds a control character"};
+        return Error::protocol(response.status, "the new object's URI holds a control character");
     auto id = id_from_uri(uri->reveal());
     if (!id)
-        return ProtocolError{response.status, "the returned URI does not end with an id"};
-    return Created{std::string(uri->reveal()), *std::move(id)};
+        return Error::protocol(response.status, "the returned URI does not end with an id");
+    return std::optional<Created>(Created{std::string(uri->reveal()), *std::move(id)});
 }
 
-/// A secret base64 JSON string (challenge response, admin key), 204 as NoContent.
-inline ApiResult<SecretBlob, NoContent> blob_outcome(const HttpResponse& response,
+/// A secret base64 JSON string (challenge response, admin key), 204 as an empty optional.
+inline Result<std::optional<SecretBlob>> blob_result(const HttpResponse& response,
                                                      std::size_t max_json_depth) {
     if (response.status == 204)
-        return NoContent{};
+        return std::nullopt;
     std::string why;
     auto text = parse_json_string(response.body.reveal(), why, max_json_depth);
     if (!text)
-        return ProtocolError{200, "the value " + why};
+        return body_error(response, 200, "the value", why, max_json_depth);
     auto bytes = base64_decode(text->reveal());
     if (!bytes || bytes->empty())
-        return ProtocolError{200, "the value is not base64"};
-    return SecretBlob{SecretBytes(*std::move(bytes))};
+        return Error::protocol(200, "the value is not base64");
+    return std::optional<SecretBlob>(SecretBlob{SecretBytes(*std::move(bytes))});
 }
 
 /// The proposed PIN: 200 with it as a JSON string (leading zeros kept), 204 as NoPinProposed.
-inline ProposedPinResult proposed_pin_outcome(const HttpResponse& response,
-                                              std::size_t max_json_depth) {
+inline Result<PinProposal> proposal_result(const HttpResponse& response,
+                                           std::size_t max_json_depth) {
     if (response.status == 204)
-        return NoPinProposed{};
+        return PinProposal(NoPinProposed{});
     std::string why;
     auto pin = parse_json_string(response.body.reveal(), why, max_json_depth);
     if (!pin)
-        return ProtocolError{200, "the proposed PIN " + why};
+        return body_error(response, 200, "the proposed PIN", why, max_json_depth);
     if (pin->empty())
-        return ProtocolError{200, "the proposed PIN is an empty string"};
+        return Error::protocol(200, "the proposed PIN is an empty string");
     if (has_control_character(pin->reveal()))
-        return ProtocolError{200, "the proposed PIN holds a control character"};
-    return PinProposed{std::move(*pin)};
+        return Error::protocol(200, "the proposed PIN holds a control character");
+    return PinProposal(PinProposed{std::move(*pin)});
 }
 
 }  // namespace mimcm::detail

@@ -32,10 +32,12 @@
 namespace mimcm {
 
 /// A JSON value that does not fit the model: thrown by the parse_* functions, reported by the
-/// client as a ProtocolError. what() names the object and field, never the value.
-class ModelError : public std::runtime_error {
+/// client as an ErrorKind::protocol error. what() names the object and field, never the value.
+class ModelError : public Exception {
   public:
-    using std::runtime_error::runtime_error;
+    /// `where` names the SDK function that threw (a string literal).
+    ModelError(const char* where, const std::string& message)
+        : Exception(ExceptionKind::protocol, where, message) {}
 };
 
 namespace detail {
@@ -58,7 +60,8 @@ inline const char* type_name(const JsonValue& v) noexcept {
 }
 
 [[noreturn]] inline void wrong_type(const char* expected, const JsonValue& v) {
-    throw ModelError(std::string("expected ") + expected + ", got " + type_name(v));
+    throw ModelError("models::wrong_type",
+                     std::string("expected ") + expected + ", got " + type_name(v));
 }
 
 inline std::string raw_json(const JsonValue& v) {
@@ -67,7 +70,7 @@ inline std::string raw_json(const JsonValue& v) {
     Buffer buffer;
     rapidjson::Writer<Buffer, rapidjson::UTF8<>, rapidjson::UTF8<>, WipingAllocator> writer(buffer);
     if (!v.Accept(writer))  // e.g. an infinite number, which JSON cannot hold
-        throw ModelError("a value that cannot be written as JSON");
+        throw ModelError("models::raw_json", "a value that cannot be written as JSON");
     return std::string(buffer.GetString(), buffer.GetSize());
 }
 
@@ -112,14 +115,14 @@ inline std::int64_t as_int(const JsonValue& v) {
     if (v.IsInt64())
         return v.GetInt64();
     if (v.IsUint64())
-        throw ModelError("expected an integer, got a number beyond 64 bits");
+        throw ModelError("models::as_int", "expected an integer, got a number beyond 64 bits");
     if (v.IsNumber()) {
         const double d = v.GetDouble();
         if (!std::isfinite(d) || std::trunc(d) != d)
-            throw ModelError("expected an integer, got a number that is not one");
+            throw ModelError("models::as_int", "expected an integer, got a number that is not one");
         // -2^63 and 2^63 are exact doubles; int64 holds [-2^63, 2^63).
         if (d < -9223372036854775808.0 || d >= 9223372036854775808.0)
-            throw ModelError("expected an integer, got a number beyond 64 bits");
+            throw ModelError("models::as_int", "expected an integer, got a number beyond 64 bits");
         return static_cast<std::int64_t>(d);
     }
     if (v.IsString()) {
@@ -128,7 +131,8 @@ inline std::int64_t as_int(const JsonValue& v) {
         std::int64_t out = 0;
         const auto [end, error] = std::from_chars(first, last, out);
         if (first == last || error != std::errc() || end != last)
-            throw ModelError("expected an integer, got a string that is not a 64-bit integer");
+            throw ModelError("models::as_int",
+                             "expected an integer, got a string that is not a 64-bit integer");
         return out;
     }
     if (v.IsNull())
@@ -153,7 +157,8 @@ inline bool as_bool(const JsonValue& v) {
             return true;
         if (iequals(text, "false"))
             return false;
-        throw ModelError("expected a boolean, got a string that is not true or false");
+        throw ModelError("models::as_bool",
+                         "expected a boolean, got a string that is not true or false");
     }
     if (v.IsNull())
         return false;
@@ -207,7 +212,8 @@ inline std::vector<std::string> as_string_list(const JsonValue& v) {
     out.reserve(v.Size());
     for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
         if (!v[i].IsString())
-            throw ModelError(item_prefix(i) + "expected a string, got " + type_name(v[i]));
+            throw ModelError("models::as_string_list",
+                             item_prefix(i) + "expected a string, got " + type_name(v[i]));
         out.push_back(as_string(v[i]));
     }
     return out;
@@ -224,7 +230,8 @@ struct Field {
 inline void read_object(const JsonValue& object, const char* type, UnknownFields& unknown,
                         std::initializer_list<Field> fields) {
     if (!object.IsObject())
-        throw ModelError(std::string(type) + ": expected an object, got " + type_name(object));
+        throw ModelError("models::read_object",
+                         std::string(type) + ": expected an object, got " + type_name(object));
     for (rapidjson::SizeType i = 0; i < object.MemberCount(); ++i) {
         const auto member = object.MemberBegin() + i;
         const std::string_view name(member->name.GetString(), member->name.GetStringLength());
@@ -236,7 +243,8 @@ inline void read_object(const JsonValue& object, const char* type, UnknownFields
                 try {
                     field.read(member->value);
                 } catch (const ModelError& e) {
-                    throw ModelError(std::string(type) + "." + std::string(name) + ": " + e.what());
+                    throw ModelError("models::read_object",
+                                     std::string(type) + "." + std::string(name) + ": " + e.what());
                 }
                 known = true;
                 break;
@@ -246,7 +254,8 @@ inline void read_object(const JsonValue& object, const char* type, UnknownFields
             try {
                 unknown.push_back({std::string(name), raw_json(member->value)});
             } catch (const ModelError& e) {
-                throw ModelError(std::string(type) + ": an unknown field holds " + e.what());
+                throw ModelError("models::read_object",
+                                 std::string(type) + ": an unknown field holds " + e.what());
             }
         }
     }
@@ -296,10 +305,11 @@ inline std::vector<DataCollectionItem> parse_data_collection(const JsonValue& v)
             return items;
         const std::string problem = inner.parse(text, default_max_json_depth);
         if (!problem.empty())
-            throw ModelError("the string " + problem);
+            throw ModelError("models::parse_data_collection", "the string " + problem);
         if (!inner.value().IsArray())
-            throw ModelError(std::string("expected a string holding an array, got one holding ") +
-                             type_name(inner.value()));
+            throw ModelError("models::parse_data_collection",
+                             std::string("expected a string holding an array, got one holding ") +
+                                 type_name(inner.value()));
         array = &inner.value();
     }
     if (!array->IsArray())
@@ -309,7 +319,7 @@ inline std::vector<DataCollectionItem> parse_data_collection(const JsonValue& v)
         try {
             items.push_back(parse_data_item((*array)[i]));
         } catch (const ModelError& e) {
-            throw ModelError(item_prefix(i) + e.what());
+            throw ModelError("models::parse_data_collection", item_prefix(i) + e.what());
         }
     }
     return items;

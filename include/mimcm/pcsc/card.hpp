@@ -57,7 +57,8 @@ class Card final : public card::ApduChannel {
 
     Card(const Context& context, std::string reader)
         : context_(context.share()), reader_(std::move(reader)) {
-        check(detail::connect(context_->native(), reader_.c_str(), SCARD_SHARE_SHARED,
+        check("pcsc::Card::Card",
+              detail::connect(context_->native(), reader_.c_str(), SCARD_SHARE_SHARED,
                               SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &handle_, &protocol_),
               "SCardConnect", reader_);
         connected_ = true;
@@ -89,10 +90,11 @@ class Card final : public card::ApduChannel {
     /// The active protocol: SCARD_PROTOCOL_T0 or SCARD_PROTOCOL_T1.
     [[nodiscard]] DWORD protocol() const noexcept { return protocol_; }
     [[nodiscard]] bool connected() const noexcept { return connected_; }
-    /// The native handle. Throws std::logic_error when not connected.
+    /// The native handle. Throws mimcm::UsageError when not connected.
     [[nodiscard]] SCARDHANDLE native() const {
         if (!connected_)
-            throw std::logic_error("mimcm::pcsc::Card used after disconnect or move");
+            throw UsageError("pcsc::Card::native",
+                             "mimcm::pcsc::Card used after disconnect or move");
         return handle_;
     }
 
@@ -102,7 +104,8 @@ class Card final : public card::ApduChannel {
         DWORD length = sizeof(buffer);
         DWORD state = 0;
         DWORD protocol = 0;
-        check(detail::status(native(), &state, &protocol, buffer, &length), "SCardStatus", reader_);
+        check("pcsc::Card::atr", detail::status(native(), &state, &protocol, buffer, &length),
+              "SCardStatus", reader_);
         return Bytes(buffer, buffer + (std::min)(static_cast<std::size_t>(length), sizeof(buffer)));
     }
 
@@ -115,14 +118,16 @@ class Card final : public card::ApduChannel {
         DWORD length = sizeof(buffer);
         DWORD state = 0;
         DWORD protocol = 0;
-        check(detail::status(native(), &state, &protocol, buffer, &length), "SCardStatus", reader_);
+        check("pcsc::Card::checked_atr",
+              detail::status(native(), &state, &protocol, buffer, &length), "SCardStatus", reader_);
         if (detail::state_absent(state)) {
-            throw Error::from_native(static_cast<LONG>(SCARD_W_REMOVED_CARD), "SCardStatus",
-                                     reader_, "the reader reports no card",
-                                     ErrorCode::card_removed);
+            throw Error::from_native(
+                "pcsc::Card::checked_atr", static_cast<LONG>(SCARD_W_REMOVED_CARD), "SCardStatus",
+                reader_, "the reader reports no card", ErrorCode::card_removed);
         }
         if (protocol != protocol_) {
-            throw Error::from_native(static_cast<LONG>(SCARD_W_RESET_CARD), "SCardStatus", reader_,
+            throw Error::from_native("pcsc::Card::checked_atr",
+                                     static_cast<LONG>(SCARD_W_RESET_CARD), "SCardStatus", reader_,
                                      "the card's active protocol changed", ErrorCode::card_reset);
         }
         return Bytes(buffer, buffer + (std::min)(static_cast<std::size_t>(length), sizeof(buffer)));
@@ -131,7 +136,8 @@ class Card final : public card::ApduChannel {
     /// SCardReconnect (SHARED, T=0|T=1) with the given initialisation, e.g. after
     /// Error{card_reset}. Any applet selection and authentication state is gone afterwards.
     void reconnect(Disposition initialization = Disposition::leave) {
-        check(SCardReconnect(native(), SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
+        check("pcsc::Card::reconnect",
+              SCardReconnect(native(), SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
                              detail::native_disposition(initialization), &protocol_),
               "SCardReconnect", reader_);
     }
@@ -142,7 +148,8 @@ class Card final : public card::ApduChannel {
         if (!connected_)
             return;
         connected_ = false;
-        check(SCardDisconnect(handle_, detail::native_disposition(disposition)), "SCardDisconnect",
+        check("pcsc::Card::disconnect",
+              SCardDisconnect(handle_, detail::native_disposition(disposition)), "SCardDisconnect",
               reader_);
     }
 
@@ -167,15 +174,16 @@ class Card final : public card::ApduChannel {
             SCardTransmit(native(), pci, command.data(), static_cast<DWORD>(command.size()),
                           nullptr, buffer.data(), &length);
         if (rv == static_cast<LONG>(SCARD_E_NOT_TRANSACTED) && card_gone()) {
-            throw Error::from_native(rv, "SCardTransmit", reader_,
+            throw Error::from_native("pcsc::Card::transmit_raw", rv, "SCardTransmit", reader_,
                                      "the card was removed during the exchange",
                                      ErrorCode::card_removed);
         }
-        check(rv, "SCardTransmit", reader_);
+        check("pcsc::Card::transmit_raw", rv, "SCardTransmit", reader_);
         if (length == 0 && card_gone()) {
             // Some reader drivers (vpcd among them) report a card that left mid-APDU as an
             // exchange that succeeded with no byte at all.
-            throw Error::from_native(static_cast<LONG>(SCARD_W_REMOVED_CARD), "SCardTransmit",
+            throw Error::from_native("pcsc::Card::transmit_raw",
+                                     static_cast<LONG>(SCARD_W_REMOVED_CARD), "SCardTransmit",
                                      reader_, "the card was removed during the exchange",
                                      ErrorCode::card_removed);
         }
@@ -225,7 +233,8 @@ class Card final : public card::ApduChannel {
 class Transaction {
   public:
     explicit Transaction(const Card& card) : handle_(card.native()), reader_(card.reader()) {
-        check(SCardBeginTransaction(handle_), "SCardBeginTransaction", reader_);
+        check("pcsc::Transaction::Transaction", SCardBeginTransaction(handle_),
+              "SCardBeginTransaction", reader_);
         active_ = true;
     }
     ~Transaction() { release(); }
@@ -253,7 +262,8 @@ class Transaction {
         if (!active_)
             return;
         active_ = false;
-        check(SCardEndTransaction(handle_, detail::native_disposition(disposition)),
+        check("pcsc::Transaction::end",
+              SCardEndTransaction(handle_, detail::native_disposition(disposition)),
               "SCardEndTransaction", reader_);
     }
 

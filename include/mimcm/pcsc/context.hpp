@@ -18,7 +18,8 @@ namespace detail {
 class ContextHandle {
   public:
     ContextHandle() {
-        check(SCardEstablishContext(SCARD_SCOPE_USER, nullptr, nullptr, &handle_),
+        check("pcsc::Context::Context",
+              SCardEstablishContext(SCARD_SCOPE_USER, nullptr, nullptr, &handle_),
               "SCardEstablishContext");
     }
     ~ContextHandle() { SCardReleaseContext(handle_); }
@@ -37,13 +38,6 @@ class ContextHandle {
 class Context {
   public:
     Context() : state_(std::make_shared<const detail::ContextHandle>()) {}
-    /// Another owner of an existing native context (from share()): both Contexts use, and keep
-    /// alive, the same SCARDCONTEXT, so cancel() on either ends a wait of the other.
-    explicit Context(std::shared_ptr<const detail::ContextHandle> shared)
-        : state_(std::move(shared)) {
-        if (!state_)
-            throw std::logic_error("mimcm::pcsc::Context: no native context to share");
-    }
     ~Context() = default;
 
     Context(const Context&) = delete;
@@ -51,10 +45,11 @@ class Context {
     Context(Context&& other) noexcept = default;
     Context& operator=(Context&& other) noexcept = default;
 
-    /// The native handle. Throws std::logic_error on a moved-from or released Context.
+    /// The native handle. Throws mimcm::UsageError on a moved-from or released Context.
     [[nodiscard]] SCARDCONTEXT native() const {
         if (!state_)
-            throw std::logic_error("mimcm::pcsc::Context used after move or release");
+            throw UsageError("pcsc::Context::native",
+                             "mimcm::pcsc::Context used after move or release");
         return state_->native();
     }
     /// True while this object owns a context (not a liveness check of the service).
@@ -63,19 +58,30 @@ class Context {
     /// The shared native context: a Card keeps it alive for as long as it needs it.
     [[nodiscard]] std::shared_ptr<const detail::ContextHandle> share() const {
         if (!state_)
-            throw std::logic_error("mimcm::pcsc::Context used after move or release");
+            throw UsageError("pcsc::Context::share",
+                             "mimcm::pcsc::Context used after move or release");
         return state_;
     }
 
     /// Ends a blocking SCardGetStatusChange of this context (callable from another thread);
     /// the waiting call then throws Error{cancelled}.
-    void cancel() const { check(SCardCancel(native()), "SCardCancel"); }
+    void cancel() const { check("pcsc::Context::cancel", SCardCancel(native()), "SCardCancel"); }
 
     /// Gives up this object's context (SCardReleaseContext once no Card made from it is left
     /// either); never throws.
     void release() noexcept { state_.reset(); }
 
   private:
+    friend class EnrollmentCard;
+    /// Another owner of an existing native context (from share()): both Contexts use, and keep
+    /// alive, the same SCARDCONTEXT, so cancel() on either ends a wait of the other.
+    explicit Context(std::shared_ptr<const detail::ContextHandle> shared)
+        : state_(std::move(shared)) {
+        if (!state_)
+            throw UsageError("pcsc::Context::Context",
+                             "mimcm::pcsc::Context: no native context to share");
+    }
+
     std::shared_ptr<const detail::ContextHandle> state_;
 };
 }  // namespace mimcm::pcsc

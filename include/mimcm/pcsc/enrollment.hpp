@@ -40,7 +40,7 @@ class EnrollmentCard {
         return session_->read();
     }
 
-    /// Whether the card read offers `operation` (std::logic_error before read()).
+    /// Whether the card read offers `operation` (mimcm::UsageError before read()).
     [[nodiscard]] bool supports(card::CardOperation operation) const {
         return session().supports(operation);
     }
@@ -75,8 +75,8 @@ class EnrollmentCard {
   private:
     CardSession& session() const {
         if (!session_ || !session_->open()) {
-            throw std::logic_error(
-                "mimcm::pcsc::EnrollmentCard: read() the card before acting on it");
+            throw UsageError("pcsc::EnrollmentCard::session",
+                             "mimcm::pcsc::EnrollmentCard: read() the card before acting on it");
         }
         return *session_;
     }

@@ -237,9 +237,10 @@ inline std::string_view error_name(LONG native) noexcept {
 class Error : public card::DeviceError {
   public:
     /// A complete message is given; native may be 0 when no PC/SC call failed as such.
-    Error(ErrorCode code, long native, std::string operation, std::string reader,
+    /// `where` names the SDK function that threw (a string literal).
+    Error(const char* where, ErrorCode code, long native, std::string operation, std::string reader,
           const std::string& message)
-        : card::DeviceError(message),
+        : card::DeviceError(ExceptionKind::pcsc, where, message),
           code_(code),
           native_(native),
           operation_(std::move(operation)),
@@ -247,8 +248,8 @@ class Error : public card::DeviceError {
 
     /// From a failed PC/SC call. `detail` replaces the standard text of the code if given;
     /// `code` overrides the ErrorCode derived from `native`.
-    static Error from_native(LONG native, std::string_view operation, std::string_view reader = {},
-                             std::string_view detail = {},
+    static Error from_native(const char* where, LONG native, std::string_view operation,
+                             std::string_view reader = {}, std::string_view detail = {},
                              std::optional<ErrorCode> code = std::nullopt) {
         const auto* info = detail::find_error(native);
         std::string message = detail::where(operation, reader) + ": ";
@@ -260,7 +261,8 @@ class Error : public card::DeviceError {
             message += ' ';
         }
         message += detail::hex32(native) + ")";
-        return Error(code   ? *code
+        return Error(where,
+                     code   ? *code
                      : info ? info->code
                             : ErrorCode::other,
                      static_cast<long>(native), std::string(operation), std::string(reader),
@@ -284,9 +286,10 @@ class Error : public card::DeviceError {
 
 /// The ScardCall-style wrapper: throws Error naming the operation (and reader) unless rv is
 /// SCARD_S_SUCCESS. Every PC/SC call site is then one line:
-///   check(SCardBeginTransaction(handle), "SCardBeginTransaction", reader);
-inline void check(LONG rv, std::string_view operation, std::string_view reader = {}) {
+///   check("pcsc::Card::begin", SCardBeginTransaction(handle), "SCardBeginTransaction", reader);
+inline void check(const char* where, LONG rv, std::string_view operation,
+                  std::string_view reader = {}) {
     if (rv != SCARD_S_SUCCESS)
-        throw Error::from_native(rv, operation, reader);
+        throw Error::from_native(where, rv, operation, reader);
 }
 }  // namespace mimcm::pcsc

@@ -35,14 +35,14 @@ inline std::vector<std::string> reader_names(const Context& context) {
         LONG rv = detail::list_readers(context.native(), nullptr, &size);
         if (rv == static_cast<LONG>(SCARD_E_NO_READERS_AVAILABLE))
             return {};
-        check(rv, "SCardListReaders");
+        check("pcsc::reader_names", rv, "SCardListReaders");
         std::string buffer(size, '\0');
         rv = detail::list_readers(context.native(), size ? &buffer[0] : nullptr, &size);
         if (rv == static_cast<LONG>(SCARD_E_NO_READERS_AVAILABLE))
             return {};
         if (rv == static_cast<LONG>(SCARD_E_INSUFFICIENT_BUFFER))
             continue;
-        check(rv, "SCardListReaders");
+        check("pcsc::reader_names", rv, "SCardListReaders");
         buffer.resize((std::min)(static_cast<std::size_t>(size), buffer.size()));
         std::vector<std::string> names;
         std::size_t start = 0;
@@ -55,8 +55,8 @@ inline std::vector<std::string> reader_names(const Context& context) {
         }
         return names;
     }
-    throw Error::from_native(static_cast<LONG>(SCARD_E_INSUFFICIENT_BUFFER), "SCardListReaders", {},
-                             "the reader list kept changing");
+    throw Error::from_native("pcsc::reader_names", static_cast<LONG>(SCARD_E_INSUFFICIENT_BUFFER),
+                             "SCardListReaders", {}, "the reader list kept changing");
 }
 
 /// All readers with their state (SCardListReaders + SCardGetStatusChange with timeout 0).
@@ -77,7 +77,7 @@ inline std::vector<ReaderInfo> list_readers(const Context& context) {
         if (rv == static_cast<LONG>(SCARD_E_UNKNOWN_READER))
             continue;
         if (rv != static_cast<LONG>(SCARD_E_TIMEOUT))
-            check(rv, "SCardGetStatusChange");
+            check("pcsc::list_readers", rv, "SCardGetStatusChange");
         std::vector<ReaderInfo> readers;
         for (std::size_t i = 0; i < names.size(); ++i) {
             const DWORD event = states[i].dwEventState;
@@ -96,8 +96,8 @@ inline std::vector<ReaderInfo> list_readers(const Context& context) {
         }
         return readers;
     }
-    throw Error::from_native(static_cast<LONG>(SCARD_E_UNKNOWN_READER), "SCardGetStatusChange", {},
-                             "the reader list kept changing");
+    throw Error::from_native("pcsc::list_readers", static_cast<LONG>(SCARD_E_UNKNOWN_READER),
+                             "SCardGetStatusChange", {}, "the reader list kept changing");
 }
 
 namespace detail {
@@ -138,8 +138,8 @@ inline std::string wait_for_card(const Context& context, const std::optional<std
     const auto deadline = clock::now() + timeout;
     const std::string reader_label = wanted ? *wanted : std::string();
     auto timed_out = [&] {
-        return Error::from_native(static_cast<LONG>(SCARD_E_TIMEOUT), "SCardGetStatusChange",
-                                  reader_label,
+        return Error::from_native("pcsc::wait_for_card", static_cast<LONG>(SCARD_E_TIMEOUT),
+                                  "SCardGetStatusChange", reader_label,
                                   "no card was inserted within " + seconds_text(timeout));
     };
     bool use_pnp = !wanted;
@@ -147,7 +147,8 @@ inline std::string wait_for_card(const Context& context, const std::optional<std
         const std::vector<std::string> names =
             wanted ? std::vector<std::string>{*wanted} : reader_names(context);
         if (names.empty() && !use_pnp) {
-            throw Error::from_native(static_cast<LONG>(SCARD_E_NO_READERS_AVAILABLE),
+            throw Error::from_native("pcsc::wait_for_card",
+                                     static_cast<LONG>(SCARD_E_NO_READERS_AVAILABLE),
                                      "SCardListReaders");
         }
         std::vector<ReaderState> states(names.size() + (use_pnp ? 1 : 0));
@@ -171,13 +172,14 @@ inline std::string wait_for_card(const Context& context, const std::optional<std
                 list_changed = true;
                 continue;
             } else {
-                check(rv, "SCardGetStatusChange", reader_label);
+                check("pcsc::wait_for_card", rv, "SCardGetStatusChange", reader_label);
             }
             for (std::size_t i = 0; i < names.size(); ++i) {
                 const DWORD event = states[i].dwEventState;
                 if (event & (SCARD_STATE_UNKNOWN | SCARD_STATE_IGNORE)) {
                     if (wanted) {
-                        throw Error::from_native(static_cast<LONG>(SCARD_E_UNKNOWN_READER),
+                        throw Error::from_native("pcsc::wait_for_card",
+                                                 static_cast<LONG>(SCARD_E_UNKNOWN_READER),
                                                  "SCardGetStatusChange", reader_label);
                     }
                     list_changed = true;
@@ -239,13 +241,15 @@ inline std::string select_reader(const Context& context, const std::optional<std
     if (wait)
         return detail::wait_for_card(context, std::nullopt, wait_for_card);
     if (readers.empty()) {
-        throw Error::from_native(static_cast<LONG>(SCARD_E_NO_READERS_AVAILABLE),
+        throw Error::from_native("pcsc::select_reader",
+                                 static_cast<LONG>(SCARD_E_NO_READERS_AVAILABLE),
                                  "SCardListReaders");
     }
     std::vector<std::string> names;
     for (const auto& info : readers)
         names.push_back(info.name);
-    throw Error::from_native(static_cast<LONG>(SCARD_E_NO_SMARTCARD), "SCardGetStatusChange", {},
+    throw Error::from_native("pcsc::select_reader", static_cast<LONG>(SCARD_E_NO_SMARTCARD),
+                             "SCardGetStatusChange", {},
                              "no smart card in any reader (readers: " + detail::join(names) + ")");
 }
 

@@ -68,19 +68,20 @@ struct CardReading {
 namespace detail {
 
 inline Error no_profile_error(std::string_view reader, const std::string& why) {
-    return Error(ErrorCode::no_profile, 0, "read_card", std::string(reader),
+    return Error("pcsc::read_card", ErrorCode::no_profile, 0, "read_card", std::string(reader),
                  where("read_card", reader) + ": " + why);
 }
 
 inline Error card_changed_error(std::string_view reader, std::string_view why) {
-    return Error(ErrorCode::card_changed, 0, "CardSession", std::string(reader),
+    return Error("pcsc::CardSession", ErrorCode::card_changed, 0, "CardSession",
+                 std::string(reader),
                  where("CardSession", reader) + ": a different card is in the reader (" +
                      std::string(why) + ")");
 }
 
 /// Error{card_reset} with the consequence spelt out: the challenge died with the reset.
 inline Error challenge_lost_error(const Error& e) {
-    return Error(ErrorCode::card_reset, e.native(), std::string(e.operation()),
+    return Error(e.where(), ErrorCode::card_reset, e.native(), std::string(e.operation()),
                  std::string(e.reader()),
                  where(e.operation(), e.reader()) +
                      ": the card was reset since it was read, so its admin challenge and admin "
@@ -262,7 +263,8 @@ class CardSession {
   private:
     Card& connected() const {
         if (!card_ || !card_->connected())
-            throw std::logic_error("mimcm::pcsc::CardSession used after close() or move");
+            throw UsageError("pcsc::CardSession::connected",
+                             "mimcm::pcsc::CardSession used after close() or move");
         return *card_;
     }
 

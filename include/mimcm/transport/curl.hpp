@@ -53,11 +53,12 @@ inline unsigned check_curl_runtime() {
     const curl_version_info_data* info = curl_version_info(CURLVERSION_NOW);
     const unsigned loaded = info ? info->version_num : 0;
     if (loaded < curl_runtime_version_needed()) {
-        throw std::runtime_error("libcurl " + curl_version_text(loaded) +
-                                 " is loaded, but this program was built with libcurl " +
-                                 LIBCURL_VERSION + " headers and needs libcurl " +
-                                 curl_version_text(curl_runtime_version_needed()) +
-                                 " or newer at run time");
+        throw TransportSetupError("check_curl_runtime",
+                                  "libcurl " + curl_version_text(loaded) +
+                                      " is loaded, but this program was built with libcurl " +
+                                      LIBCURL_VERSION + " headers and needs libcurl " +
+                                      curl_version_text(curl_runtime_version_needed()) +
+                                      " or newer at run time");
     }
     return loaded;
 }
@@ -113,8 +114,9 @@ class CurlGlobal {
                                        &M::reallocate, &M::duplicate, &M::allocate_zeroed)
                 : curl_global_init(CURL_GLOBAL_DEFAULT);
         if (rc != CURLE_OK) {
-            throw std::runtime_error(std::string("curl_global_init failed: ") +
-                                     curl_easy_strerror(rc));
+            throw TransportSetupError(
+                "CurlGlobal::CurlGlobal",
+                std::string("curl_global_init failed: ") + curl_easy_strerror(rc));
         }
     }
     ~CurlGlobal() { curl_global_cleanup(); }
@@ -258,12 +260,12 @@ struct CurlOptions {
 class CurlTransport {
   public:
     /// Throws mimcm::InvalidArgument if an option needs a newer libcurl than the one compiled
-    /// against (ca_pem needs 7.77), std::runtime_error if the libcurl loaded is older than the
-    /// one compiled against needs.
+    /// against (ca_pem needs 7.77), mimcm::TransportSetupError if the libcurl loaded is older than
+    /// the one compiled against needs.
     explicit CurlTransport(CurlOptions options = {})
         : options_(check(std::move(options))), handle_(curl_easy_init()) {
         if (!handle_)
-            throw std::runtime_error("curl_easy_init failed");
+            throw TransportSetupError("CurlTransport::CurlTransport", "curl_easy_init failed");
         // The cookie engine lives as long as the handle: enabled once, not per request.
         if (options_.cookies)
             curl_easy_setopt(handle_.get(), CURLOPT_COOKIEFILE, "");
@@ -339,9 +341,10 @@ class CurlTransport {
             const bool has_cainfo_blob = LIBCURL_VERSION_NUM >= 0x074d00 && loaded >= 0x074d00;
             if (!has_cainfo_blob) {
                 throw InvalidArgument(
+                    "CurlTransport::CurlTransport",
                     "CurlOptions::ca_pem (in-memory CA certificates) needs libcurl 7.77 or newer, "
                     "built with " LIBCURL_VERSION ", running with " +
-                    detail::curl_version_text(loaded) + ": use ca_file or ca_path instead");
+                        detail::curl_version_text(loaded) + ": use ca_file or ca_path instead");
             }
         }
         return options;

@@ -32,10 +32,14 @@ int main() {
         mimcm::CardData{mimcm::Atr::from_hex("3b8d0180fba000000397425446590301c8"),
                         mimcm::CardId::from_guid("bc88f13f-83ba-4037-8262-46eba1291c6e"),
                         mimcm::Challenge::from_base64("1hFD+cz/0so=")});
-    const auto* proposed = std::get_if<mimcm::PinProposed>(&result);
+    if (!result) {
+        std::cerr << "unexpected error: " << result.error().describe() << "\n";
+        return 1;
+    }
+    const auto* proposed = std::get_if<mimcm::PinProposed>(&*result);
     if (proposed == nullptr || proposed->pin.reveal() != "00123456" ||
         url.find("/CertificateManagement/api/v1.0/smartcards/") == std::string::npos) {
-        std::cerr << "unexpected outcome: " << mimcm::describe(result) << "\n";
+        std::cerr << "unexpected result: no PIN, or the wrong URL\n";
         return 1;
     }
 

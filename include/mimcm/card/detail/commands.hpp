@@ -47,7 +47,7 @@ inline bool not_found(std::uint16_t sw) noexcept {
 
 inline CardError status_error(std::string_view profile, std::string_view operation,
                               std::uint16_t sw) {
-    return CardError(CardErrorCode::status,
+    return CardError("card::status_error", CardErrorCode::status,
                      std::string(profile) + ": " + std::string(operation) + " answered " +
                          sw_to_string(sw) + "; expected 9000",
                      sw);
@@ -122,17 +122,19 @@ inline ResponseApdu transmit_secret(ApduChannel& channel, CommandApdu command) {
 
 inline void check_admin_key(const SecretBytes& key, std::string_view profile) {
     if (key.size() != admin_key_size) {
-        throw std::invalid_argument(std::string(profile) + ": an admin key has " +
-                                    std::to_string(admin_key_size) + " bytes (3DES), got " +
-                                    std::to_string(key.size()));
+        throw InvalidArgument("card::check_admin_key",
+                              std::string(profile) + ": an admin key has " +
+                                  std::to_string(admin_key_size) + " bytes (3DES), got " +
+                                  std::to_string(key.size()));
     }
 }
 
 inline void check_admin_response(const SecretBytes& response, std::string_view profile) {
     if (response.size() != admin_response_size) {
-        throw std::invalid_argument(std::string(profile) + ": an admin challenge response has " +
-                                    std::to_string(admin_response_size) + " bytes (3DES), got " +
-                                    std::to_string(response.size()));
+        throw InvalidArgument("card::check_admin_response",
+                              std::string(profile) + ": an admin challenge response has " +
+                                  std::to_string(admin_response_size) + " bytes (3DES), got " +
+                                  std::to_string(response.size()));
     }
 }
 
@@ -140,7 +142,7 @@ inline void check_admin_response(const SecretBytes& response, std::string_view p
 inline CardError admin_command_error(std::string_view profile, std::string_view operation,
                                      std::uint16_t sw) {
     if (sw == 0x6982) {
-        return CardError(CardErrorCode::not_authenticated,
+        return CardError("card::admin_command_error", CardErrorCode::not_authenticated,
                          std::string(profile) + ": " + std::string(operation) +
                              " answered 6982 (security status not satisfied): authenticate as "
                              "admin first, in the same card session (a SELECT or reset in "
@@ -159,7 +161,7 @@ inline void expect_admin_accepted(const ResponseApdu& answer, std::string_view p
     if (answer.ok())
         return;
     if (sw == 0x6985) {
-        throw CardError(CardErrorCode::challenge_expired,
+        throw CardError("card::expect_admin_accepted", CardErrorCode::challenge_expired,
                         std::string(profile) + ": " + std::string(operation) +
                             " answered 6985: the card has no pending challenge (it was reset or "
                             "powered down since it was read, or the challenge was used): read the "
@@ -168,7 +170,7 @@ inline void expect_admin_accepted(const ResponseApdu& answer, std::string_view p
                         sw);
     }
     if (sw == 0x6983) {
-        throw CardError(CardErrorCode::admin_auth_failed,
+        throw CardError("card::expect_admin_accepted", CardErrorCode::admin_auth_failed,
                         std::string(profile) + ": " + std::string(operation) +
                             " answered 6983: the admin key is blocked",
                         sw);
@@ -177,7 +179,7 @@ inline void expect_admin_accepted(const ResponseApdu& answer, std::string_view p
     for (const std::uint16_t r : refused)
         wrong = wrong || sw == r;
     if (wrong) {
-        throw CardError(CardErrorCode::admin_auth_failed,
+        throw CardError("card::expect_admin_accepted", CardErrorCode::admin_auth_failed,
                         std::string(profile) + ": the card refused the admin challenge response (" +
                             std::string(operation) + " answered " + sw_to_string(sw) +
                             "): it does not match the card's admin key and challenge (another "
@@ -214,13 +216,14 @@ inline Bytes template_value(const Bytes& response, std::uint32_t tag, std::size_
     const auto outer = tlv::parse(response, what);
     const tlv::Item* templ = tlv::find(outer, 0x7C);
     if (!templ)
-        throw CardError(CardErrorCode::malformed, what + " did not return template 7C");
+        throw CardError("card::template_value", CardErrorCode::malformed,
+                        what + " did not return template 7C");
     const auto inner = tlv::parse(templ->value, what + " template 7C");
     const tlv::Item* value = tlv::find(inner, tag);
     if (!value || value->value.size() != size) {
-        throw CardError(CardErrorCode::malformed, what + " has no " + std::to_string(size) +
-                                                      "-byte tag " + hex_tag(tag) +
-                                                      " in template 7C");
+        throw CardError("card::template_value", CardErrorCode::malformed,
+                        what + " has no " + std::to_string(size) + "-byte tag " + hex_tag(tag) +
+                            " in template 7C");
     }
     return value->value;
 }
@@ -237,7 +240,7 @@ inline bool same_bytes(const Bytes& a, const Bytes& b) noexcept {
 
 /// The card answered a mutual authentication with a cryptogram of another key.
 inline CardError card_proof_wrong(std::string_view profile) {
-    return CardError(CardErrorCode::admin_auth_failed,
+    return CardError("card::card_proof_wrong", CardErrorCode::admin_auth_failed,
                      std::string(profile) +
                          ": the card's answer to the mutual authentication does not match the "
                          "admin key given: the card does not hold this key");
@@ -249,18 +252,18 @@ inline Bytes challenge_from_template(const Bytes& response, std::string_view pro
     const auto outer = tlv::parse(response, p + ": GENERAL AUTHENTICATE response");
     const tlv::Item* templ = tlv::find(outer, 0x7C);
     if (!templ)
-        throw CardError(CardErrorCode::malformed,
+        throw CardError("card::challenge_from_template", CardErrorCode::malformed,
                         p + ": GENERAL AUTHENTICATE did not return template 7C");
     const auto inner = tlv::parse(templ->value, p + ": GENERAL AUTHENTICATE template 7C");
     const tlv::Item* value = tlv::find(inner, 0x81);
     if (!value)
         value = tlv::find(inner, 0x80);
     if (!value) {
-        throw CardError(CardErrorCode::malformed,
+        throw CardError("card::challenge_from_template", CardErrorCode::malformed,
                         p + ": GENERAL AUTHENTICATE template 7C has no challenge (tag 81 or 80)");
     }
     if (value->value.size() != admin_response_size) {
-        throw CardError(CardErrorCode::malformed,
+        throw CardError("card::challenge_from_template", CardErrorCode::malformed,
                         p + ": GENERAL AUTHENTICATE returned a " +
                             std::to_string(value->value.size()) +
                             "-byte challenge; expected 8 (3DES admin key)");
