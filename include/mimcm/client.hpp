@@ -11,13 +11,16 @@
 #include <variant>
 #include <vector>
 
+#include "mimcm/call.hpp"
 #include "mimcm/detail/json.hpp"
 #include "mimcm/detail/request.hpp"
 #include "mimcm/detail/response.hpp"
+#include "mimcm/detail/retry.hpp"
 #include "mimcm/http.hpp"
 #include "mimcm/identifiers.hpp"
 #include "mimcm/models.hpp"
 #include "mimcm/outcome.hpp"
+#include "mimcm/retry.hpp"
 #include "mimcm/version.hpp"
 
 namespace mimcm {
@@ -57,6 +60,9 @@ struct ClientOptions {
     /// is a ProtocolError before any parser sees it (so a hostile server cannot exhaust the
     /// stack). JSON inside a string field always has the limit detail::default_max_json_depth.
     std::size_t max_json_depth = detail::default_max_json_depth;
+    /// When and how idempotent calls are sent again (see mimcm/retry.hpp); checked when the
+    /// client is made. RetryPolicy::disabled() (or max_retries = 0) sends every call once.
+    RetryPolicy retry;
 };
 
 template <class Transport>
@@ -66,10 +72,14 @@ class BasicClient {
                   "`mimcm::TransportResult send(const mimcm::HttpRequest&)` (see mimcm/http.hpp)");
 
   public:
+    /// Throws InvalidArgument for a RetryPolicy out of its bounds.
     BasicClient(CmUrl server, Transport transport, ClientOptions options = {})
         : server_(std::move(server)),
           transport_(std::move(transport)),
-          options_(std::move(options)) {}
+          options_(std::move(options)) {
+        detail::check_retry_policy(options_.retry);
+        random_ = options_.retry.random ? options_.retry.random : detail::default_retry_random();
+    }
 
     [[nodiscard]] const CmUrl& server() const noexcept { return server_; }
     [[nodiscard]] Transport& transport() noexcept { return transport_; }
@@ -326,8 +336,9 @@ class BasicClient {
     template <class Result>
     std::variant<HttpResponse, Result> exchange(std::string method, std::string url,
                                                 std::initializer_list<int> own,
-                                                SecretString body = {}) {
-        auto sent = send(std::move(method), std::move(url), std::move(body));
+                                                SecretString body = {},
+                                                const CallContext& context = {}) {
+        auto sent = send(std::move(method), std::move(url), std::move(body), context);
         if (auto* failure = std::get_if<TransportError>(&sent))
             return Result{TransportFailure{std::move(*failure)}};
         auto& response = std::get<HttpResponse>(sent);
@@ -338,7 +349,10 @@ class BasicClient {
         return detail::failure_outcome<Result>(response, options_.max_json_depth);
     }
 
-    TransportResult send(std::string method, std::string url, SecretString body = {}) {
+    /// Sends the request, again while the retry policy allows (see mimcm/retry.hpp). The request
+    /// object is kept for every attempt, so a PUT's body goes out intact each time.
+    TransportResult send(std::string method, std::string url, SecretString body = {},
+                         const CallContext& context = {}) {
         HttpRequest request;
         request.method = std::move(method);
         request.url = std::move(url);
@@ -348,6 +362,14 @@ class BasicClient {
         }
         request.headers.push_back({"Accept", "application/json"});
         request.headers.push_back({"User-Agent", options_.user_agent});
+        return detail::send_with_retries(
+            request, options_.retry, random_, context,
+            [this](HttpRequest& r) { return send_authenticated(r); },
+            [this](auto&& build) { log(LogLevel::warning, build); });
+    }
+
+    /// One attempt: a bearer token from the provider, and once more with a fresh one after a 401.
+    TransportResult send_authenticated(HttpRequest& request) {
         if (options_.token_provider) {
             request.bearer_token = options_.token_provider(TokenRequest::initial);
         }
@@ -402,6 +424,7 @@ class BasicClient {
     CmUrl server_;
     Transport transport_;
     ClientOptions options_;
+    std::function<double()> random_;  ///< the retry jitter's source
 };
 
 }  // namespace mimcm
