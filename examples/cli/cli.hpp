@@ -297,13 +297,23 @@ inline mimcm::TokenProvider token_file_provider(std::string path) {
     };
 }
 
-/// The HTTP side of the command line: trust, timeouts, proxy, and how to log in.
+/// The HTTP side of the command line: trust, timeouts, retries, proxy, and how to log in.
 inline mimcm::CurlOptions http_options(const Args& args, mimcm::ClientOptions& client) {
     mimcm::CurlOptions curl;
     curl.timeout = seconds_option(args, "timeout", std::chrono::seconds(30));
     curl.connect_timeout = (std::min)(curl.timeout, std::chrono::milliseconds(10000));
     if (curl.timeout.count() == 0)
         curl.connect_timeout = std::chrono::seconds(10);
+    if (auto retries = args.get("retries")) {
+        const auto& text = *retries;
+        const int most = mimcm::RetryPolicy::max_retries_limit;
+        if (text.empty() || text.size() > 2 ||
+            text.find_first_not_of("0123456789") != std::string::npos || std::stoi(text) > most) {
+            throw UsageError{"--retries needs a whole number from 0 to " + std::to_string(most) +
+                             ", got '" + text + "'"};
+        }
+        client.retry.max_retries = std::stoi(text);
+    }
     if (auto ca = args.get("ca-file")) {
         require_readable("ca-file", *ca);
         curl.ca_file = *ca;

@@ -43,9 +43,13 @@ enum class Jitter {
 };
 
 struct RetryPolicy {
-    /// Retries after the first attempt (at most 10); 0 turns retrying off. The default 2 (three
-    /// attempts) rides out a restarting application pool or a load balancer's brief 503 while a
-    /// user waits at the card reader, and multiplies the load on an overloaded server by at most 3.
+    /// The most retries a policy may ask for.
+    static constexpr int max_retries_limit = 10;
+
+    /// Retries after the first attempt (at most max_retries_limit); 0 turns retrying off. The
+    /// default 2 (three attempts) rides out a restarting application pool or a load balancer's
+    /// brief 503 while a user waits at the card reader, and multiplies the load on an overloaded
+    /// server by at most 3.
     int max_retries = 2;
     /// The backoff bound of the first retry.
     std::chrono::milliseconds initial_delay{500};

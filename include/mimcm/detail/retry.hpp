@@ -21,14 +21,11 @@
 
 namespace mimcm::detail {
 
-/// The most retries a policy may ask for.
-inline constexpr int max_retries_limit = 10;
-
 /// Refuses a policy that makes no sense, before anything is sent.
 inline void check_retry_policy(const RetryPolicy& policy) {
-    if (policy.max_retries < 0 || policy.max_retries > max_retries_limit) {
+    if (policy.max_retries < 0 || policy.max_retries > RetryPolicy::max_retries_limit) {
         throw InvalidArgument("RetryPolicy::max_retries must be from 0 to " +
-                              std::to_string(max_retries_limit) + ", not " +
+                              std::to_string(RetryPolicy::max_retries_limit) + ", not " +
                               std::to_string(policy.max_retries));
     }
     if (policy.initial_delay.count() < 0 || policy.max_delay.count() < 0) {
