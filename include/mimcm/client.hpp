@@ -365,7 +365,7 @@ class BasicClient {
         return detail::send_with_retries(
             request, options_.retry, random_, context,
             [this](HttpRequest& r) { return send_authenticated(r); },
-            [this](auto&& build) { log(LogLevel::warning, build); });
+            [this](auto&& build) { this->log(LogLevel::warning, build); });
     }
 
     /// One attempt: a bearer token from the provider, and once more with a fresh one after a 401.
