@@ -257,6 +257,7 @@ class UserId : public BasicId<UserId> {
 };
 
 /// Whose objects a list operation asks for (the targetuser query): the caller, or one user.
+/// An immutable value; copies may be used on any thread.
 class TargetUser {
   public:
     /// The caller's own ("current", the only value the CM documents).
