@@ -86,8 +86,8 @@ Run enroll(const std::string& profile_template,
     options.user_pin = [] { return SecretString(kUserPin); };
     options.make_certificate_requests = make_csrs;
     options.puk = std::move(puk);
-    options.progress = [&](EnrollmentStep step, bool done) {
-        if (!done) {
+    options.progress = [&](EnrollmentStep step, StepEvent event) {
+        if (event == StepEvent::started) {
             run.steps.push_back(step);
             if (at_step)
                 at_step(step);
@@ -187,7 +187,7 @@ void insert_enrollment_card(const std::string& admin_key = kZeroKey) {
 }
 
 /// The emulator's view of a smart card (its diversified key, the PIN it proposed).
-rapidjson::Document server_state(const Guid& smartcard) {
+rapidjson::Document server_state(const SmartcardId& smartcard) {
     Emulator emulator;
     CurlTransport control(CurlOptions{});
     HttpRequest request;
@@ -287,7 +287,7 @@ TEST_CASE("enrollment end to end, for every PIN and admin key policy", "[enroll]
         const auto request = client.get_request(*run.report.request);
         REQUIRE(object_of(request) != nullptr);
         CHECK(object_of(request)->status == mimcm::request_status::completed);
-        CHECK(object_of(request)->new_smartcard_uuid == run.report.smartcard->str());
+        CHECK(object_of(request)->new_smartcard_uuid == run.report.smartcard);
     }
 }
 

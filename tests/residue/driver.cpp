@@ -361,7 +361,7 @@ template <class Transport>
 void all_operations(Table& table, const MakeClient<Transport>& make, bool strict,
                     const std::string& card_guid) {
     using namespace mimcm;
-    const Guid tpl = Guid::parse(template_id);
+    const ProfileTemplateId tpl = ProfileTemplateId::parse(template_id);
     auto lenient = [&](std::pair<std::string, bool> o) {
         if (!strict && o.first != "transport" && o.first != "timeout" &&
             o.first != "limit_exceeded" && o.first != "cancelled" && o.first != "protocol" &&
@@ -371,7 +371,7 @@ void all_operations(Table& table, const MakeClient<Transport>& make, bool strict
     };
     // The request and card the operations work on: the fake's fixed ids, or created on the
     // emulator by the operations themselves.
-    Guid request = Guid::parse(request_id);
+    RequestId request = RequestId::parse(request_id);
     SmartcardId smartcard = SmartcardId::parse(smartcard_id);
     const CardData card{card_data().atr, CardId::from_guid(card_guid), card_data().challenge};
 
@@ -415,7 +415,7 @@ void all_operations(Table& table, const MakeClient<Transport>& make, bool strict
         auto c = make();
         auto result = c.assign_smartcard(request, card.card_id, card.atr);
         if (const auto* created = value_in(result))
-            smartcard = SmartcardId::parse(created->id.str());
+            smartcard = created->id;
         return expect(result);
     });
     table.run("11 find_smartcards", "token", [&] {
@@ -428,8 +428,8 @@ void all_operations(Table& table, const MakeClient<Transport>& make, bool strict
     });
     table.run("13 get_authentication_response", "token, challenge response", [&] {
         auto c = make();
-        auto result = c.get_authentication_response(request, smartcard, card.card_id,
-                                                    card.challenge, true, card.atr);
+        auto result = c.get_authentication_response(
+            request, smartcard, card.card_id, card.challenge, AdminKey::diversified, card.atr);
         const auto* blob = value_in(result);
         return outcome_of(result, blob && same_bytes(blob->bytes, auth_response));
     });
@@ -468,7 +468,7 @@ void all_operations(Table& table, const MakeClient<Transport>& make, bool strict
         auto c = make();
         return lenient(expect(c.set_request_status(request, RequestStatus::canceled)));
     });
-    const Guid profile = Guid::parse(profile_id);
+    const ProfileId profile = ProfileId::parse(profile_id);
     table.run("17 list_profiles", "token", [&] {
         auto c = make();
         return expect(c.list_profiles());

@@ -59,11 +59,12 @@ inline Error body_error(const HttpResponse& response, int status, std::string wh
 /// The id at the end of a returned URI: "api/v1.0/requests/{id}" or
 /// "/CertificateManagement/api/v1.0/requests/{id}", possibly absolute (AD-03 in
 /// docs/api-discrepancies.md).
-inline std::optional<Guid> id_from_uri(std::string_view uri) {
+template <class Id>
+std::optional<Id> id_from_uri(std::string_view uri) {
     while (!uri.empty() && (uri.back() == '/' || uri.back() == ' '))
         uri.remove_suffix(1);
     const auto slash = uri.rfind('/');
-    return Guid::try_parse(slash == std::string_view::npos ? uri : uri.substr(slash + 1));
+    return Id::try_parse(slash == std::string_view::npos ? uri : uri.substr(slash + 1));
 }
 
 /// An item of a list of strings (operation names): a string, nothing else.
@@ -150,8 +151,9 @@ Result<std::optional<parsed_t<Parse>>> object_result(const HttpResponse& respons
 
 /// A POST that creates: 201 (or 200) with the new object's URI as a JSON string, 204 as an empty
 /// optional.
-inline Result<std::optional<Created>> created_result(const HttpResponse& response,
-                                                     std::size_t max_json_depth) {
+template <class Id>
+Result<std::optional<Created<Id>>> created_result(const HttpResponse& response,
+                                                  std::size_t max_json_depth) {
     if (response.status == 204)
         return std::nullopt;
     std::string why;
@@ -160,10 +162,10 @@ inline Result<std::optional<Created>> created_result(const HttpResponse& respons
         return body_error(response, response.status, "the new object's URI", why, max_json_depth);
     if (has_control_character(uri->reveal()))
         return Error::protocol(response.status, "the new object's URI holds a control character");
-    auto id = id_from_uri(uri->reveal());
+    auto id = id_from_uri<Id>(uri->reveal());
     if (!id)
         return Error::protocol(response.status, "the returned URI does not end with an id");
-    return std::optional<Created>(Created{std::string(uri->reveal()), *std::move(id)});
+    return std::optional<Created<Id>>(Created<Id>{std::string(uri->reveal()), *std::move(id)});
 }
 
 /// A secret base64 JSON string (challenge response, admin key), 204 as an empty optional.
