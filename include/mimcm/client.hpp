@@ -1,4 +1,7 @@
 // mimcm::BasicClient<Transport>: the CM REST API over any transport (see mimcm/http.hpp).
+// Every operation returns a mimcm::Result<T> (mimcm/result.hpp): its value, or one mimcm::Error
+// for an error answer, no answer or an answer that does not follow the API. Only bad arguments and
+// options throw (mimcm::InvalidArgument), before anything goes on the wire.
 #pragma once
 
 #include <chrono>
@@ -160,7 +163,7 @@ class BasicClient {
 
     /// 7. PUT requests/{id} {"status": Completed|Canceled|Abandoned}.
     [[nodiscard]] Result<std::optional<Request>> set_request_status(const RequestId& request,
-                                                                   RequestStatus status) {
+                                                                    RequestStatus status) {
         if (status != RequestStatus::completed && status != RequestStatus::canceled &&
             status != RequestStatus::abandoned) {
             throw InvalidArgument("BasicClient::set_request_status",

@@ -275,8 +275,7 @@ class Enrollment {
         CardData card = step(EnrollmentStep::read_card,
                              [&] { return card_data([&] { return card_.read(); }); });
         const SmartcardId smartcard = step(EnrollmentStep::assign_smartcard, [&] {
-            return present(client_.assign_smartcard(request_id, card.card_id, card.atr).value())
-                .id;
+            return present(client_.assign_smartcard(request_id, card.card_id, card.atr).value()).id;
         });
         report_.smartcard = smartcard;
         step(EnrollmentStep::get_smartcard, [&] {
@@ -344,12 +343,12 @@ class Enrollment {
                 if (pin_first)
                     card = card_data(
                         [&] { return card_.read(); });  // a fresh challenge after the PIN step
-                const SecretBlob response = present(
-                    client_
-                        .get_authentication_response(request_id, smartcard, card.card_id,
-                                                     card.challenge, AdminKey::default_key,
-                                                     card.atr)
-                        .value());
+                const SecretBlob response =
+                    present(client_
+                                .get_authentication_response(request_id, smartcard, card.card_id,
+                                                             card.challenge, AdminKey::default_key,
+                                                             card.atr)
+                                .value());
                 check_server_blob(response, card::admin_response_size, "admin challenge response");
                 card_write([&] { card_.set_admin_key(response.bytes, key.bytes); });
                 return true;

@@ -1,7 +1,7 @@
 // Response bodies a hostile or broken server could send: nesting deep enough to exhaust the
 // stack, numbers no integer can hold, values of the wrong type, bytes after the value or after a
-// NUL. Each must be a typed ErrorKind::protocol error (or ModelError from the public parsers) naming what is
-// wrong, never a crash, undefined behaviour or a silently defaulted value.
+// NUL. Each must be a typed ErrorKind::protocol error (or ModelError from the public parsers)
+// naming what is wrong, never a crash, undefined behaviour or a silently defaulted value.
 #include <catch2/catch.hpp>
 
 #include <functional>
