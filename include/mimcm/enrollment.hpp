@@ -171,7 +171,8 @@ enum class FailureSource {
     server,    ///< the CM server: an error answer, no answer (transport), or data that does not
                ///< fit (e.g. a diversified admin key of the wrong size): failure_outcome says which
     card,      ///< the card or its reader (mimcm::card::CardError, mimcm::pcsc::Error)
-    caller,    ///< the options or what the callbacks gave (e.g. a PIN the card does not take)
+    caller,    ///< the options or what the callbacks gave (e.g. a PIN the card does not take), or
+               ///< a cancel of run()'s context (failure_outcome "cancelled")
     internal,  ///< a program error (std::logic_error and anything else unexpected)
 };
 

@@ -309,7 +309,11 @@ class CurlTransport {
             headers.reset(grown);
         }
 
-        if (const CURLcode rc = apply_options(request, headers.get(), receiving, context);
+        // The deadline, when it comes before the transport's own timeout, is this call's limit.
+        const long timeout = timeout_ms(context);
+        const bool deadline_first = context.deadline && (options_.timeout.count() == 0 ||
+                                                         timeout < options_.timeout.count());
+        if (const CURLcode rc = apply_options(request, headers.get(), receiving, timeout);
             rc != CURLE_OK) {
             return TransportError{
                 TransportError::Kind::invalid, rc,
@@ -344,7 +348,7 @@ class CurlTransport {
         }
         if (rc != CURLE_OK) {
             TransportError error = error_from(rc);
-            if (error.kind == TransportError::Kind::timeout && context.expired())
+            if (error.kind == TransportError::Kind::timeout && deadline_first)
                 error.message = "the call's deadline passed: " + error.message;
             return error;
         }
@@ -446,7 +450,7 @@ class CurlTransport {
     }
 
     CURLcode apply_options(const HttpRequest& request, curl_slist* headers, Receiving& receiving,
-                           const CallContext& context) {
+                           long timeout) {
         CURL* curl = handle_.get();
         CURLcode rc = CURLE_OK;
         auto set = [&](CURLoption option, auto value) {
@@ -502,7 +506,7 @@ class CurlTransport {
                 set(CURLOPT_KEYPASSWD, cert->password.c_str());
         }
         set(CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
-        set(CURLOPT_TIMEOUT_MS, timeout_ms(context));
+        set(CURLOPT_TIMEOUT_MS, timeout);
         const bool low_speed = options_.low_speed_bytes > 0 && options_.low_speed_time.count() > 0;
         set(CURLOPT_LOW_SPEED_LIMIT, low_speed ? options_.low_speed_bytes : 0L);
         set(CURLOPT_LOW_SPEED_TIME,
