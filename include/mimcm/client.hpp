@@ -15,10 +15,12 @@
 #include "mimcm/detail/json.hpp"
 #include "mimcm/detail/request.hpp"
 #include "mimcm/detail/response.hpp"
+#include "mimcm/detail/retry.hpp"
 #include "mimcm/http.hpp"
 #include "mimcm/identifiers.hpp"
 #include "mimcm/models.hpp"
 #include "mimcm/outcome.hpp"
+#include "mimcm/retry.hpp"
 #include "mimcm/version.hpp"
 
 namespace mimcm {
@@ -58,6 +60,9 @@ struct ClientOptions {
     /// is a ProtocolError before any parser sees it (so a hostile server cannot exhaust the
     /// stack). JSON inside a string field always has the limit detail::default_max_json_depth.
     std::size_t max_json_depth = detail::default_max_json_depth;
+    /// When and how idempotent calls are sent again (see mimcm/retry.hpp); checked when the
+    /// client is made. RetryPolicy::disabled() (or max_retries = 0) sends every call once.
+    RetryPolicy retry;
 };
 
 namespace detail {
@@ -74,9 +79,9 @@ inline std::optional<TransportError> stopped_before_sending(const CallContext& c
 }  // namespace detail
 
 /// The CM REST API over `Transport`. Every operation takes a last, optional CallContext
-/// (mimcm/call.hpp): its deadline bounds the whole call (the token retry after a 401 included)
-/// and its cancellation token ends it early with TransportError::Kind::cancelled. A context that is
-/// already cancelled or expired sends nothing.
+/// (mimcm/call.hpp): its deadline bounds the whole call (retries and the token retry after a 401
+/// included) and its cancellation token ends it early with TransportError::Kind::cancelled. A
+/// context that is already cancelled or expired sends nothing.
 template <class Transport>
 class BasicClient {
     static_assert(is_transport_v<Transport>,
@@ -84,10 +89,14 @@ class BasicClient {
                   "`mimcm::TransportResult send(const mimcm::HttpRequest&)` (see mimcm/http.hpp)");
 
   public:
+    /// Throws InvalidArgument for a RetryPolicy out of its bounds.
     BasicClient(CmUrl server, Transport transport, ClientOptions options = {})
         : server_(std::move(server)),
           transport_(std::move(transport)),
-          options_(std::move(options)) {}
+          options_(std::move(options)) {
+        detail::check_retry_policy(options_.retry);
+        random_ = options_.retry.random ? options_.retry.random : detail::default_retry_random();
+    }
 
     [[nodiscard]] const CmUrl& server() const noexcept { return server_; }
     [[nodiscard]] Transport& transport() noexcept { return transport_; }
@@ -102,7 +111,7 @@ class BasicClient {
             detail::query({{"atr", card.atr.hex()},
                            {"cardid", card.card_id.guid()},
                            {"challenge", card.challenge.base64()}});
-        auto answered = exchange<ProposedPinResult>("GET", url, {200, 204}, context);
+        auto answered = exchange<ProposedPinResult>("GET", url, {200, 204}, {}, context);
         if (auto* outcome = std::get_if<ProposedPinResult>(&answered))
             return std::move(*outcome);
         return detail::proposed_pin_outcome(std::get<HttpResponse>(answered),
@@ -114,15 +123,17 @@ class BasicClient {
 
     /// 1. GET profiletemplates[?targetuser=]: the templates the user may enroll for.
     [[nodiscard]] ApiResult<std::vector<ProfileTemplateView>> list_profile_templates(
-        const std::string& target_user = {}, const CallContext& context = {}) {
-        return list("profiletemplates" + detail::query({{"targetuser", target_user}}),
+        const std::optional<TargetUser>& target_user = std::nullopt,
+        const CallContext& context = {}) {
+        return list("profiletemplates" + detail::query({{"targetuser", target_query(target_user)}}),
                     parse_profile_template_view, context);
     }
 
     /// 2. GET profiletemplates/{id}/policies/{type} (the examples' path;
     /// docs/api-discrepancies.md AD-07).
     [[nodiscard]] ApiResult<WorkflowPolicy, NoContent> get_workflow_policy(
-        const Guid& profile_template, WorkflowType type, const CallContext& context = {}) {
+        const ProfileTemplateId& profile_template, WorkflowType type,
+        const CallContext& context = {}) {
         return object("GET",
                       "profiletemplates/" + profile_template.str() + "/policies/" +
                           std::string(to_string(type)),
@@ -132,7 +143,7 @@ class BasicClient {
     /// 3. GET profiletemplates/{id}/configuration/smartcards (walkthrough step 12;
     /// docs/api-discrepancies.md AD-11).
     [[nodiscard]] ApiResult<SmartcardPolicy, NoContent> get_smartcard_policy(
-        const Guid& profile_template, const CallContext& context = {}) {
+        const ProfileTemplateId& profile_template, const CallContext& context = {}) {
         return object("GET",
                       "profiletemplates/" + profile_template.str() + "/configuration/smartcards",
                       {}, parse_smartcard_policy, context);
@@ -142,34 +153,35 @@ class BasicClient {
     // Requests
 
     /// 4. POST requests: 201 with the new request's URI.
-    [[nodiscard]] ApiResult<Created, NoContent> create_request(const NewRequest& request,
-                                                               const CallContext& context = {}) {
+    [[nodiscard]] ApiResult<Created<RequestId>, NoContent> create_request(
+        const NewRequest& request, const CallContext& context = {}) {
         if (!request.profile_template && !request.smartcard) {
             throw InvalidArgument(
                 "a new request needs a profile template (or a smart card for Unblock)");
         }
-        return created("requests", detail::new_request_body(request), context);
+        return created<RequestId>("requests", detail::new_request_body(request), context);
     }
 
     /// 5. GET requests[?status=&targetuser=].
     [[nodiscard]] ApiResult<std::vector<Request>> list_requests(
-        std::optional<RequestStatus> status = std::nullopt, const std::string& target_user = {},
+        std::optional<RequestStatus> status = std::nullopt,
+        const std::optional<TargetUser>& target_user = std::nullopt,
         const CallContext& context = {}) {
-        return list("requests" + detail::query({{"targetuser", target_user},
+        return list("requests" + detail::query({{"targetuser", target_query(target_user)},
                                                 {"status", status ? std::string(to_string(*status))
                                                                   : std::string()}}),
                     parse_request, context);
     }
 
     /// 6. GET requests/{id}.
-    [[nodiscard]] ApiResult<Request, NoContent> get_request(const Guid& request,
+    [[nodiscard]] ApiResult<Request, NoContent> get_request(const RequestId& request,
                                                             const CallContext& context = {}) {
         return object("GET", "requests/" + request.str(), {}, parse_request, context);
     }
 
     /// 7. PUT requests/{id} {"status": Completed|Canceled|Abandoned}.
     [[nodiscard]] ApiResult<Request, NoContent> set_request_status(
-        const Guid& request, RequestStatus status, const CallContext& context = {}) {
+        const RequestId& request, RequestStatus status, const CallContext& context = {}) {
         if (status != RequestStatus::completed && status != RequestStatus::canceled &&
             status != RequestStatus::abandoned) {
             throw InvalidArgument("a request can only be set to Completed, Canceled or Abandoned");
@@ -180,7 +192,7 @@ class BasicClient {
 
     /// 8. GET requests/{id}/certificaterequestgenerationoptions: one entry per PKCS#10 to make.
     [[nodiscard]] ApiResult<std::vector<CertificateRequestGenerationOptions>>
-    get_certificate_request_generation_options(const Guid& request,
+    get_certificate_request_generation_options(const RequestId& request,
                                                const CallContext& context = {}) {
         return list("requests/" + request.str() + "/certificaterequestgenerationoptions",
                     parse_certificate_request_generation_options, context);
@@ -188,7 +200,7 @@ class BasicClient {
 
     /// 9. POST requests/{id}/certificatedata: submit PKCS#10 requests, get the certificates.
     [[nodiscard]] ApiResult<std::vector<Certificate>> submit_certificate_requests(
-        const Guid& request, const CertificateData& data, const CallContext& context = {}) {
+        const RequestId& request, const CertificateData& data, const CallContext& context = {}) {
         return list("requests/" + request.str() + "/certificatedata", parse_certificate, context,
                     "POST", detail::certificate_data_body(data));
     }
@@ -197,10 +209,11 @@ class BasicClient {
     // Smart cards
 
     /// 10. POST smartcards {requestid, cardid, atr}: bind the card to the request.
-    [[nodiscard]] ApiResult<Created, NoContent> assign_smartcard(
-        const Guid& request, const CardId& card, const std::optional<Atr>& atr = std::nullopt,
+    [[nodiscard]] ApiResult<Created<SmartcardId>, NoContent> assign_smartcard(
+        const RequestId& request, const CardId& card, const std::optional<Atr>& atr = std::nullopt,
         const CallContext& context = {}) {
-        return created("smartcards", detail::assign_smartcard_body(request, card, atr), context);
+        return created<SmartcardId>("smartcards", detail::assign_smartcard_body(request, card, atr),
+                                    context);
     }
 
     /// 11. GET smartcards[?cardid=]: the docs return one object; a list is accepted too
@@ -218,25 +231,26 @@ class BasicClient {
     }
 
     /// 13. GET requests/{r}/smartcards/{s}/authenticationresponse: the server's answer to the
-    /// card's admin challenge, computed with the default (diversified=false) or the diversified
-    /// admin key. The challenge travels as base64 (docs/api-discrepancies.md
-    /// AD-32).
+    /// card's admin challenge, computed with the template's default admin key
+    /// (AdminKey::default_key, diversified=false) or the card's diversified one
+    /// (AdminKey::diversified). The challenge travels as base64 (docs/api-discrepancies.md AD-32).
     [[nodiscard]] ApiResult<SecretBlob, NoContent> get_authentication_response(
-        const Guid& request, const SmartcardId& smartcard, const CardId& card,
-        const Challenge& challenge, bool diversified, const std::optional<Atr>& atr = std::nullopt,
+        const RequestId& request, const SmartcardId& smartcard, const CardId& card,
+        const Challenge& challenge, AdminKey key, const std::optional<Atr>& atr = std::nullopt,
         const CallContext& context = {}) {
-        return blob("requests/" + request.str() + "/smartcards/" + smartcard.str() +
-                        "/authenticationresponse" +
-                        detail::query({{"cardid", card.guid()},
-                                       {"challenge", challenge.base64()},
-                                       {"diversified", diversified ? "true" : "false"},
-                                       {"atr", atr ? atr->hex() : std::string()}}),
-                    context);
+        return blob(
+            "requests/" + request.str() + "/smartcards/" + smartcard.str() +
+                "/authenticationresponse" +
+                detail::query({{"cardid", card.guid()},
+                               {"challenge", challenge.base64()},
+                               {"diversified", key == AdminKey::diversified ? "true" : "false"},
+                               {"atr", atr ? atr->hex() : std::string()}}),
+            context);
     }
 
     /// 14. GET requests/{r}/smartcards/{s}/diversifiedkey: the card's new admin key.
     [[nodiscard]] ApiResult<SecretBlob, NoContent> get_diversified_admin_key(
-        const Guid& request, const SmartcardId& smartcard, const CardId& card,
+        const RequestId& request, const SmartcardId& smartcard, const CardId& card,
         const std::optional<Atr>& atr = std::nullopt, const CallContext& context = {}) {
         return blob(
             "requests/" + request.str() + "/smartcards/" + smartcard.str() + "/diversifiedkey" +
@@ -247,7 +261,7 @@ class BasicClient {
     /// 16. PUT requests/{r}/smartcards/{s} {"status": ...} (the table says GET;
     /// docs/api-discrepancies.md AD-36).
     [[nodiscard]] ApiResult<Smartcard, NoContent> update_smartcard_status(
-        const Guid& request, const SmartcardId& smartcard, SmartcardStatus status,
+        const RequestId& request, const SmartcardId& smartcard, SmartcardStatus status,
         const CallContext& context = {}) {
         return object("PUT", "requests/" + request.str() + "/smartcards/" + smartcard.str(),
                       detail::status_body(to_string(status)), parse_smartcard, context);
@@ -276,27 +290,27 @@ class BasicClient {
     }
 
     /// 18. GET profiles/{id}: documented as a list (one profile).
-    [[nodiscard]] ApiResult<std::vector<Profile>> get_profile(const Guid& profile,
+    [[nodiscard]] ApiResult<std::vector<Profile>> get_profile(const ProfileId& profile,
                                                               const CallContext& context = {}) {
         return list("profiles/" + profile.str(), parse_profile, context);
     }
 
     /// 19. GET requests/{id}/profiles[?status=].
     [[nodiscard]] ApiResult<std::vector<Profile>> list_request_profiles(
-        const Guid& request, const std::string& status = {}, const CallContext& context = {}) {
+        const RequestId& request, const std::string& status = {}, const CallContext& context = {}) {
         return list("requests/" + request.str() + "/profiles" + detail::query({{"status", status}}),
                     parse_profile, context);
     }
 
     /// 20. GET profiles/{id}/operations.
     [[nodiscard]] ApiResult<std::vector<std::string>> get_profile_operations(
-        const Guid& profile, const CallContext& context = {}) {
+        const ProfileId& profile, const CallContext& context = {}) {
         return list("profiles/" + profile.str() + "/operations", detail::string_item, context);
     }
 
     /// 22. GET profiles/{id}/certificates (6-field view).
     [[nodiscard]] ApiResult<std::vector<ClmCertificate>> get_profile_certificates(
-        const Guid& profile, const CallContext& context = {}) {
+        const ProfileId& profile, const CallContext& context = {}) {
         return list("profiles/" + profile.str() + "/certificates", parse_clm_certificate, context);
     }
 
@@ -315,7 +329,7 @@ class BasicClient {
                                                          SecretString body = {}) {
         using Result = ApiResult<std::vector<detail::parsed_t<Parse>>>;
         auto answered = exchange<Result>(std::move(method), server_.api(relative), {200, 204},
-                                         context, std::move(body));
+                                         std::move(body), context);
         if (auto* outcome = std::get_if<Result>(&answered))
             return std::move(*outcome);
         return detail::list_outcome(std::get<HttpResponse>(answered), parse,
@@ -330,28 +344,35 @@ class BasicClient {
                                                          const CallContext& context) {
         using Result = ApiResult<detail::parsed_t<Parse>, NoContent>;
         auto answered = exchange<Result>(std::move(method), server_.api(relative), {200, 204},
-                                         context, std::move(body));
+                                         std::move(body), context);
         if (auto* outcome = std::get_if<Result>(&answered))
             return std::move(*outcome);
         return detail::object_outcome(std::get<HttpResponse>(answered), parse,
                                       options_.max_json_depth);
     }
 
-    /// POST that creates (see detail::created_outcome).
-    ApiResult<Created, NoContent> created(const std::string& relative, SecretString body,
-                                          const CallContext& context) {
-        using Result = ApiResult<Created, NoContent>;
-        auto answered = exchange<Result>("POST", server_.api(relative), {200, 201, 204}, context,
-                                         std::move(body));
+    /// The targetuser query value (empty: left out).
+    static std::string target_query(const std::optional<TargetUser>& target_user) {
+        return target_user ? target_user->query_value() : std::string();
+    }
+
+    /// POST that creates an object with an id of type Id (see detail::created_outcome).
+    template <class Id>
+    ApiResult<Created<Id>, NoContent> created(const std::string& relative, SecretString body,
+                                              const CallContext& context) {
+        using Result = ApiResult<Created<Id>, NoContent>;
+        auto answered = exchange<Result>("POST", server_.api(relative), {200, 201, 204},
+                                         std::move(body), context);
         if (auto* outcome = std::get_if<Result>(&answered))
             return std::move(*outcome);
-        return detail::created_outcome(std::get<HttpResponse>(answered), options_.max_json_depth);
+        return detail::created_outcome<Id>(std::get<HttpResponse>(answered),
+                                           options_.max_json_depth);
     }
 
     /// GET of a secret base64 JSON string (see detail::blob_outcome).
     ApiResult<SecretBlob, NoContent> blob(const std::string& relative, const CallContext& context) {
         using Result = ApiResult<SecretBlob, NoContent>;
-        auto answered = exchange<Result>("GET", server_.api(relative), {200, 204}, context);
+        auto answered = exchange<Result>("GET", server_.api(relative), {200, 204}, {}, context);
         if (auto* outcome = std::get_if<Result>(&answered))
             return std::move(*outcome);
         return detail::blob_outcome(std::get<HttpResponse>(answered), options_.max_json_depth);
@@ -361,10 +382,9 @@ class BasicClient {
     /// not one of the operation's own (`own`). Otherwise gives the response back to the operation.
     template <class Result>
     std::variant<HttpResponse, Result> exchange(std::string method, std::string url,
-                                                std::initializer_list<int> own,
-                                                const CallContext& context,
-                                                SecretString body = {}) {
-        auto sent = send(std::move(method), std::move(url), context, std::move(body));
+                                                std::initializer_list<int> own, SecretString body,
+                                                const CallContext& context) {
+        auto sent = send(std::move(method), std::move(url), std::move(body), context);
         if (auto* failure = std::get_if<TransportError>(&sent))
             return Result{TransportFailure{std::move(*failure)}};
         auto& response = std::get<HttpResponse>(sent);
@@ -375,9 +395,10 @@ class BasicClient {
         return detail::failure_outcome<Result>(response, options_.max_json_depth);
     }
 
-    /// One request, with the token retry after a 401; `context` bounds all of it.
-    TransportResult send(std::string method, std::string url, const CallContext& context,
-                         SecretString body = {}) {
+    /// Sends the request, again while the retry policy allows (see mimcm/retry.hpp). The request
+    /// object is kept for every attempt, so a PUT's body goes out intact each time.
+    TransportResult send(std::string method, std::string url, SecretString body,
+                         const CallContext& context) {
         HttpRequest request;
         request.method = std::move(method);
         request.url = std::move(url);
@@ -387,6 +408,15 @@ class BasicClient {
         }
         request.headers.push_back({"Accept", "application/json"});
         request.headers.push_back({"User-Agent", options_.user_agent});
+        return detail::send_with_retries(
+            request, options_.retry, random_, context,
+            [this, &context](HttpRequest& r) { return send_authenticated(r, context); },
+            [this](auto&& build) { this->log(LogLevel::warning, build); });
+    }
+
+    /// One attempt: a bearer token from the provider, and once more with a fresh one after a 401;
+    /// `context` bounds both.
+    TransportResult send_authenticated(HttpRequest& request, const CallContext& context) {
         if (options_.token_provider) {
             request.bearer_token = options_.token_provider(TokenRequest::initial);
         }
@@ -406,7 +436,7 @@ class BasicClient {
         return result;
     }
 
-    /// One attempt: nothing goes on the wire when the context is already cancelled or expired.
+    /// One request: nothing goes on the wire when the context is already cancelled or expired.
     TransportResult send_logged(const HttpRequest& request, const CallContext& context) {
         if (auto stopped = detail::stopped_before_sending(context)) {
             log(LogLevel::info, [&] {
@@ -454,6 +484,7 @@ class BasicClient {
     CmUrl server_;
     Transport transport_;
     ClientOptions options_;
+    std::function<double()> random_;  ///< the retry jitter's source
 };
 
 }  // namespace mimcm

@@ -86,7 +86,7 @@ TEST_CASE("Ctrl-C during enroll's wait for a card: exit 130 within 1 s, the requ
     http.proxy = "";
     mimcm::Client client(mimcm::CmUrl::parse(emulator.http_url()),
                          mimcm::CurlTransport(std::move(http)));
-    const auto state = client.get_request(mimcm::Guid::parse(request));
+    const auto state = client.get_request(mimcm::RequestId::parse(request));
     REQUIRE(std::holds_alternative<mimcm::Request>(state));
     CHECK(std::get<mimcm::Request>(state).status == kEmulatorCanceled);
 }

@@ -90,8 +90,8 @@ Run enroll(const std::string& profile_template,
     options.user_pin = [] { return SecretString(kUserPin); };
     options.make_certificate_requests = make_csrs;
     options.puk = std::move(puk);
-    options.progress = [&](EnrollmentStep step, bool done) {
-        if (!done) {
+    options.progress = [&](EnrollmentStep step, StepEvent event) {
+        if (event == StepEvent::started) {
             run.steps.push_back(step);
             if (at_step)
                 at_step(step);
@@ -191,7 +191,7 @@ void insert_enrollment_card(const std::string& admin_key = kZeroKey) {
 }
 
 /// The emulator's view of a smart card (its diversified key, the PIN it proposed).
-rapidjson::Document server_state(const Guid& smartcard) {
+rapidjson::Document server_state(const SmartcardId& smartcard) {
     Emulator emulator;
     CurlTransport control(CurlOptions{});
     HttpRequest request;
@@ -220,7 +220,7 @@ void set_fault(const std::string& operation, int status) {
 }
 
 /// The request's status on the emulator (mimcm::request_status values).
-int request_status_on_server(const Guid& request) {
+int request_status_on_server(const RequestId& request) {
     Emulator emulator;
     CurlOptions http;
     http.proxy = "";
@@ -303,7 +303,7 @@ TEST_CASE("enrollment end to end, for every PIN and admin key policy", "[enroll]
         const auto request = client.get_request(*run.report.request);
         REQUIRE(std::holds_alternative<Request>(request));
         CHECK(std::get<Request>(request).status == mimcm::request_status::completed);
-        CHECK(std::get<Request>(request).new_smartcard_uuid == run.report.smartcard->str());
+        CHECK(std::get<Request>(request).new_smartcard_uuid == run.report.smartcard);
     }
 }
 

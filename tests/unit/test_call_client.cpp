@@ -71,7 +71,7 @@ TEST_CASE("a cancelled or expired context sends nothing", "[client][cancel]") {
     FakeTransport transport(FakeTransport::answer(200, "\"00123456\""));
     BasicClient<FakeTransport> client(CmUrl::parse("https://cm.contoso.com"), transport);
     const auto smartcard = SmartcardId::parse(kSmartcard);
-    const auto request = Guid::parse(kRequest);
+    const auto request = RequestId::parse(kRequest);
 
     CancellationSource source;
     const CallContext cancelled = cancelled_context(source);
@@ -91,7 +91,7 @@ TEST_CASE("a cancelled or expired context sends nothing", "[client][cancel]") {
     const auto object = client.get_request(request, expired);
     CHECK(std::holds_alternative<TransportFailure>(object));
     NewRequest create;
-    create.profile_template = request;
+    create.profile_template = ProfileTemplateId::parse(kRequest);
     CHECK(std::holds_alternative<TransportFailure>(client.create_request(create, cancelled)));
     CHECK(std::holds_alternative<TransportFailure>(client.get_diversified_admin_key(
         request, smartcard, docs_card().card_id, std::nullopt, cancelled)));
