@@ -97,7 +97,7 @@ TEST_CASE("Retry over HTTP: a POST that gets 503 is sent once", "[http][retry]")
     Logged log;
     Client client = make_client(emulator.https_url(), log);
     NewRequest request;
-    request.profile_template = Guid::parse(kUserPinTemplate);
+    request.profile_template = ProfileTemplateId::parse(kUserPinTemplate);
     request.comment = comment;
     request.data_collection = {{"Request Reason", "retry test"}};
     const auto result = client.create_request(request);
@@ -118,13 +118,13 @@ TEST_CASE("Retry over HTTP: a status PUT that gets 503 is sent again with the sa
     Logged log;
     Client client = make_client(emulator.https_url(), log);
     NewRequest request;
-    request.profile_template = Guid::parse(kUserPinTemplate);
+    request.profile_template = ProfileTemplateId::parse(kUserPinTemplate);
     request.comment = "retry-put";
     request.data_collection = {{"Request Reason", "retry test"}};
     const auto created = client.create_request(request);
     INFO(describe(created));
-    REQUIRE(std::holds_alternative<Created>(created));
-    const Guid id = std::get<Created>(created).id;
+    REQUIRE(std::holds_alternative<Created<RequestId>>(created));
+    const RequestId id = std::get<Created<RequestId>>(created).id;
     emulator.set_faults(
         R"({"SetRequestStatus":{"status":502,"retry_after":0,"request_contains":")" + id.str() +
         R"("}})");

@@ -130,9 +130,9 @@ std::string http_date(std::chrono::system_clock::time_point when) {
 
 TEST_CASE("Retry: GET 503 then 200 gives the value after exactly one retry", "[retry]") {
     Fixture f({status(503), status(200, {}, kRequestJson)});
-    const auto result = f.client->get_request(Guid::parse(kRequest));
+    const auto result = f.client->get_request(RequestId::parse(kRequest));
     REQUIRE(std::holds_alternative<Request>(result));
-    CHECK(std::get<Request>(result).uuid == kRequest);
+    CHECK(std::get<Request>(result).uuid == RequestId::parse(kRequest));
     CHECK(f.sent() == 2);
     REQUIRE(f.warnings().size() == 1);
     CHECK_THAT(f.warnings()[0], Catch::Contains("GET https://cm.contoso.com/") &&
@@ -143,13 +143,14 @@ TEST_CASE("Retry: each retryable status is retried on a GET, the others are not"
     for (const int code : {408, 429, 502, 503, 504}) {
         CAPTURE(code);
         Fixture f({status(code), status(200, {}, kRequestJson)});
-        CHECK(std::holds_alternative<Request>(f.client->get_request(Guid::parse(kRequest))));
+        CHECK(std::holds_alternative<Request>(f.client->get_request(RequestId::parse(kRequest))));
         CHECK(f.sent() == 2);
     }
     for (const int code : {500, 501, 505, 400, 401, 403, 404, 409, 302}) {
         CAPTURE(code);
         Fixture f({status(code), status(200, {}, kRequestJson)});
-        CHECK_FALSE(std::holds_alternative<Request>(f.client->get_request(Guid::parse(kRequest))));
+        CHECK_FALSE(
+            std::holds_alternative<Request>(f.client->get_request(RequestId::parse(kRequest))));
         CHECK(f.sent() == 1);
         CHECK(f.warnings().empty());
     }
@@ -161,7 +162,7 @@ TEST_CASE("Retry: a 500 is never retried, its correlation id reaches the caller"
                 R"({"Message":"An error has occurred. Contact your administrator and provide )"
                 R"(the correlation ID 1c6d0f41-5b8e-4d5a-9c2b-1a3f5e7d9b20."})"),
          status(200, {}, kRequestJson)});
-    const auto result = f.client->get_request(Guid::parse(kRequest));
+    const auto result = f.client->get_request(RequestId::parse(kRequest));
     const auto* e = std::get_if<ServerError>(&result);
     REQUIRE(e != nullptr);
     CHECK(e->details.correlation_id == "1c6d0f41-5b8e-4d5a-9c2b-1a3f5e7d9b20");
@@ -173,7 +174,7 @@ TEST_CASE("Retry: a POST is sent once, whatever the answer", "[retry]") {
         Fixture f({status(503),
                    status(201, {}, R"("api/v1.0/requests/)" + std::string(kRequest) + R"(")")});
         NewRequest request;
-        request.profile_template = Guid::parse(kTemplate);
+        request.profile_template = ProfileTemplateId::parse(kTemplate);
         const auto result = f.client->create_request(request);
         const auto* e = std::get_if<ServerError>(&result);
         REQUIRE(e != nullptr);
@@ -184,14 +185,14 @@ TEST_CASE("Retry: a POST is sent once, whatever the answer", "[retry]") {
     SECTION("assign_smartcard, refused connection") {
         Fixture f({failure(TransportError::Kind::connect), status(201, {}, "\"x\"")});
         const auto result = f.client->assign_smartcard(
-            Guid::parse(kRequest), CardId::from_guid("bc88f13f-83ba-4037-8262-46eba1291c6e"));
+            RequestId::parse(kRequest), CardId::from_guid("bc88f13f-83ba-4037-8262-46eba1291c6e"));
         CHECK(std::holds_alternative<TransportFailure>(result));
         CHECK(f.sent() == 1);
     }
     SECTION("submit_certificate_requests") {
         Fixture f({status(502), status(200, {}, "[]")});
         const auto result =
-            f.client->submit_certificate_requests(Guid::parse(kRequest), CertificateData{});
+            f.client->submit_certificate_requests(RequestId::parse(kRequest), CertificateData{});
         CHECK(std::holds_alternative<ServerError>(result));
         CHECK(f.sent() == 1);
     }
@@ -201,7 +202,7 @@ TEST_CASE("Retry: the status PUTs are retried, their body resent intact", "[retr
     SECTION("set_request_status") {
         Fixture f({status(503), status(504), status(200, {}, kRequestJson)});
         const auto result =
-            f.client->set_request_status(Guid::parse(kRequest), RequestStatus::canceled);
+            f.client->set_request_status(RequestId::parse(kRequest), RequestStatus::canceled);
         REQUIRE(std::holds_alternative<Request>(result));
         REQUIRE(f.sent() == 3);
         for (const auto& r : f.transport.requests()) {
@@ -213,7 +214,7 @@ TEST_CASE("Retry: the status PUTs are retried, their body resent intact", "[retr
     SECTION("update_smartcard_status") {
         Fixture f({status(429), status(204)});
         const auto result = f.client->update_smartcard_status(
-            Guid::parse(kRequest), SmartcardId::parse(kSmartcard), SmartcardStatus::disabled);
+            RequestId::parse(kRequest), SmartcardId::parse(kSmartcard), SmartcardStatus::disabled);
         CHECK(std::holds_alternative<NoContent>(result));
         REQUIRE(f.sent() == 2);
         CHECK(f.transport.requests()[0].body == f.transport.requests()[1].body);
@@ -226,7 +227,7 @@ TEST_CASE("Retry: a failure before any response is retried, any other failure is
     for (const Kind kind : {Kind::resolve, Kind::connect, Kind::send_receive}) {
         CAPTURE(to_string(kind));
         Fixture f({failure(kind), status(200, {}, kRequestJson)});
-        CHECK(std::holds_alternative<Request>(f.client->get_request(Guid::parse(kRequest))));
+        CHECK(std::holds_alternative<Request>(f.client->get_request(RequestId::parse(kRequest))));
         CHECK(f.sent() == 2);
         REQUIRE(f.warnings().size() == 1);
         CHECK_THAT(f.warnings()[0],
@@ -234,8 +235,8 @@ TEST_CASE("Retry: a failure before any response is retried, any other failure is
     }
     SECTION("a connection broken after a status line came") {
         Fixture f({failure(Kind::send_receive, true), status(200, {}, kRequestJson)});
-        CHECK(
-            std::holds_alternative<TransportFailure>(f.client->get_request(Guid::parse(kRequest))));
+        CHECK(std::holds_alternative<TransportFailure>(
+            f.client->get_request(RequestId::parse(kRequest))));
         CHECK(f.sent() == 1);
     }
     for (const Kind kind : {Kind::timeout, Kind::cancelled, Kind::tls, Kind::response_too_large,
@@ -243,7 +244,7 @@ TEST_CASE("Retry: a failure before any response is retried, any other failure is
                             Kind::invalid, Kind::other}) {
         CAPTURE(to_string(kind));
         Fixture f({failure(kind), status(200, {}, kRequestJson)});
-        const auto result = f.client->get_request(Guid::parse(kRequest));
+        const auto result = f.client->get_request(RequestId::parse(kRequest));
         const auto* t = std::get_if<TransportFailure>(&result);
         REQUIRE(t != nullptr);
         CHECK(t->error.kind == kind);
