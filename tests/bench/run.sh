@@ -44,13 +44,20 @@ out=$root/build-bench
 mkdir -p "$out"
 cxx=${CXX:-g++}
 flags=(-std=c++17 -O2 -DNDEBUG -Wall -Wextra -Wpedantic -Werror -I"$root/include")
-echo "== building the benchmark ($cxx -O2)"
-# shellcheck disable=SC2046  # pkg-config prints several words on purpose
-"$cxx" "${flags[@]}" $(pkg-config --cflags libcurl) tests/bench/bench_calls.cpp \
-    -o "$out/bench_calls" $(pkg-config --libs libcurl)
-# shellcheck disable=SC2046
-"$cxx" "${flags[@]}" $(pkg-config --cflags libpcsclite) tests/bench/bench_card.cpp \
-    -o "$out/bench_card" $(pkg-config --libs libpcsclite) -ldl
+# Rebuilt when a source or header is newer than the program.
+build() {  # PROGRAM SOURCE PKG-CONFIG-MODULE [EXTRA LIBS...]
+    local name=$1 program=$out/$1 source=$2 module=$3
+    shift 3
+    if [ -x "$program" ] && [ -z "$(find tests/bench include -newer "$program" -type f | head -1)" ]; then
+        return 0
+    fi
+    echo "== building $name ($cxx -O2)"
+    # shellcheck disable=SC2046  # pkg-config prints several words on purpose
+    "$cxx" "${flags[@]}" $(pkg-config --cflags "$module") "$source" -o "$program" \
+        $(pkg-config --libs "$module") "$@"
+}
+build bench_calls tests/bench/bench_calls.cpp libcurl
+build bench_card tests/bench/bench_card.cpp libpcsclite -ldl
 
 state=$(mktemp -d "${TMPDIR:-/tmp}/mimcm-bench.XXXXXX")
 chmod 755 "$state"
