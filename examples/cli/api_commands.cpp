@@ -182,7 +182,7 @@ int cmd_smartcard(const Args& args) {
         }
     } else {
         const auto profile = checked_profile(args);
-        card_id = mimcm::CardId(read_card(args, profile).identity.card_id);
+        card_id = read_card(args, profile).card.card_id;
     }
     return show<std::vector<mimcm::Smartcard>>(
         args, client.find_smartcards(card_id), [&](const auto& cards) {

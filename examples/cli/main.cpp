@@ -120,23 +120,23 @@ int cmd_readers(const Args& args) {
 int cmd_read_card(const Args& args) {
     const auto profile = checked_profile(args);
     const auto reading = read_card(args, profile);
-    const mimcm::CardId card_id(reading.identity.card_id);
-    const std::string atr = mimcm::to_hex(reading.atr);
-    const std::string challenge = mimcm::base64_encode(reading.identity.challenge);
+    const std::string atr = reading.card.atr.hex();
+    const std::string cardid = reading.card.card_id.guid();
+    const std::string challenge = reading.card.challenge.base64();
     if (args.json) {
         JsonOut()
             .field("outcome", std::string_view("card_read"))
             .field("reader", reading.reader)
-            .field("profile", reading.identity.profile)
+            .field("profile", reading.profile)
             .field("atr", atr)
-            .field("cardid", card_id.guid())
+            .field("cardid", cardid)
             .field("challenge", challenge)
             .print();
     } else {
         std::cout << "reader:    " << reading.reader << "\n"
-                  << "profile:   " << reading.identity.profile << "\n"
+                  << "profile:   " << reading.profile << "\n"
                   << "atr:       " << atr << "\n"
-                  << "cardid:    " << card_id.guid() << "\n"
+                  << "cardid:    " << cardid << "\n"
                   << "challenge: " << challenge << "\n";
     }
     return 0;
@@ -162,9 +162,7 @@ int cmd_proposed_pin(const Args& args) {
     mimcm::CurlOptions curl = http_options(args, options);
     const auto profile = checked_profile(args);
 
-    const auto reading = read_card(args, profile);
-    const mimcm::CardData card{mimcm::Atr(reading.atr), mimcm::CardId(reading.identity.card_id),
-                               mimcm::Challenge(reading.identity.challenge)};
+    const mimcm::CardData card = read_card(args, profile).card;
 
     if (args.verbose) {
         options.logger = [](mimcm::LogLevel, std::string_view line) {

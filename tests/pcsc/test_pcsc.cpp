@@ -56,8 +56,9 @@ std::string card_args(const std::string& profile, const std::string& extra = {})
            (extra.empty() ? "" : " " + extra);
 }
 
-std::string id_hex(const mimcm::card::CardIdentity& identity) {
-    return to_hex(identity.card_id.data(), identity.card_id.size());
+std::string id_hex(const CardReading& reading) {
+    const auto& bytes = reading.card.card_id.bytes();
+    return to_hex(bytes.data(), bytes.size());
 }
 
 std::string log_path(const std::string& name) {
@@ -83,10 +84,10 @@ ReadOptions from_reader(const std::string& name, std::chrono::milliseconds wait 
 void check_reading(const CardReading& reading, const std::string& reader,
                    const std::string& profile, const std::string& atr) {
     CHECK(reading.reader == reader);
-    CHECK(reading.identity.profile == profile);
-    CHECK(id_hex(reading.identity) == kCardId);
-    CHECK(to_hex(reading.identity.challenge) == kChallenge);
-    CHECK(to_hex(reading.atr) == atr);
+    CHECK(reading.profile == profile);
+    CHECK(id_hex(reading) == kCardId);
+    CHECK(to_hex(reading.card.challenge.bytes()) == kChallenge);
+    CHECK(reading.card.atr.hex() == atr);
 }
 
 const mimcm::pcsc::ReaderInfo* find_reader(const std::vector<mimcm::pcsc::ReaderInfo>& readers,
@@ -282,9 +283,9 @@ TEST_CASE("read a PIV card by reader name", "[pcsc][read]") {
         rig::insert_card(1, "--profile piv --card-id " + kCardId2);
         const auto a = mimcm::pcsc::read_card(context, from_reader(kReader1));
         const auto b = mimcm::pcsc::read_card(context, from_reader(kReader1));
-        CHECK(id_hex(a.identity) == kCardId2);
-        CHECK(a.identity.challenge.size() == 8);
-        CHECK(a.identity.challenge != b.identity.challenge);
+        CHECK(id_hex(a) == kCardId2);
+        CHECK(a.card.challenge.bytes().size() == 8);
+        CHECK(a.card.challenge.bytes() != b.card.challenge.bytes());
     }
 }
 
@@ -312,16 +313,16 @@ TEST_CASE("a T=0 card answering 61xx is read through GET RESPONSE", "[pcsc][read
     SECTION("GIDS") {
         rig::insert_card(0, card_args("gids", "--t0 --log " + rig::shell_quote(log)));
         const auto reading = mimcm::pcsc::read_card(context, from_reader(kReader0));
-        CHECK(reading.identity.profile == "gids");
-        CHECK(id_hex(reading.identity) == kCardId);
-        CHECK(to_hex(reading.identity.challenge) == kChallenge);
+        CHECK(reading.profile == "gids");
+        CHECK(id_hex(reading) == kCardId);
+        CHECK(to_hex(reading.card.challenge.bytes()) == kChallenge);
     }
     SECTION("PIV") {
         rig::insert_card(0, card_args("piv", "--t0 --log " + rig::shell_quote(log)));
         const auto reading = mimcm::pcsc::read_card(context, from_reader(kReader0));
-        CHECK(reading.identity.profile == "piv");
-        CHECK(id_hex(reading.identity) == kCardId);
-        CHECK(to_hex(reading.identity.challenge) == kChallenge);
+        CHECK(reading.profile == "piv");
+        CHECK(id_hex(reading) == kCardId);
+        CHECK(to_hex(reading.card.challenge.bytes()) == kChallenge);
     }
     Card card(context, kReader0);
     CHECK(card.protocol() == SCARD_PROTOCOL_T0);
@@ -338,15 +339,15 @@ TEST_CASE("a card answering 6Cxx for a wrong Le is read after one resend", "[pcs
     SECTION("PIV (its signed CHUID is longer than 256 bytes: 6C00, then 61xx chaining)") {
         rig::insert_card(0, card_args("piv", "--le-quirk --log " + rig::shell_quote(log)));
         const auto reading = mimcm::pcsc::read_card(context, from_reader(kReader0));
-        CHECK(reading.identity.profile == "piv");
-        CHECK(id_hex(reading.identity) == kCardId);
-        CHECK(to_hex(reading.identity.challenge) == kChallenge);
+        CHECK(reading.profile == "piv");
+        CHECK(id_hex(reading) == kCardId);
+        CHECK(to_hex(reading.card.challenge.bytes()) == kChallenge);
     }
     SECTION("GIDS") {
         rig::insert_card(0, card_args("gids", "--le-quirk --log " + rig::shell_quote(log)));
         const auto reading = mimcm::pcsc::read_card(context, from_reader(kReader0));
-        CHECK(reading.identity.profile == "gids");
-        CHECK(id_hex(reading.identity) == kCardId);
+        CHECK(reading.profile == "gids");
+        CHECK(id_hex(reading) == kCardId);
     }
     const std::string apdus = slurp(log);
     INFO(apdus);
@@ -500,7 +501,7 @@ TEST_CASE("waiting for a card", "[pcsc][wait]") {
         const auto start = clock::now();
         const auto reading =
             mimcm::pcsc::read_card(context, from_reader(kReader1, std::chrono::seconds(5)));
-        CHECK(reading.identity.profile == "piv");
+        CHECK(reading.profile == "piv");
         CHECK(clock::now() - start < std::chrono::seconds(2));
     }
 }
@@ -548,7 +549,7 @@ TEST_CASE("a card held EXCLUSIVE by another application gives sharing_violation"
     CHECK(SCardDisconnect(handle, SCARD_LEAVE_CARD) == SCARD_S_SUCCESS);
 
     const auto reading = mimcm::pcsc::read_card(context, from_reader(kReader0));
-    CHECK(id_hex(reading.identity) == kCardId);
+    CHECK(id_hex(reading) == kCardId);
 }
 
 TEST_CASE("a card removed under an open connection", "[pcsc][errors]") {
@@ -574,7 +575,7 @@ TEST_CASE("read_card ends its transaction and disconnects before returning",
     rig::insert_card(0, card_args("gids"));
     Context context;
     const auto reading = mimcm::pcsc::read_card(context, from_reader(kReader0));
-    CHECK(id_hex(reading.identity) == kCardId);
+    CHECK(id_hex(reading) == kCardId);
 
     // Another application must now get the card EXCLUSIVE (fails if we are still connected)
     // and a transaction (blocks if ours were still held) -- within a bounded wait.

@@ -60,9 +60,9 @@ struct ReadOptions {
 
 /// What read_card() read. A plain value: share it between threads only read-only.
 struct CardReading {
-    std::string reader;
-    Bytes atr;
-    card::CardIdentity identity;
+    std::string reader;   ///< the reader that held the card
+    std::string profile;  ///< the card profile that read it ("gids", "piv", or a custom one)
+    CardData card;        ///< ATR, card id and challenge, as server_proposed_pin takes them
 };
 
 namespace detail {
@@ -302,13 +302,8 @@ class CardSession {
 /// PIN); answer a challenge in the session that read it instead.
 inline CardReading read_card(Context& context, const ReadOptions& options = {}) {
     CardSession session = CardSession::open(context, options);
-    const CardData data = session.read();
-    CardReading reading;
-    reading.reader = session.reader();
-    reading.atr = data.atr.bytes();
-    reading.identity.card_id = data.card_id.bytes();
-    reading.identity.challenge = data.challenge.bytes();
-    reading.identity.profile = std::string(session.profile_name());
+    CardReading reading{std::string(session.reader()), std::string(session.profile_name()),
+                        session.read()};
     session.close();
     return reading;
 }
