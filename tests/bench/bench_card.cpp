@@ -81,7 +81,8 @@ Reading mimcm_read(mimcm::pcsc::Context& context, const std::string& reader) {
     mimcm::pcsc::ReadOptions options;
     options.reader = reader;
     const mimcm::pcsc::CardReading r = mimcm::pcsc::read_card(context, options);
-    return {r.atr, {r.identity.card_id.begin(), r.identity.card_id.end()}, r.identity.challenge};
+    const auto& id = r.card.card_id.bytes();
+    return {r.card.atr.bytes(), {id.begin(), id.end()}, r.card.challenge.bytes()};
 }
 
 // ---------------------------------------------------------------------------------------------
