@@ -162,4 +162,8 @@ section compile || exit 0
 echo
 echo "## Compile cost: a TU including the header ÷ a TU including only its dependencies' headers"
 echo
-tests/bench/compile_cost.sh "$compile_repeats" $([ "$smoke" = 1 ] && echo --smoke)
+if [ "$smoke" = 1 ]; then
+    tests/bench/compile_cost.sh "$compile_repeats" --smoke
+else
+    tests/bench/compile_cost.sh "$compile_repeats"
+fi
