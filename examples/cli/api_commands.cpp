@@ -20,21 +20,21 @@ void print_request(const Args& args, const mimcm::Request& r) {
     if (args.json) {
         JsonOut()
             .field("outcome", std::string_view("ok"))
-            .field("uuid", r.uuid)
+            .id_field("uuid", r.uuid)
             .field("request_type", static_cast<int>(r.request_type))
             .field("status", static_cast<int>(r.status))
-            .field("profile_template_uuid", r.profile_template_uuid)
-            .field("new_smartcard_uuid", r.new_smartcard_uuid)
+            .id_field("profile_template_uuid", r.profile_template_uuid)
+            .id_field("new_smartcard_uuid", r.new_smartcard_uuid)
             .field("submitted", r.submitted)
             .field("completed", r.completed)
             .print();
         return;
     }
-    std::cout << "request:   " << r.uuid << "\n"
+    std::cout << "request:   " << id_text(r.uuid) << "\n"
               << "type:      " << r.request_type << "\n"
               << "status:    " << r.status << "\n"
-              << "template:  " << r.profile_template_uuid << "\n"
-              << "smartcard: " << r.new_smartcard_uuid << "\n"
+              << "template:  " << id_text(r.profile_template_uuid) << "\n"
+              << "smartcard: " << id_text(r.new_smartcard_uuid) << "\n"
               << "submitted: " << r.submitted << "\n"
               << "completed: " << r.completed << "\n";
 }
@@ -43,19 +43,19 @@ void print_smartcard(const Args& args, const mimcm::Smartcard& s) {
     if (args.json) {
         JsonOut()
             .field("outcome", std::string_view("ok"))
-            .field("uuid", s.uuid)
+            .id_field("uuid", s.uuid)
             .field("status", static_cast<int>(s.status))
             .field("serial_number", s.serial_number)
             .field("atr", s.atr)
-            .field("profile_template_uuid", s.profile_template_uuid)
+            .id_field("profile_template_uuid", s.profile_template_uuid)
             .print();
         return;
     }
-    std::cout << "smartcard: " << s.uuid << "\n"
+    std::cout << "smartcard: " << id_text(s.uuid) << "\n"
               << "status:    " << s.status << "\n"
               << "serial:    " << s.serial_number << "\n"
               << "atr:       " << s.atr << "\n"
-              << "template:  " << s.profile_template_uuid << "\n";
+              << "template:  " << id_text(s.profile_template_uuid) << "\n";
 }
 
 /// Prints the success value or reports the failure; the exit code.
@@ -106,7 +106,10 @@ int cmd_templates(const Args& args) {
             for (const auto& t : templates) {
                 w.StartObject();
                 w.Key("uuid");
-                w.String(t.uuid.c_str());
+                if (t.uuid)
+                    w.String(t.uuid->str().c_str());
+                else
+                    w.Null();
                 w.Key("name");
                 w.String(t.name.c_str());
                 w.Key("smartcard");
@@ -123,21 +126,22 @@ int cmd_templates(const Args& args) {
             const char* kind = t.is_virtual_smartcard ? "virtual smart card"
                                : t.is_smartcard       ? "smart card"
                                                       : "software";
-            std::cout << t.uuid << "\t" << t.name << "\t" << kind << "\n";
+            std::cout << id_text(t.uuid) << "\t" << t.name << "\t" << kind << "\n";
         }
     });
 }
 
 int cmd_request(const Args& args) {
     if (args.command == "request create") {
-        const mimcm::Guid profile_template = guid_option(args, "template");
+        const auto profile_template = id_option<mimcm::ProfileTemplateId>(args, "template");
         auto client = make_client(args);
         mimcm::NewRequest request;
         request.profile_template = profile_template;
         request.comment = args.get("comment").value_or("");
         request.data_collection = args.data;
         const auto result = client.create_request(request);
-        return show<mimcm::Created>(args, result, [&](const mimcm::Created& created) {
+        using Created = mimcm::Created<mimcm::RequestId>;
+        return show<Created>(args, result, [&](const Created& created) {
             if (args.json) {
                 JsonOut()
                     .field("outcome", std::string_view("ok"))
@@ -148,7 +152,7 @@ int cmd_request(const Args& args) {
             }
         });
     }
-    const mimcm::Guid id = guid_option(args, "request");
+    const auto id = id_option<mimcm::RequestId>(args, "request");
     auto client = make_client(args);
     const auto print = [&](const mimcm::Request& r) { print_request(args, r); };
     if (args.command == "request show")
@@ -230,8 +234,8 @@ int cmd_enroll(const Args& args) {
             return csrs;
         };
     int number = 0;
-    options.progress = [&](mimcm::EnrollmentStep step, bool done) {
-        if (!done) {
+    options.progress = [&](mimcm::EnrollmentStep step, mimcm::StepEvent event) {
+        if (event == mimcm::StepEvent::started) {
             std::cerr << "[" << ++number << "] " << mimcm::to_string(step) << " ..." << std::flush;
         } else {
             std::cerr << " done\n";

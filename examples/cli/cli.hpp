@@ -154,6 +154,16 @@ class JsonOut {
         writer_.Bool(value);
         return *this;
     }
+    /// An id the server may leave out: its GUID, or null.
+    template <class Id>
+    JsonOut& id_field(const char* key, const std::optional<Id>& id) {
+        writer_.Key(key);
+        if (id)
+            writer_.String(id->str().c_str(), static_cast<rapidjson::SizeType>(id->str().size()));
+        else
+            writer_.Null();
+        return *this;
+    }
     rapidjson::Writer<rapidjson::StringBuffer>& writer() { return writer_; }
     void print() {
         writer_.EndObject();
@@ -297,13 +307,23 @@ inline mimcm::TokenProvider token_file_provider(std::string path) {
     };
 }
 
-/// The HTTP side of the command line: trust, timeouts, proxy, and how to log in.
+/// The HTTP side of the command line: trust, timeouts, retries, proxy, and how to log in.
 inline mimcm::CurlOptions http_options(const Args& args, mimcm::ClientOptions& client) {
     mimcm::CurlOptions curl;
     curl.timeout = seconds_option(args, "timeout", std::chrono::seconds(30));
     curl.connect_timeout = (std::min)(curl.timeout, std::chrono::milliseconds(10000));
     if (curl.timeout.count() == 0)
         curl.connect_timeout = std::chrono::seconds(10);
+    if (auto retries = args.get("retries")) {
+        const auto& text = *retries;
+        const int most = mimcm::RetryPolicy::max_retries_limit;
+        if (text.empty() || text.size() > 2 ||
+            text.find_first_not_of("0123456789") != std::string::npos || std::stoi(text) > most) {
+            throw UsageError{"--retries needs a whole number from 0 to " + std::to_string(most) +
+                             ", got '" + text + "'"};
+        }
+        client.retry.max_retries = std::stoi(text);
+    }
     if (auto ca = args.get("ca-file")) {
         require_readable("ca-file", *ca);
         curl.ca_file = *ca;
@@ -395,13 +415,21 @@ inline mimcm::CmUrl server_option(const Args& args) {
     }
 }
 
-/// A GUID option, checked before anything is sent.
-inline mimcm::Guid guid_option(const Args& args, const std::string& key) {
+/// An id option (Id is mimcm::RequestId, mimcm::ProfileTemplateId...), checked before anything
+/// is sent.
+template <class Id>
+Id id_option(const Args& args, const std::string& key) {
     try {
-        return mimcm::Guid::parse(args.require(key), "--" + key);
+        return Id(mimcm::Guid::parse(args.require(key), "--" + key));
     } catch (const mimcm::InvalidArgument& e) {
         throw UsageError{e.what()};
     }
+}
+
+/// An id for a person to read: its GUID, or "none" when the server left it out.
+template <class Id>
+std::string id_text(const std::optional<Id>& id) {
+    return id ? id->str() : std::string("none");
 }
 
 /// A client for --server with the HTTP, TLS and login options of the command line.

@@ -35,7 +35,7 @@ Usage:
   mimcm-cli read-card [--reader NAME] [--profile auto|gids|piv] [--wait-card SECONDS] [--json]
   mimcm-cli proposed-pin --server URL --smartcard-id GUID [--reader NAME]
                          [--profile auto|gids|piv] [--ca-file PATH] [--timeout SECONDS]
-                         [--wait-card SECONDS] [--json] [--verbose]
+                         [--retries N] [--wait-card SECONDS] [--json] [--verbose]
                          [--negotiate | --ntlm-user DOMAIN\USER | --token-file PATH]
                          [--client-cert PATH [--client-key PATH]] [--pin-pubkey sha256//...]
                          [--proxy URL] [--insecure]
@@ -48,8 +48,8 @@ Usage:
                    [--csr PATH] [--comment TEXT] [--data NAME=VALUE]... [--wait-card SECONDS]
   mimcm-cli --help | --version
 
-Every command that talks to the server takes --ca-file, --timeout, --json, --verbose and the
-login and TLS options below. enroll runs the documented enrollment of the card in the reader
+Every command that talks to the server takes --ca-file, --timeout, --retries, --json, --verbose
+and the login and TLS options below. enroll runs the documented enrollment of the card in the reader
 (request, card binding, admin key diversification, PIN, certificates) with progress on stderr;
 the PIN comes from the server's proposal, or from MIMCM_PIN or a prompt when the user chooses it;
 a PIV card takes a new PIN only with its PUK, from MIMCM_PUK (without it the PIN is left to the user).
@@ -65,6 +65,10 @@ Options:
   --profile NAME       how to read the card: auto (default), gids or piv
   --ca-file PATH       PEM file of CAs to trust for HTTPS (default: the system store)
   --timeout SECONDS    limit for the whole HTTP call (default 30)
+  --retries N          send a GET or status PUT again up to N times (0 to 10; default 2) after
+                       408, 429, 502, 503, 504 or a connection that failed before any answer,
+                       waiting 0.5 s, 1 s... with jitter, or the server's Retry-After (up to
+                       10 s); 0 sends every call once. A POST is never sent twice.
   --wait-card SECONDS  wait up to SECONDS for a card to be inserted (default 0: do not wait)
   --json               print one JSON object with an "outcome" field on stdout
   --verbose            log the HTTP exchange on stderr (query values redacted, never the PIN)
@@ -264,7 +268,7 @@ int main(int argc, char** argv) {
         // Options every command that talks to the server takes.
         const std::vector<std::string> http = {
             "server",      "ca-file",    "timeout",    "negotiate", "ntlm-user", "token-file",
-            "client-cert", "client-key", "pin-pubkey", "proxy",     "insecure"};
+            "client-cert", "client-key", "pin-pubkey", "proxy",     "insecure",  "retries"};
         auto with_http = [&http](std::vector<std::string> own) {
             own.insert(own.end(), http.begin(), http.end());
             return own;

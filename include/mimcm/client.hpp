@@ -11,13 +11,16 @@
 #include <variant>
 #include <vector>
 
+#include "mimcm/call.hpp"
 #include "mimcm/detail/json.hpp"
 #include "mimcm/detail/request.hpp"
 #include "mimcm/detail/response.hpp"
+#include "mimcm/detail/retry.hpp"
 #include "mimcm/http.hpp"
 #include "mimcm/identifiers.hpp"
 #include "mimcm/models.hpp"
 #include "mimcm/outcome.hpp"
+#include "mimcm/retry.hpp"
 #include "mimcm/version.hpp"
 
 namespace mimcm {
@@ -57,6 +60,9 @@ struct ClientOptions {
     /// is a ProtocolError before any parser sees it (so a hostile server cannot exhaust the
     /// stack). JSON inside a string field always has the limit detail::default_max_json_depth.
     std::size_t max_json_depth = detail::default_max_json_depth;
+    /// When and how idempotent calls are sent again (see mimcm/retry.hpp); checked when the
+    /// client is made. RetryPolicy::disabled() (or max_retries = 0) sends every call once.
+    RetryPolicy retry;
 };
 
 template <class Transport>
@@ -66,10 +72,14 @@ class BasicClient {
                   "`mimcm::TransportResult send(const mimcm::HttpRequest&)` (see mimcm/http.hpp)");
 
   public:
+    /// Throws InvalidArgument for a RetryPolicy out of its bounds.
     BasicClient(CmUrl server, Transport transport, ClientOptions options = {})
         : server_(std::move(server)),
           transport_(std::move(transport)),
-          options_(std::move(options)) {}
+          options_(std::move(options)) {
+        detail::check_retry_policy(options_.retry);
+        random_ = options_.retry.random ? options_.retry.random : detail::default_retry_random();
+    }
 
     [[nodiscard]] const CmUrl& server() const noexcept { return server_; }
     [[nodiscard]] Transport& transport() noexcept { return transport_; }
@@ -95,15 +105,15 @@ class BasicClient {
 
     /// 1. GET profiletemplates[?targetuser=]: the templates the user may enroll for.
     [[nodiscard]] ApiResult<std::vector<ProfileTemplateView>> list_profile_templates(
-        const std::string& target_user = {}) {
-        return list("profiletemplates" + detail::query({{"targetuser", target_user}}),
+        const std::optional<TargetUser>& target_user = std::nullopt) {
+        return list("profiletemplates" + detail::query({{"targetuser", target_query(target_user)}}),
                     parse_profile_template_view);
     }
 
     /// 2. GET profiletemplates/{id}/policies/{type} (the examples' path;
     /// docs/api-discrepancies.md AD-07).
     [[nodiscard]] ApiResult<WorkflowPolicy, NoContent> get_workflow_policy(
-        const Guid& profile_template, WorkflowType type) {
+        const ProfileTemplateId& profile_template, WorkflowType type) {
         return object("GET",
                       "profiletemplates/" + profile_template.str() + "/policies/" +
                           std::string(to_string(type)),
@@ -113,7 +123,7 @@ class BasicClient {
     /// 3. GET profiletemplates/{id}/configuration/smartcards (walkthrough step 12;
     /// docs/api-discrepancies.md AD-11).
     [[nodiscard]] ApiResult<SmartcardPolicy, NoContent> get_smartcard_policy(
-        const Guid& profile_template) {
+        const ProfileTemplateId& profile_template) {
         return object("GET",
                       "profiletemplates/" + profile_template.str() + "/configuration/smartcards",
                       {}, parse_smartcard_policy);
@@ -123,30 +133,32 @@ class BasicClient {
     // Requests
 
     /// 4. POST requests: 201 with the new request's URI.
-    [[nodiscard]] ApiResult<Created, NoContent> create_request(const NewRequest& request) {
+    [[nodiscard]] ApiResult<Created<RequestId>, NoContent> create_request(
+        const NewRequest& request) {
         if (!request.profile_template && !request.smartcard) {
             throw InvalidArgument(
                 "a new request needs a profile template (or a smart card for Unblock)");
         }
-        return created("requests", detail::new_request_body(request));
+        return created<RequestId>("requests", detail::new_request_body(request));
     }
 
     /// 5. GET requests[?status=&targetuser=].
     [[nodiscard]] ApiResult<std::vector<Request>> list_requests(
-        std::optional<RequestStatus> status = std::nullopt, const std::string& target_user = {}) {
-        return list("requests" + detail::query({{"targetuser", target_user},
+        std::optional<RequestStatus> status = std::nullopt,
+        const std::optional<TargetUser>& target_user = std::nullopt) {
+        return list("requests" + detail::query({{"targetuser", target_query(target_user)},
                                                 {"status", status ? std::string(to_string(*status))
                                                                   : std::string()}}),
                     parse_request);
     }
 
     /// 6. GET requests/{id}.
-    [[nodiscard]] ApiResult<Request, NoContent> get_request(const Guid& request) {
+    [[nodiscard]] ApiResult<Request, NoContent> get_request(const RequestId& request) {
         return object("GET", "requests/" + request.str(), {}, parse_request);
     }
 
     /// 7. PUT requests/{id} {"status": Completed|Canceled|Abandoned}.
-    [[nodiscard]] ApiResult<Request, NoContent> set_request_status(const Guid& request,
+    [[nodiscard]] ApiResult<Request, NoContent> set_request_status(const RequestId& request,
                                                                    RequestStatus status) {
         if (status != RequestStatus::completed && status != RequestStatus::canceled &&
             status != RequestStatus::abandoned) {
@@ -158,14 +170,14 @@ class BasicClient {
 
     /// 8. GET requests/{id}/certificaterequestgenerationoptions: one entry per PKCS#10 to make.
     [[nodiscard]] ApiResult<std::vector<CertificateRequestGenerationOptions>>
-    get_certificate_request_generation_options(const Guid& request) {
+    get_certificate_request_generation_options(const RequestId& request) {
         return list("requests/" + request.str() + "/certificaterequestgenerationoptions",
                     parse_certificate_request_generation_options);
     }
 
     /// 9. POST requests/{id}/certificatedata: submit PKCS#10 requests, get the certificates.
     [[nodiscard]] ApiResult<std::vector<Certificate>> submit_certificate_requests(
-        const Guid& request, const CertificateData& data) {
+        const RequestId& request, const CertificateData& data) {
         return list("requests/" + request.str() + "/certificatedata", parse_certificate, "POST",
                     detail::certificate_data_body(data));
     }
@@ -174,9 +186,11 @@ class BasicClient {
     // Smart cards
 
     /// 10. POST smartcards {requestid, cardid, atr}: bind the card to the request.
-    [[nodiscard]] ApiResult<Created, NoContent> assign_smartcard(
-        const Guid& request, const CardId& card, const std::optional<Atr>& atr = std::nullopt) {
-        return created("smartcards", detail::assign_smartcard_body(request, card, atr));
+    [[nodiscard]] ApiResult<Created<SmartcardId>, NoContent> assign_smartcard(
+        const RequestId& request, const CardId& card,
+        const std::optional<Atr>& atr = std::nullopt) {
+        return created<SmartcardId>("smartcards",
+                                    detail::assign_smartcard_body(request, card, atr));
     }
 
     /// 11. GET smartcards[?cardid=]: the docs return one object; a list is accepted too
@@ -193,24 +207,23 @@ class BasicClient {
     }
 
     /// 13. GET requests/{r}/smartcards/{s}/authenticationresponse: the server's answer to the
-    /// card's admin challenge, computed with the default (diversified=false) or the diversified
-    /// admin key. The challenge travels as base64 (docs/api-discrepancies.md
-    /// AD-32).
+    /// card's admin challenge, computed with the template's default admin key
+    /// (AdminKey::default_key, diversified=false) or the card's diversified one
+    /// (AdminKey::diversified). The challenge travels as base64 (docs/api-discrepancies.md AD-32).
     [[nodiscard]] ApiResult<SecretBlob, NoContent> get_authentication_response(
-        const Guid& request, const SmartcardId& smartcard, const CardId& card,
-        const Challenge& challenge, bool diversified,
-        const std::optional<Atr>& atr = std::nullopt) {
+        const RequestId& request, const SmartcardId& smartcard, const CardId& card,
+        const Challenge& challenge, AdminKey key, const std::optional<Atr>& atr = std::nullopt) {
         return blob("requests/" + request.str() + "/smartcards/" + smartcard.str() +
                     "/authenticationresponse" +
                     detail::query({{"cardid", card.guid()},
                                    {"challenge", challenge.base64()},
-                                   {"diversified", diversified ? "true" : "false"},
+                                   {"diversified", key == AdminKey::diversified ? "true" : "false"},
                                    {"atr", atr ? atr->hex() : std::string()}}));
     }
 
     /// 14. GET requests/{r}/smartcards/{s}/diversifiedkey: the card's new admin key.
     [[nodiscard]] ApiResult<SecretBlob, NoContent> get_diversified_admin_key(
-        const Guid& request, const SmartcardId& smartcard, const CardId& card,
+        const RequestId& request, const SmartcardId& smartcard, const CardId& card,
         const std::optional<Atr>& atr = std::nullopt) {
         return blob(
             "requests/" + request.str() + "/smartcards/" + smartcard.str() + "/diversifiedkey" +
@@ -220,7 +233,7 @@ class BasicClient {
     /// 16. PUT requests/{r}/smartcards/{s} {"status": ...} (the table says GET;
     /// docs/api-discrepancies.md AD-36).
     [[nodiscard]] ApiResult<Smartcard, NoContent> update_smartcard_status(
-        const Guid& request, const SmartcardId& smartcard, SmartcardStatus status) {
+        const RequestId& request, const SmartcardId& smartcard, SmartcardStatus status) {
         return object("PUT", "requests/" + request.str() + "/smartcards/" + smartcard.str(),
                       detail::status_body(to_string(status)), parse_smartcard);
     }
@@ -246,25 +259,26 @@ class BasicClient {
     }
 
     /// 18. GET profiles/{id}: documented as a list (one profile).
-    [[nodiscard]] ApiResult<std::vector<Profile>> get_profile(const Guid& profile) {
+    [[nodiscard]] ApiResult<std::vector<Profile>> get_profile(const ProfileId& profile) {
         return list("profiles/" + profile.str(), parse_profile);
     }
 
     /// 19. GET requests/{id}/profiles[?status=].
     [[nodiscard]] ApiResult<std::vector<Profile>> list_request_profiles(
-        const Guid& request, const std::string& status = {}) {
+        const RequestId& request, const std::string& status = {}) {
         return list("requests/" + request.str() + "/profiles" + detail::query({{"status", status}}),
                     parse_profile);
     }
 
     /// 20. GET profiles/{id}/operations.
-    [[nodiscard]] ApiResult<std::vector<std::string>> get_profile_operations(const Guid& profile) {
+    [[nodiscard]] ApiResult<std::vector<std::string>> get_profile_operations(
+        const ProfileId& profile) {
         return list("profiles/" + profile.str() + "/operations", detail::string_item);
     }
 
     /// 22. GET profiles/{id}/certificates (6-field view).
     [[nodiscard]] ApiResult<std::vector<ClmCertificate>> get_profile_certificates(
-        const Guid& profile) {
+        const ProfileId& profile) {
         return list("profiles/" + profile.str() + "/certificates", parse_clm_certificate);
     }
 
@@ -302,14 +316,21 @@ class BasicClient {
                                       options_.max_json_depth);
     }
 
-    /// POST that creates (see detail::created_outcome).
-    ApiResult<Created, NoContent> created(const std::string& relative, SecretString body) {
-        using Result = ApiResult<Created, NoContent>;
+    /// The targetuser query value (empty: left out).
+    static std::string target_query(const std::optional<TargetUser>& target_user) {
+        return target_user ? target_user->query_value() : std::string();
+    }
+
+    /// POST that creates an object with an id of type Id (see detail::created_outcome).
+    template <class Id>
+    ApiResult<Created<Id>, NoContent> created(const std::string& relative, SecretString body) {
+        using Result = ApiResult<Created<Id>, NoContent>;
         auto answered =
             exchange<Result>("POST", server_.api(relative), {200, 201, 204}, std::move(body));
         if (auto* outcome = std::get_if<Result>(&answered))
             return std::move(*outcome);
-        return detail::created_outcome(std::get<HttpResponse>(answered), options_.max_json_depth);
+        return detail::created_outcome<Id>(std::get<HttpResponse>(answered),
+                                           options_.max_json_depth);
     }
 
     /// GET of a secret base64 JSON string (see detail::blob_outcome).
@@ -326,8 +347,9 @@ class BasicClient {
     template <class Result>
     std::variant<HttpResponse, Result> exchange(std::string method, std::string url,
                                                 std::initializer_list<int> own,
-                                                SecretString body = {}) {
-        auto sent = send(std::move(method), std::move(url), std::move(body));
+                                                SecretString body = {},
+                                                const CallContext& context = {}) {
+        auto sent = send(std::move(method), std::move(url), std::move(body), context);
         if (auto* failure = std::get_if<TransportError>(&sent))
             return Result{TransportFailure{std::move(*failure)}};
         auto& response = std::get<HttpResponse>(sent);
@@ -338,7 +360,10 @@ class BasicClient {
         return detail::failure_outcome<Result>(response, options_.max_json_depth);
     }
 
-    TransportResult send(std::string method, std::string url, SecretString body = {}) {
+    /// Sends the request, again while the retry policy allows (see mimcm/retry.hpp). The request
+    /// object is kept for every attempt, so a PUT's body goes out intact each time.
+    TransportResult send(std::string method, std::string url, SecretString body = {},
+                         const CallContext& context = {}) {
         HttpRequest request;
         request.method = std::move(method);
         request.url = std::move(url);
@@ -348,6 +373,14 @@ class BasicClient {
         }
         request.headers.push_back({"Accept", "application/json"});
         request.headers.push_back({"User-Agent", options_.user_agent});
+        return detail::send_with_retries(
+            request, options_.retry, random_, context,
+            [this](HttpRequest& r) { return send_authenticated(r); },
+            [this](auto&& build) { this->log(LogLevel::warning, build); });
+    }
+
+    /// One attempt: a bearer token from the provider, and once more with a fresh one after a 401.
+    TransportResult send_authenticated(HttpRequest& request) {
         if (options_.token_provider) {
             request.bearer_token = options_.token_provider(TokenRequest::initial);
         }
@@ -402,6 +435,7 @@ class BasicClient {
     CmUrl server_;
     Transport transport_;
     ClientOptions options_;
+    std::function<double()> random_;  ///< the retry jitter's source
 };
 
 }  // namespace mimcm

@@ -96,6 +96,9 @@ enum class EnrollmentStep {
     return "enrollment";
 }
 
+/// What the progress callback reports about a step.
+enum class StepEvent { started, succeeded };
+
 struct EnrollmentOptions {
     /// The profile template, by display name or GUID.
     std::string profile_template;
@@ -111,8 +114,8 @@ struct EnrollmentOptions {
     /// the application's key storage provider).
     std::function<std::vector<std::string>(const std::vector<CertificateRequestGenerationOptions>&)>
         make_certificate_requests;
-    /// Called as each step starts (done=false) and ends well (done=true).
-    std::function<void(EnrollmentStep, bool done)> progress;
+    /// Called as each step starts (StepEvent::started) and ends well (StepEvent::succeeded).
+    std::function<void(EnrollmentStep, StepEvent)> progress;
 };
 
 /// What became of the card's PIN.
@@ -172,10 +175,10 @@ struct EnrollmentReport {
     std::string failure_outcome;
     /// Where the failure came from.
     FailureSource failure_source = FailureSource::none;
-    std::optional<Guid> request;     ///< created on the server: cancel or abandon it
-    std::optional<Guid> smartcard;   ///< the card bound to the request
-    bool admin_key_changed = false;  ///< the card now holds the diversified admin key
-    bool pin_set = false;            ///< pin == PinOutcome::set
+    std::optional<RequestId> request;      ///< created on the server: cancel or abandon it
+    std::optional<SmartcardId> smartcard;  ///< the card bound to the request
+    bool admin_key_changed = false;        ///< the card now holds the diversified admin key
+    bool pin_set = false;                  ///< pin == PinOutcome::set
     PinOutcome pin = PinOutcome::not_reached;
     bool pin_proposed_by_server = false;
     /// The card failed in the middle of a write without answering it (removed, a reader failure,
@@ -224,7 +227,7 @@ class Enrollment {
 
   private:
     void flow() {
-        const Guid profile_template =
+        const ProfileTemplateId profile_template =
             step(EnrollmentStep::list_templates, [&] { return find_template(); });
         const WorkflowPolicy policy = step(EnrollmentStep::enroll_policy, [&] {
             return value<WorkflowPolicy>(
@@ -244,9 +247,9 @@ class Enrollment {
             request.profile_template = profile_template;
             request.data_collection = options_.data_collection;
             request.comment = options_.comment;
-            return value<Created>(client_.create_request(request)).id;
+            return value<Created<RequestId>>(client_.create_request(request)).id;
         });
-        const Guid request_id = *report_.request;
+        const RequestId request_id = *report_.request;
         step(EnrollmentStep::get_request, [&] {
             const Request request = value<Request>(client_.get_request(request_id));
             // Walkthrough step 8: execution may start once the request is approved.
@@ -262,15 +265,15 @@ class Enrollment {
         CardData card = step(EnrollmentStep::read_card,
                              [&] { return card_data([&] { return card_.read(); }); });
         const SmartcardId smartcard = step(EnrollmentStep::assign_smartcard, [&] {
-            return SmartcardId::parse(
-                value<Created>(client_.assign_smartcard(request_id, card.card_id, card.atr))
-                    .id.str());
+            return value<Created<SmartcardId>>(
+                       client_.assign_smartcard(request_id, card.card_id, card.atr))
+                .id;
         });
-        report_.smartcard = Guid::parse(smartcard.str());
+        report_.smartcard = smartcard;
         step(EnrollmentStep::get_smartcard, [&] {
             const Smartcard bound = value<Smartcard>(client_.get_smartcard(smartcard));
             const auto serial = bound.card_id();
-            if (!serial || serial->str() != card.card_id.guid()) {
+            if (!serial || serial->bytes() != card.card_id.bytes()) {
                 throw detail::StepFailed{EnrollmentStep::get_smartcard,
                                          "the server bound another card id", "protocol_error",
                                          FailureSource::server};
@@ -316,7 +319,7 @@ class Enrollment {
         // A card whose PIN needs the PUK gets its PIN first: a refused PUK then leaves the card
         // unchanged, where it would otherwise leave a changed admin key behind.
         const bool pin_first = pin_path == PinPath::puk;
-        bool diversified = false;
+        AdminKey admin_key = AdminKey::default_key;
         SecretString pin;
         const auto admin_key_steps = [&] {
             if (!card_policy.diversify_admin_key)
@@ -332,13 +335,14 @@ class Enrollment {
                     card = card_data(
                         [&] { return card_.read(); });  // a fresh challenge after the PIN step
                 const SecretBlob response = value<SecretBlob>(client_.get_authentication_response(
-                    request_id, smartcard, card.card_id, card.challenge, false, card.atr));
+                    request_id, smartcard, card.card_id, card.challenge, AdminKey::default_key,
+                    card.atr));
                 check_server_blob(response, card::admin_response_size, "admin challenge response");
                 card_write([&] { card_.set_admin_key(response.bytes, key.bytes); });
                 return true;
             });
             report_.admin_key_changed = true;
-            diversified = true;
+            admin_key = AdminKey::diversified;
         };
 
         const auto pin_steps = [&] {
@@ -376,7 +380,7 @@ class Enrollment {
                     card = card_data([&] { return card_.read(); });
                     const SecretBlob response = value<SecretBlob>(
                         client_.get_authentication_response(request_id, smartcard, card.card_id,
-                                                            card.challenge, diversified, card.atr));
+                                                            card.challenge, admin_key, card.atr));
                     check_server_blob(response, card::admin_response_size,
                                       "admin challenge response");
                     caller_data(
@@ -415,13 +419,13 @@ class Enrollment {
         });
     }
 
-    Guid find_template() {
+    ProfileTemplateId find_template() {
         const auto templates =
             value<std::vector<ProfileTemplateView>>(client_.list_profile_templates());
-        const auto wanted = Guid::try_parse(options_.profile_template);
+        const auto wanted = ProfileTemplateId::try_parse(options_.profile_template);
         for (const auto& t : templates) {
-            if ((wanted && t.uuid == wanted->str()) || t.name == options_.profile_template)
-                return Guid::parse(t.uuid);
+            if (t.uuid && ((wanted && *t.uuid == *wanted) || t.name == options_.profile_template))
+                return *t.uuid;
         }
         throw detail::StepFailed{
             EnrollmentStep::list_templates,
@@ -437,11 +441,11 @@ class Enrollment {
     auto step(EnrollmentStep which, Body body) -> decltype(body()) {
         current_ = which;
         if (options_.progress)
-            options_.progress(which, false);
+            options_.progress(which, StepEvent::started);
         try {
             auto result = body();
             if (options_.progress)
-                options_.progress(which, true);
+                options_.progress(which, StepEvent::succeeded);
             return result;
         } catch (const detail::StepFailed&) {
             throw;

@@ -75,6 +75,9 @@ struct TransportError {
     Kind kind = Kind::other;
     int native_code = 0;  ///< the transport's own code (CURLcode for the curl transport)
     std::string message;  ///< what happened, in words (never carries secrets)
+    /// True when a response had begun (a status line came) before the failure: the server got the
+    /// request and may have acted on it. A transport that cannot tell leaves it false.
+    bool response_started = false;
 
     [[nodiscard]] bool timed_out() const noexcept { return kind == Kind::timeout; }
     /// True when one of the transport's limits (size, headers, speed) ended the call.

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -183,15 +184,91 @@ class Guid {
     std::string text_;
 };
 
-/// The CM id of a smart card object (Smartcard.Uuid), the {id} of /smartcards/{id}/....
-class SmartcardId : public Guid {
+/// A GUID-valued id of one kind of CM object. Each kind is its own type (RequestId,
+/// SmartcardId...): none converts to another, nor from a Guid or a string, except through the
+/// explicit constructor or parse(). Thread safety: an immutable value; copies may be used on any
+/// thread.
+template <class Derived>
+class BasicId {
   public:
-    [[nodiscard]] static SmartcardId parse(std::string_view text) {
-        return SmartcardId(Guid::parse(text, "smart card id"));
+    explicit BasicId(Guid guid) noexcept : guid_(std::move(guid)) {}
+
+    /// Throws InvalidArgument naming the kind of id ("request id \"x\" is not a GUID ...").
+    [[nodiscard]] static Derived parse(std::string_view text) {
+        return Derived(Guid::parse(text, Derived::kind));
+    }
+    [[nodiscard]] static std::optional<Derived> try_parse(std::string_view text) {
+        if (auto g = Guid::try_parse(text))
+            return Derived(*std::move(g));
+        return std::nullopt;
+    }
+    /// Lowercase, hyphenated, no braces.
+    [[nodiscard]] const std::string& str() const noexcept { return guid_.str(); }
+    [[nodiscard]] const Guid& guid() const noexcept { return guid_; }
+
+    friend bool operator==(const Derived& a, const Derived& b) noexcept {
+        return a.guid() == b.guid();
+    }
+    friend bool operator!=(const Derived& a, const Derived& b) noexcept { return !(a == b); }
+    /// An order (of the canonical text), for sorted containers.
+    friend bool operator<(const Derived& a, const Derived& b) noexcept { return a.str() < b.str(); }
+    friend std::ostream& operator<<(std::ostream& out, const Derived& id) {
+        return out << id.str();
     }
 
   private:
-    explicit SmartcardId(Guid g) : Guid(std::move(g)) {}
+    Guid guid_;
+};
+
+/// The CM id of a certificate request (Request.Uuid), the {id} of /requests/{id}/....
+class RequestId : public BasicId<RequestId> {
+  public:
+    static constexpr const char* kind = "request id";
+    using BasicId<RequestId>::BasicId;
+};
+
+/// The CM id of a profile template (ProfileTemplate.Uuid).
+class ProfileTemplateId : public BasicId<ProfileTemplateId> {
+  public:
+    static constexpr const char* kind = "profile template id";
+    using BasicId<ProfileTemplateId>::BasicId;
+};
+
+/// The CM id of a software certificate profile (Profile.Uuid), the {id} of /profiles/{id}/....
+class ProfileId : public BasicId<ProfileId> {
+  public:
+    static constexpr const char* kind = "profile id";
+    using BasicId<ProfileId>::BasicId;
+};
+
+/// The CM id of a smart card object (Smartcard.Uuid), the {id} of /smartcards/{id}/.... Not the
+/// card's own id (CardId), which the card holds.
+class SmartcardId : public BasicId<SmartcardId> {
+  public:
+    static constexpr const char* kind = "smart card id";
+    using BasicId<SmartcardId>::BasicId;
+};
+
+/// The CM id of a user (Request.TargetUserUuid, Smartcard.AssignedUserUuid...).
+class UserId : public BasicId<UserId> {
+  public:
+    static constexpr const char* kind = "user id";
+    using BasicId<UserId>::BasicId;
+};
+
+/// Whose objects a list operation asks for (the targetuser query): the caller, or one user.
+/// An immutable value; copies may be used on any thread.
+class TargetUser {
+  public:
+    /// The caller's own ("current", the only value the CM documents).
+    [[nodiscard]] static TargetUser current() { return TargetUser("current"); }
+    [[nodiscard]] static TargetUser user(const UserId& id) { return TargetUser(id.str()); }
+    /// The value of the targetuser query parameter.
+    [[nodiscard]] const std::string& query_value() const noexcept { return value_; }
+
+  private:
+    explicit TargetUser(std::string value) : value_(std::move(value)) {}
+    std::string value_;
 };
 
 /// The card's answer to reset, 2 to 33 bytes (ISO/IEC 7816-3). Sent as lowercase hex.

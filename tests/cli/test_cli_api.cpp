@@ -9,6 +9,7 @@
 #include "emulator.hpp"
 #include "fault_server.hpp"
 #include "rig.hpp"
+#include "test_data.hpp"
 
 using mimcm_test::cli;
 using mimcm_test::Emulator;
@@ -170,4 +171,41 @@ TEST_CASE("enroll on a PIV card takes the PUK from MIMCM_PUK, or leaves the PIN 
     CHECK(std::string(json_of(run.out)["pin"].GetString()) == "left_to_user");
     CHECK_THAT(run.err, Catch::Contains("the PIN was not set") && Catch::Contains("MIMCM_PUK"));
     rig::remove_card(1);
+}
+
+TEST_CASE("the CLI option --retries N: a GET that gets 503 is sent N+1 times, once for 0",
+          "[cli][api][retry]") {
+    Emulator emulator;
+    struct Case {
+        std::vector<std::string> option;
+        std::size_t sent;
+    };
+    for (const Case& c : {Case{{"--retries", "0"}, 1}, Case{{}, 3}, Case{{"--retries", "1"}, 2},
+                          Case{{"--retries=4"}, 5}}) {
+        const std::string id = mimcm_test::fresh_smartcard_id();
+        INFO(id);
+        emulator.set_faults(R"({"GetSmartcard":{"status":503,"times":10,"retry_after":0,)"
+                            R"("request_contains":")" +
+                            id + R"("}})");
+        std::vector<std::string> args = {"smartcard", "show",   "--smartcard-id",
+                                         id,          "--json", "--verbose"};
+        args.insert(args.end(), c.option.begin(), c.option.end());
+        const auto run = api(args);
+        INFO(run.err);
+        CHECK(run.code == 5);
+        CHECK(std::string(json_of(run.out)["outcome"].GetString()) == "server_error");
+        CHECK(emulator.requests_for(id).size() == c.sent);
+        std::size_t retries = 0;
+        for (std::size_t at = run.err.find("-> 503: retrying"); at != std::string::npos;
+             at = run.err.find("-> 503: retrying", at + 1))
+            ++retries;
+        CHECK(retries == c.sent - 1);
+    }
+    for (const char* bad : {"11", "-1", "x", "", "1.5", "007"}) {
+        CAPTURE(bad);
+        const auto run = api({"smartcard", "show", "--smartcard-id",
+                              mimcm_test::fresh_smartcard_id(), "--retries", bad});
+        CHECK(run.code == 2);
+        CHECK_THAT(run.err, Catch::Contains("--retries needs a whole number from 0 to 10"));
+    }
 }

@@ -84,8 +84,8 @@ Run enroll(const std::string& profile_template,
     options.user_pin = [] { return SecretString(kUserPin); };
     options.make_certificate_requests = make_csrs;
     options.puk = std::move(puk);
-    options.progress = [&](EnrollmentStep step, bool done) {
-        if (!done) {
+    options.progress = [&](EnrollmentStep step, StepEvent event) {
+        if (event == StepEvent::started) {
             run.steps.push_back(step);
             if (at_step)
                 at_step(step);
@@ -185,7 +185,7 @@ void insert_enrollment_card(const std::string& admin_key = kZeroKey) {
 }
 
 /// The emulator's view of a smart card (its diversified key, the PIN it proposed).
-rapidjson::Document server_state(const Guid& smartcard) {
+rapidjson::Document server_state(const SmartcardId& smartcard) {
     Emulator emulator;
     CurlTransport control(CurlOptions{});
     HttpRequest request;
@@ -285,7 +285,7 @@ TEST_CASE("enrollment end to end, for every PIN and admin key policy", "[enroll]
         const auto request = client.get_request(*run.report.request);
         REQUIRE(std::holds_alternative<Request>(request));
         CHECK(std::get<Request>(request).status == mimcm::request_status::completed);
-        CHECK(std::get<Request>(request).new_smartcard_uuid == run.report.smartcard->str());
+        CHECK(std::get<Request>(request).new_smartcard_uuid == run.report.smartcard);
     }
 }
 

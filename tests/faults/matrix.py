@@ -14,7 +14,9 @@ Runs the real CLI against each fault (rows in parallel, --jobs at a time) and me
 (the "outcome" and, for a transport failure, the "transport_error" of its --json output), its exit code, its
 wall time and its peak resident memory (ru_maxrss from wait4, taken by tests/faults/peak_rss.cpp
 so that the figure is the CLI's own). Each row states what
-it expects: outcome, exit code, a time window and a memory bound. The CLI runs with --timeout 30,
+it expects: outcome, exit code, a time window, a memory bound and how many times the CLI retried
+(from its --verbose log; the rows of a fault before any answer run with --retries 0 to show the
+fault itself, and one row shows it retried by default). The CLI runs with --timeout 30,
 so the SDK's limits end the faults, not the timeout; the low-speed limit keeps its default
 (15 s without 32 bytes a second), so the silent and dripping servers take about 15 s.
 
@@ -49,7 +51,7 @@ REQUEST = "0f3c5a7e-1b2d-4c6e-8a9f-1e2d3c4b5a69"
 
 class Row:
     def __init__(self, fault, target, args, outcome, exit_code, max_s, min_s=0.0, max_rss_mib=24,
-                 kind=None, contains=None, timeout=30):
+                 kind=None, contains=None, timeout=30, retries=0):
         self.fault = fault          # what the server or the network does
         self.target = target        # (server, path or listener) resolved to a URL at run time
         self.args = args            # the CLI command and its own arguments
@@ -62,6 +64,9 @@ class Row:
         self.max_rss_mib = max_rss_mib
         self.contains = contains    # a piece of the message that names the fault
         self.timeout = timeout      # the CLI's --timeout
+        # the retries the CLI logs (its --verbose "retrying in" lines): 0 for every fault the SDK
+        # must not retry (a POST, an answer that began, a limit, TLS, a timeout...)
+        self.retries = retries
         self.result = None
 
 
@@ -79,6 +84,11 @@ def request_show():
 
 def request_create():
     return ["request", "create", "--template", TEMPLATE]
+
+
+# A GET that fails before any answer is retried (twice by default): the rows that show how such a
+# fault surfaces turn retries off, so they measure one attempt.
+ONCE = ["--retries", "0"]
 
 
 LOW_SPEED = dict(min_s=13.0, max_s=25.0)  # the default low-speed window is 15 s
@@ -134,14 +144,17 @@ ROWS = [
         contains="'localhost'"),
     # The emulator behind tests/rig/cut_proxy.py.
     Row("proxy: relayed untouched (control)", ("cut", "pass"), templates(), "ok", 0, max_s=5),
-    Row("proxy: closed on accept, before the request", ("cut", "accept-close"), templates(),
+    Row("proxy: closed on accept, before the request", ("cut", "accept-close"), templates() + ONCE,
         "transport_failure", 7, max_s=5, kind="send/receive"),
     # The RST can reach the client while libcurl still checks its connect (a connection failure)
     # or once it sends the request (a send/receive failure): both are right.
-    Row("proxy: reset (RST) on accept", ("cut", "accept-reset"), templates(),
+    Row("proxy: reset (RST) on accept", ("cut", "accept-reset"), templates() + ONCE,
         "transport_failure", 7, max_s=5, kind=("send/receive", "connection")),
     Row("proxy: closed after the request, before any answer", ("cut", "after-request"),
-        templates(), "transport_failure", 7, max_s=5, kind="send/receive"),
+        templates() + ONCE, "transport_failure", 7, max_s=5, kind="send/receive"),
+    # The default policy: 2 retries, waits of up to 0.5 s and 1 s.
+    Row("proxy: closed after the request, before any answer, retried", ("cut", "after-request"),
+        templates(), "transport_failure", 7, max_s=5, kind="send/receive", retries=2),
     Row("proxy: POST relayed, closed before any answer", ("cut", "after-request"),
         request_create(), "transport_failure", 7, max_s=5, kind="send/receive"),
     Row("proxy: cut after 17 bytes (inside the headers)", ("cut", "bytes-17"), templates(),
@@ -266,7 +279,7 @@ def run_row(row, cli, peak_rss, servers, scratch):
     # peak_rss kills a CLI that never ends, well after the row's time bound (the row then fails).
     argv = [peak_rss, rss_file, str(int(row.max_s) + 15), cli] + row.args + [
         "--server", servers.url(row.target), "--ca-file", servers.ca, "--proxy", "",
-        "--timeout", str(row.timeout), "--json"]
+        "--timeout", str(row.timeout), "--json", "--verbose"]
     started = time.monotonic()
     proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           stdin=subprocess.DEVNULL, env=child_env(), timeout=row.max_s + 30)
@@ -285,8 +298,9 @@ def run_row(row, cli, peak_rss, servers, scratch):
         kind = doc.get("transport_error")
     except ValueError:
         outcome, kind = "(not JSON)", None
+    retries = stderr.count(": retrying in ")
     row.result = dict(outcome=outcome, kind=kind, message=message, exit=proc.returncode,
-                      seconds=seconds, rss_kib=rss_kib, stderr=stderr)
+                      seconds=seconds, rss_kib=rss_kib, stderr=stderr, retries=retries)
 
     misses = []
     kinds = kinds_of(row)
@@ -300,22 +314,25 @@ def run_row(row, cli, peak_rss, servers, scratch):
         misses.append("memory")
     if row.contains and row.contains not in message:
         misses.append("message")
+    if retries != row.retries:
+        misses.append("retries")
     row.result["misses"] = misses
 
 
 def table(rows):
-    lines = ["| fault | outcome | exit code | time | peak RSS | expected | result |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| fault | outcome | exit code | time | retries | peak RSS | expected | result |",
+             "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         r = row.result
         outcome = r["outcome"] + (" (%s)" % r["kind"] if r["kind"] else "")
-        expected = "%s%s, exit %d, %s s, RSS <= %d MiB" % (
+        expected = "%s%s, exit %d, %s s, %d retries, RSS <= %d MiB" % (
             row.outcome, " (%s)" % " or ".join(kinds_of(row)) if row.kind else "", row.exit_code,
             ("%g-%g" % (row.min_s, row.max_s)) if row.min_s else ("<= %g" % row.max_s),
-            row.max_rss_mib)
+            row.retries, row.max_rss_mib)
         verdict = "ok" if not r["misses"] else "MISS: " + ", ".join(r["misses"])
-        lines.append("| %s | %s | %d | %.2f s | %.1f MiB | %s | %s |" % (
-            row.fault, outcome, r["exit"], r["seconds"], r["rss_kib"] / MIB, expected, verdict))
+        lines.append("| %s | %s | %d | %.2f s | %d | %.1f MiB | %s | %s |" % (
+            row.fault, outcome, r["exit"], r["seconds"], r["retries"], r["rss_kib"] / MIB,
+            expected, verdict))
     return "\n".join(lines)
 
 

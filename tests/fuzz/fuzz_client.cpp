@@ -146,9 +146,10 @@ void check_value(const mimcm::ApiResult<mimcm::SecretBlob, mimcm::NoContent>& re
     if (const auto* blob = std::get_if<mimcm::SecretBlob>(&result))
         MIMCM_FUZZ_CHECK(!blob->bytes.empty());
 }
-void check_value(const mimcm::ApiResult<mimcm::Created, mimcm::NoContent>& result) {
-    if (const auto* created = std::get_if<mimcm::Created>(&result)) {
-        MIMCM_FUZZ_CHECK(mimcm::Guid::try_parse(created->id.str()) == created->id);
+template <class Id>
+void check_value(const mimcm::ApiResult<mimcm::Created<Id>, mimcm::NoContent>& result) {
+    if (const auto* created = std::get_if<mimcm::Created<Id>>(&result)) {
+        MIMCM_FUZZ_CHECK(Id::try_parse(created->id.str()) == created->id);
         MIMCM_FUZZ_CHECK(!mimcm::detail::has_control_character(created->uri));
     }
 }
@@ -159,7 +160,12 @@ void check_value(const Result&) {}
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     static const mimcm::CmUrl server = mimcm::CmUrl::parse("https://cm.example");
-    static const mimcm::Guid request = mimcm::Guid::parse("a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099");
+    static const mimcm::RequestId request =
+        mimcm::RequestId::parse("a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099");
+    static const mimcm::ProfileTemplateId profile_template =
+        mimcm::ProfileTemplateId::parse("a039b4d0-5ce8-4eff-8651-181c6576fda3");
+    static const mimcm::ProfileId profile =
+        mimcm::ProfileId::parse("c0dd5c7d-ec35-4346-baca-3ad711e9722f");
     static const mimcm::SmartcardId smartcard =
         mimcm::SmartcardId::parse("17cf063d-e337-4aa9-a822-346554ddd3c9");
     static const mimcm::CardId card =
@@ -201,17 +207,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             run(client.server_proposed_pin(smartcard, card_data), ok);
             break;
         case 1:
-            run(client.list_profile_templates("user"), ok);
+            run(client.list_profile_templates(mimcm::TargetUser::current()), ok);
             break;
         case 2:
-            run(client.get_workflow_policy(request, mimcm::WorkflowType::enroll), ok);
+            run(client.get_workflow_policy(profile_template, mimcm::WorkflowType::enroll), ok);
             break;
         case 3:
-            run(client.get_smartcard_policy(request), ok);
+            run(client.get_smartcard_policy(profile_template), ok);
             break;
         case 4: {
             mimcm::NewRequest r;
-            r.profile_template = request;
+            r.profile_template = profile_template;
             r.data_collection = {{"Reason", "fuzz"}};
             r.priority = 4;
             run(client.create_request(r), created);
@@ -247,8 +253,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             run(client.get_smartcard(smartcard), ok);
             break;
         case 13:
-            run(client.get_authentication_response(request, smartcard, card, card_data.challenge,
-                                                   flags & 4, atr),
+            run(client.get_authentication_response(
+                    request, smartcard, card, card_data.challenge,
+                    (flags & 4) ? mimcm::AdminKey::diversified : mimcm::AdminKey::default_key, atr),
                 ok);
             break;
         case 14:
@@ -268,16 +275,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             run(client.list_profiles("Active"), ok);
             break;
         case 19:
-            run(client.get_profile(request), ok);
+            run(client.get_profile(profile), ok);
             break;
         case 20:
             run(client.list_request_profiles(request), ok);
             break;
         case 21:
-            run(client.get_profile_operations(request), ok);
+            run(client.get_profile_operations(profile), ok);
             break;
         case 22:
-            run(client.get_profile_certificates(request), ok);
+            run(client.get_profile_certificates(profile), ok);
             break;
         default:
             run(client.get_user_certificates(), ok);

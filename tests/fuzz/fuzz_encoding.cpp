@@ -75,9 +75,11 @@ void guids(std::string_view text) {
     MIMCM_FUZZ_CHECK(mimcm::detail::normalize_guid(*canonical) == canonical);
     MIMCM_FUZZ_CHECK(guid->str() == *canonical);
     MIMCM_FUZZ_CHECK(mimcm::SmartcardId::parse(text).str() == *canonical);
+    MIMCM_FUZZ_CHECK(mimcm::RequestId::try_parse(text)->guid() == *guid);
     const auto card = mimcm::CardId::from_guid(text);
     MIMCM_FUZZ_CHECK(card.guid() == *canonical);
-    MIMCM_FUZZ_CHECK(mimcm::detail::id_from_uri("api/v1.0/requests/" + *canonical + "/") == guid);
+    MIMCM_FUZZ_CHECK(mimcm::detail::id_from_uri<mimcm::RequestId>(
+                         "api/v1.0/requests/" + *canonical + "/") == mimcm::RequestId(*guid));
 }
 
 void card_id_bytes(const mimcm::Bytes& bytes) {
@@ -176,7 +178,7 @@ void messages(std::string_view text) {
     MIMCM_FUZZ_CHECK(id.empty() || mimcm::detail::normalize_guid(id) == id);
     const std::string quoted = mimcm::detail::quoted(text);
     MIMCM_FUZZ_CHECK(quoted.size() <= 80 + 5);
-    (void)mimcm::detail::id_from_uri(text);
+    (void)mimcm::detail::id_from_uri<mimcm::SmartcardId>(text);
 }
 
 }  // namespace

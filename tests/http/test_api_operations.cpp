@@ -17,12 +17,14 @@ namespace {
 
 const CurlGlobal curl_global;
 
-const Guid kDocsRequest = Guid::parse("a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099");
+const RequestId kDocsRequest = RequestId::parse("a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099");
 const SmartcardId kDocsSmartcard = SmartcardId::parse("17cf063d-e337-4aa9-a822-346554ddd3c9");
 const SmartcardId kActiveSmartcard = SmartcardId::parse("438d1b30-f3b4-4bed-85fa-285e08605ba7");
-const Guid kVscTemplate = Guid::parse("97cd65fa-af4b-4587-9309-0dd6bfd8b4e1");
-const Guid kDocsTemplate = Guid::parse("a039b4d0-5ce8-4eff-8651-181c6576fda3");
-const Guid kProfile = Guid::parse("c0dd5c7d-ec35-4346-baca-3ad711e9722f");
+const ProfileTemplateId kVscTemplate =
+    ProfileTemplateId::parse("97cd65fa-af4b-4587-9309-0dd6bfd8b4e1");
+const ProfileTemplateId kDocsTemplate =
+    ProfileTemplateId::parse("a039b4d0-5ce8-4eff-8651-181c6576fda3");
+const ProfileId kProfile = ProfileId::parse("c0dd5c7d-ec35-4346-baca-3ad711e9722f");
 const CardId kDocsCard = CardId::from_guid("bc88f13f-83ba-4037-8262-46eba1291c6e");
 
 struct Api {
@@ -67,9 +69,12 @@ TEST_CASE("api over HTTPS: templates and policies", "[http][api]") {
         ok<std::vector<ProfileTemplateView>>(api.client.list_profile_templates());
     bool sample = false, logon = false;
     for (const auto& t : templates) {
-        sample = sample || (t.uuid == "12bd5120-86a2-4ee1-8d05-131066871578" && !t.is_smartcard);
-        logon = logon || (t.uuid == "2b7044cf-aa96-4911-b886-177947e9271b" && t.is_smartcard &&
-                          !t.is_virtual_smartcard);
+        sample =
+            sample || (t.uuid == ProfileTemplateId::parse("12bd5120-86a2-4ee1-8d05-131066871578") &&
+                       !t.is_smartcard);
+        logon =
+            logon || (t.uuid == ProfileTemplateId::parse("2b7044cf-aa96-4911-b886-177947e9271b") &&
+                      t.is_smartcard && !t.is_virtual_smartcard);
     }
     CHECK(sample);
     CHECK(logon);
@@ -96,9 +101,11 @@ TEST_CASE("api over HTTPS: requests", "[http][api]") {
     CHECK(api.last("requests/" + kDocsRequest.str()).method == "GET");
     CHECK(docs.request_type == 1);
     CHECK(docs.data_collection_flags == 32);
-    CHECK(docs.originator_user_uuid == "8f1590dc-d932-4b66-8e68-2e91c5880780");
+    CHECK(docs.uuid == kDocsRequest);
+    CHECK(docs.originator_user_uuid == UserId::parse("8f1590dc-d932-4b66-8e68-2e91c5880780"));
+    CHECK_FALSE(docs.new_smartcard_uuid.has_value());  // the all-zero GUID is "none"
     CHECK(docs.submitted == "2015-07-07T23:36:21.93Z");
-    CHECK(docs.profile_template_uuid == kDocsTemplate.str());
+    CHECK(docs.profile_template_uuid == kDocsTemplate);
     CHECK(docs.is_smartcard);
 
     CHECK_FALSE(ok<std::vector<Request>>(api.client.list_requests()).empty());
@@ -107,7 +114,7 @@ TEST_CASE("api over HTTPS: requests", "[http][api]") {
     NewRequest request;
     request.profile_template = kVscTemplate;
     request.data_collection = {{"Request Reason", "Need VPN Certs"}};
-    const auto created = ok<Created>(api.client.create_request(request));
+    const auto created = ok<Created<RequestId>>(api.client.create_request(request));
     const auto sent = api.last("/api/v1.0/requests");
     CHECK(sent.method == "POST");
     CHECK(sent.headers.at("content-type") == "application/json");
@@ -147,13 +154,14 @@ TEST_CASE("api over HTTPS: smart cards, challenge responses, keys", "[http][api]
     const auto found = ok<std::vector<Smartcard>>(
         api.client.find_smartcards(CardId::from_guid("d1ef6869-5517-42a0-8f05-16ca1a0b834d")));
     REQUIRE(found.size() == 1);
-    CHECK(found[0].uuid == kActiveSmartcard.str());
+    CHECK(found[0].uuid == kActiveSmartcard);
     CHECK(api.last("/api/v1.0/smartcards").raw_query ==
           "cardid=d1ef6869-5517-42a0-8f05-16ca1a0b834d");
 
     // The docs' vectors: challenge 1hFD+cz/0so= with the all-zero key gives F0Zudm4wPLY=.
     const auto response = ok<SecretBlob>(api.client.get_authentication_response(
-        kDocsRequest, kDocsSmartcard, kDocsCard, Challenge::from_base64("1hFD+cz/0so="), false));
+        kDocsRequest, kDocsSmartcard, kDocsCard, Challenge::from_base64("1hFD+cz/0so="),
+        AdminKey::default_key));
     CHECK(to_hex(response.bytes.reveal()) == "17466e766e303cb6");
     CHECK(api.last("/authenticationresponse").raw_query ==
           "cardid=bc88f13f-83ba-4037-8262-46eba1291c6e&challenge=1hFD%2Bcz%2F0so%3D&diversified="
@@ -164,19 +172,20 @@ TEST_CASE("api over HTTPS: smart cards, challenge responses, keys", "[http][api]
 
     // A new request, a card bound to it, its status changed.
     NewRequest request;
-    request.profile_template = Guid::parse("7e570000-0000-4000-8000-000000000010");
+    request.profile_template = ProfileTemplateId::parse("7e570000-0000-4000-8000-000000000010");
     request.data_collection = {{"Request Reason", "test"}};
-    const auto created = ok<Created>(api.client.create_request(request));
+    const auto created = ok<Created<RequestId>>(api.client.create_request(request));
     const CardId card = CardId::from_guid(mimcm_test::fresh_smartcard_id());
-    const auto bound = ok<Created>(api.client.assign_smartcard(
+    const auto bound = ok<Created<SmartcardId>>(api.client.assign_smartcard(
         created.id, card, Atr::from_hex("3b8d0180fba000000397425446590301c8")));
     CHECK(api.last("/api/v1.0/smartcards").body ==
           R"({"requestid":")" + created.id.str() + R"(","cardid":")" + card.guid() +
               R"(","atr":"3b8d0180fba000000397425446590301c8"})");
-    const SmartcardId smartcard = SmartcardId::parse(bound.id.str());
+    const SmartcardId smartcard = bound.id;
     const auto assigned = ok<Smartcard>(api.client.get_smartcard(smartcard));
     CHECK(assigned.status == 2);
-    CHECK(assigned.card_id()->str() == card.guid());
+    CHECK(assigned.uuid == smartcard);
+    CHECK(assigned.card_id()->bytes() == card.bytes());
     const auto retired = ok<Smartcard>(
         api.client.update_smartcard_status(created.id, smartcard, SmartcardStatus::retired));
     CHECK(api.last("/smartcards/" + smartcard.str()).method == "PUT");

@@ -57,6 +57,7 @@ using mimcm::pcsc::Disposition;
 using mimcm::pcsc::Error;
 using mimcm::pcsc::ErrorCode;
 using mimcm::pcsc::ReadOptions;
+using mimcm::pcsc::SessionTransaction;
 using mimcm::pcsc::Transaction;
 
 using mimcm_test::thrown;
@@ -182,11 +183,11 @@ std::uint16_t verify_pin(const std::string& reader, const std::string& profile,
 }
 
 ReadOptions reader_and_profile(const std::string& reader, const std::string& profile,
-                               bool hold_transaction = true) {
+                               SessionTransaction transaction = SessionTransaction::held) {
     ReadOptions options;
     options.reader = reader;
     options.profiles = ProfileResolver::by_name(profile);
-    options.hold_transaction = hold_transaction;
+    options.transaction = transaction;
     return options;
 }
 
@@ -366,7 +367,7 @@ TEST_CASE("a card reset between challenge and response gives card_reset", "[pcsc
     Context context;
     // Without the session's transaction, so that another application can reset the card.
     CardSession session = CardSession::open(
-        context, reader_and_profile(kReader0, "gids", /*hold_transaction=*/false));
+        context, reader_and_profile(kReader0, "gids", SessionTransaction::not_held));
     (void)session.read();
     {
         Context other;

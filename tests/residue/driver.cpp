@@ -355,7 +355,7 @@ template <class Transport>
 void all_operations(Table& table, const MakeClient<Transport>& make, bool strict,
                     const std::string& card_guid) {
     using namespace mimcm;
-    const Guid tpl = Guid::parse(template_id);
+    const ProfileTemplateId tpl = ProfileTemplateId::parse(template_id);
     auto lenient = [&](std::pair<std::string, bool> o) {
         if (!strict && o.first != "transport_failure" && o.first != "protocol_error" &&
             o.first != "unauthorized")
@@ -364,7 +364,7 @@ void all_operations(Table& table, const MakeClient<Transport>& make, bool strict
     };
     // The request and card the operations work on: the fake's fixed ids, or created on the
     // emulator by the operations themselves.
-    Guid request = Guid::parse(request_id);
+    RequestId request = RequestId::parse(request_id);
     SmartcardId smartcard = SmartcardId::parse(smartcard_id);
     const CardData card{card_data().atr, CardId::from_guid(card_guid), card_data().challenge};
 
@@ -388,9 +388,9 @@ void all_operations(Table& table, const MakeClient<Transport>& make, bool strict
         n.profile_template = tpl;
         n.data_collection = {{"Request Reason", "residue test"}};
         auto result = c.create_request(n);
-        if (const auto* created = std::get_if<Created>(&result))
+        if (const auto* created = std::get_if<Created<RequestId>>(&result))
             request = created->id;
-        return expect<Created>(result);
+        return expect<Created<RequestId>>(result);
     });
     table.run("5 list_requests", "token", [&] {
         auto c = make();
@@ -408,9 +408,9 @@ void all_operations(Table& table, const MakeClient<Transport>& make, bool strict
     table.run("10 assign_smartcard", "token", [&] {
         auto c = make();
         auto result = c.assign_smartcard(request, card.card_id, card.atr);
-        if (const auto* created = std::get_if<Created>(&result))
-            smartcard = SmartcardId::parse(created->id.str());
-        return expect<Created>(result);
+        if (const auto* created = std::get_if<Created<SmartcardId>>(&result))
+            smartcard = created->id;
+        return expect<Created<SmartcardId>>(result);
     });
     table.run("11 find_smartcards", "token", [&] {
         auto c = make();
@@ -422,8 +422,8 @@ void all_operations(Table& table, const MakeClient<Transport>& make, bool strict
     });
     table.run("13 get_authentication_response", "token, challenge response", [&] {
         auto c = make();
-        auto result = c.get_authentication_response(request, smartcard, card.card_id,
-                                                    card.challenge, true, card.atr);
+        auto result = c.get_authentication_response(
+            request, smartcard, card.card_id, card.challenge, AdminKey::diversified, card.atr);
         const auto* blob = std::get_if<SecretBlob>(&result);
         return outcome_of(result, blob && same_bytes(blob->bytes, auth_response));
     });
@@ -462,7 +462,7 @@ void all_operations(Table& table, const MakeClient<Transport>& make, bool strict
         auto c = make();
         return lenient(expect<Request>(c.set_request_status(request, RequestStatus::canceled)));
     });
-    const Guid profile = Guid::parse(profile_id);
+    const ProfileId profile = ProfileId::parse(profile_id);
     table.run("17 list_profiles", "token", [&] {
         auto c = make();
         return expect<std::vector<Profile>>(c.list_profiles());

@@ -559,37 +559,53 @@ class CmState:
             self.profiles = seed_profiles()
             self.user_certificates = seed_user_certificates()  # not on any card or profile of the state
             self.issued = []  # certificates issued at run time (long view + "_owner", "_retired")
-            self.faults = {}  # operation name -> {"status", "times", "message"?}
+            # (operation name, request_contains or None) -> {"status", "times", "message"?, ...}
+            self.faults = {}
 
     # faults ---------------------------------------------------------------------------------------
     def set_faults(self, faults):
+        """faults: validate_faults' result. A fault replaces the one of its operation and
+        request_contains; null disarms every fault of the operation."""
         with self.lock:
             for name, fault in faults.items():
                 if fault is None:
-                    self.faults.pop(name, None)
+                    self.faults = {key: f for key, f in self.faults.items() if key[0] != name}
                 else:
-                    self.faults[name] = dict(fault)
+                    self.faults[(name, fault.get("request_contains"))] = dict(fault)
 
     def clear_faults(self):
         with self.lock:
             self.faults = {}
 
     def get_faults(self):
+        """{"<operation>": [fault, ...]}: the armed faults with the calls left."""
         with self.lock:
-            return copy.deepcopy(self.faults)
+            shown = {}
+            for (name, _scope), fault in self.faults.items():
+                shown.setdefault(name, []).append(copy.deepcopy(fault))
+            return shown
 
-    def take_fault(self, operation):
-        """A Reply if a fault is armed for this operation (and count it down), else None."""
+    def take_fault(self, operation, request_text=""):
+        """A Reply if a fault is armed for this operation and request (and count it down), else None.
+        request_text: the request's path, query and body (see fault_text). A fault whose
+        request_contains is in it comes before the operation's unscoped one."""
         with self.lock:
-            fault = self.faults.get(operation)
+            key = next((k for k in self.faults
+                        if k[0] == operation and k[1] is not None and k[1] in request_text),
+                       (operation, None))
+            fault = self.faults.get(key)
             if not fault:
                 return None
             fault["times"] -= 1
             if fault["times"] <= 0:
-                del self.faults[operation]
+                del self.faults[key]
         if "body" in fault:  # an answer of the test's choosing (e.g. a secret of a known value)
-            return json_reply(fault["status"], fault["body"])
-        return error_reply(fault["status"], fault.get("message"), fault.get("correlation_id"))
+            reply = json_reply(fault["status"], fault["body"])
+        else:
+            reply = error_reply(fault["status"], fault.get("message"), fault.get("correlation_id"))
+        if "retry_after" in fault:
+            reply.headers.append(("Retry-After", str(fault["retry_after"])))
+        return reply
 
     # look-ups (call with the lock held) --------------------------------------------------------------
     def card_key(self, card):
@@ -812,7 +828,7 @@ class CmApiRoutes:
     def _wrap(self, handler, operation):
         def call(request, params):
             try:
-                return handler(request, params, lambda: self._fault(operation))
+                return handler(request, params, lambda: self._fault(operation, fault_text(request)))
             except _Fault as f:
                 return f.reply
             except ApiError as e:
@@ -820,9 +836,9 @@ class CmApiRoutes:
         call.__name__ = handler.__name__
         return call
 
-    def _fault(self, operation):
+    def _fault(self, operation, request_text):
         """Called by a handler once the request passed its checks: raises the armed fault, if any."""
-        reply = self.state.take_fault(operation)
+        reply = self.state.take_fault(operation, request_text)
         if reply is not None:
             raise _Fault(reply)
 
@@ -1310,6 +1326,36 @@ class _Fault(ApiError):
 # Control API additions (registered by cm_emulator.py under /_emulator/)
 # ---------------------------------------------------------------------------------------------------
 
+def fault_text(request):
+    """What a fault's request_contains is looked for in: the path, the raw query and the body."""
+    return request.path + "?" + request.raw_query + "\n" + request.body.decode("utf-8", errors="replace")
+
+
+IMF_FIXDATE = re.compile(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} "
+                         r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} "
+                         r"[0-9]{2}:[0-9]{2}:[0-9]{2} GMT")
+
+
+def validate_retry_after(name, value):
+    """A fault's "retry_after": delay seconds (0 to 86400) or an IMF-fixdate string (RFC 9110
+    §5.6.7) naming a real date and its weekday. Anything else raises ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"{name}: \"retry_after\" must be an integer of seconds or an HTTP-date string")
+    if isinstance(value, int):
+        if not 0 <= value <= 86400:
+            raise ValueError(f"{name}: \"retry_after\" seconds must be from 0 to 86400")
+        return
+    try:
+        if not IMF_FIXDATE.fullmatch(value):
+            raise ValueError("not an IMF-fixdate")
+        parsed = datetime.datetime.strptime(value, "%a, %d %b %Y %H:%M:%S GMT")
+        if parsed.strftime("%a, %d %b %Y %H:%M:%S GMT") != value:
+            raise ValueError("not a real date, or not its weekday")
+    except ValueError as e:
+        raise ValueError(f"{name}: \"retry_after\" {value!r} is not an HTTP-date like "
+                         f"\"Sun, 06 Nov 1994 08:49:37 GMT\" ({e})") from None
+
+
 def validate_faults(value):
     """Body of PUT /_emulator/faults: {"<operation>": {"status": 403, "times": 1, "message": "..."} | null}.
     Returns the normalized dict or raises ValueError."""
@@ -1324,9 +1370,11 @@ def validate_faults(value):
             result[name] = None
             continue
         if not isinstance(fault, dict) or "status" not in fault or \
-                set(fault) - {"status", "times", "message", "correlation_id", "body"}:
+                set(fault) - {"status", "times", "message", "correlation_id", "body", "retry_after",
+                              "request_contains"}:
             raise ValueError(f"{name}: a fault is {{\"status\": N, \"times\": N, \"message\": \"...\", "
-                             "\"correlation_id\": \"...\", \"body\": <JSON>}} (status required)")
+                             "\"correlation_id\": \"...\", \"body\": <JSON>, \"retry_after\": N | \"<HTTP-date>\", "
+                             "\"request_contains\": \"...\"}} (status required)")
         status, times = fault["status"], fault.get("times", 1)
         lowest = 200 if "body" in fault else 400
         if isinstance(status, bool) or not isinstance(status, int) or not lowest <= status <= 599 or \
@@ -1339,6 +1387,13 @@ def validate_faults(value):
         for key in ("message", "correlation_id"):
             if key in fault and not isinstance(fault[key], str):
                 raise ValueError(f"{name}: \"{key}\" must be a string")
+        if "retry_after" in fault:
+            validate_retry_after(name, fault["retry_after"])
+        if "request_contains" in fault:
+            scope = fault["request_contains"]
+            if not isinstance(scope, str) or not 1 <= len(scope) <= 200 or not scope.isprintable():
+                raise ValueError(f"{name}: \"request_contains\" must be 1 to 200 printable characters "
+                                 "found in the request's path, query or body (e.g. a fresh id or comment)")
         result[name] = dict(fault, times=times)
     return result
 

@@ -568,7 +568,7 @@ class CmApi:
                                          "at least 8 are needed.")
         # An injected fault, then a configured outcome, then a smart card bound by POST smartcards (its
         # template's PIN policy), then the default outcome. See "Proposed PIN (stateful)" in emulator.md.
-        fault = self.state.cm.take_fault("GetSmartcardServerProposedPin")
+        fault = self.state.cm.take_fault("GetSmartcardServerProposedPin", cm_api.fault_text(request))
         if fault is not None:
             return reply_response(fault)
         outcome = self.state.smartcards().get(card_id.lower())

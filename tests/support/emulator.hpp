@@ -111,6 +111,28 @@ class Emulator {
     /// Tests share the emulator and run in parallel: they look only at their own requests, by
     /// the fresh smart card ids they use, and never clear the record.
     [[nodiscard]] std::vector<Recorded> requests_for(const std::string& needle) {
+        return records([&](const Recorded& r) { return r.path.find(needle) != std::string::npos; });
+    }
+
+    /// The recorded requests whose path, query or body contains `needle` (the same places a
+    /// fault's "request_contains" looks at), oldest first.
+    [[nodiscard]] std::vector<Recorded> requests_containing(const std::string& needle) {
+        return records([&](const Recorded& r) {
+            return r.path.find(needle) != std::string::npos ||
+                   r.raw_query.find(needle) != std::string::npos ||
+                   r.body.find(needle) != std::string::npos;
+        });
+    }
+
+    /// Arms faults: `faults_json` is the body of PUT /_emulator/faults (tests/rig/emulator.md),
+    /// e.g. R"({"GetRequest":{"status":503,"retry_after":1,"request_contains":"<id>"}})".
+    void set_faults(const std::string& faults_json) {
+        control("PUT", "/_emulator/faults", faults_json);
+    }
+
+  private:
+    template <class Keep>
+    [[nodiscard]] std::vector<Recorded> records(Keep keep) {
         const std::string body = control("GET", "/_emulator/requests", "");
         rapidjson::Document doc;
         doc.Parse(body.c_str());
@@ -127,8 +149,6 @@ class Emulator {
         for (const auto& r : doc.GetArray()) {
             Recorded rec;
             rec.path = text(r, "path");
-            if (rec.path.find(needle) == std::string::npos)
-                continue;
             rec.method = text(r, "method");
             rec.raw_query = text(r, "raw_query");
             rec.local_addr = text(r, "local_addr");
@@ -145,12 +165,12 @@ class Emulator {
                 if (h->value.IsString())
                     rec.headers[h->name.GetString()] = h->value.GetString();
             }
-            out.push_back(std::move(rec));
+            if (keep(rec))
+                out.push_back(std::move(rec));
         }
         return out;
     }
 
-  private:
     std::string control(const std::string& method, const std::string& path,
                         const std::string& body) {
         mimcm::HttpRequest request;

@@ -34,9 +34,12 @@ namespace {
 // libcurl's global initialisation, before main() and so before any thread.
 const CurlGlobal curl_global;
 
-const Guid kDocsRequest = Guid::parse("a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099");
-const Guid kVscTemplate = Guid::parse("97cd65fa-af4b-4587-9309-0dd6bfd8b4e1");
-const std::string kSampleTemplate = "12bd5120-86a2-4ee1-8d05-131066871578";
+const RequestId kDocsRequest = RequestId::parse("a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099");
+const ProfileTemplateId kVscTemplate =
+    ProfileTemplateId::parse("97cd65fa-af4b-4587-9309-0dd6bfd8b4e1");
+const ProfileTemplateId kSampleTemplate =
+    ProfileTemplateId::parse("12bd5120-86a2-4ee1-8d05-131066871578");
+const UserId kDocsUser = UserId::parse("8f1590dc-d932-4b66-8e68-2e91c5880780");
 
 constexpr int kThreads = 8;
 constexpr int kRounds = 24;
@@ -120,9 +123,10 @@ void work(Worker& worker, const Setup& setup, Logger logger) {
 
             const auto docs = client.get_request(kDocsRequest);
             if (const auto* request = expect<Request>(worker, "get_request", docs)) {
-                if (request->uuid != kDocsRequest.str() || request->request_type != 1 ||
-                    request->originator_user_uuid != "8f1590dc-d932-4b66-8e68-2e91c5880780")
-                    worker.problem(tag + ": get_request gave request " + request->uuid);
+                if (request->uuid != kDocsRequest || request->request_type != 1 ||
+                    request->originator_user_uuid != kDocsUser)
+                    worker.problem(tag + ": get_request gave request " +
+                                   (request->uuid ? request->uuid->str() : "without an id"));
             }
 
             const auto policy = client.get_smartcard_policy(kVscTemplate);
@@ -135,22 +139,21 @@ void work(Worker& worker, const Setup& setup, Logger logger) {
             fresh.profile_template = kVscTemplate;
             fresh.data_collection = {{"Request Reason", tag}};
             const auto created = client.create_request(fresh);
-            const auto* id = expect<Created>(worker, "create_request", created);
+            const auto* id = expect<Created<RequestId>>(worker, "create_request", created);
             if (id == nullptr) {
                 worker.calls += 2;  // the two calls on the request are not made
                 continue;
             }
             const auto read = client.get_request(id->id);
             if (const auto* request = expect<Request>(worker, "get_request (own)", read)) {
-                const bool own = request->uuid == id->id.str() &&
-                                 request->data_collection.size() == 1 &&
+                const bool own = request->uuid == id->id && request->data_collection.size() == 1 &&
                                  request->data_collection[0].value == tag;
                 if (!own)
                     worker.problem(tag + ": reading its own request gave another one");
             }
             const auto canceled = client.set_request_status(id->id, RequestStatus::canceled);
             if (const auto* request = expect<Request>(worker, "set_request_status", canceled)) {
-                if (request->uuid != id->id.str() || request->status == request_status::approved)
+                if (request->uuid != id->id || request->status == request_status::approved)
                     worker.problem(tag + ": canceling its request did not cancel it");
             }
         }

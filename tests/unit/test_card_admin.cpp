@@ -759,7 +759,8 @@ TEST_CASE("3DES-EDE known answers", "[card-admin][des]") {
     const Bytes cipher = des3_cbc(secret(new_key), plain);
     CHECK(to_hex(Bytes(cipher.begin(), cipher.begin() + 8)) ==
           to_hex(des3_cbc(secret(new_key), Bytes(plain.begin(), plain.begin() + 8))));
-    CHECK(to_hex(des3_cbc(secret(new_key), cipher, true)) == to_hex(plain));
+    CHECK(to_hex(des3_cbc(secret(new_key), cipher, mimcm::card::CipherDirection::decrypt)) ==
+          to_hex(plain));
     CHECK_THROWS_AS(des3_cbc(secret("0011"), challenge), std::invalid_argument);
     CHECK_THROWS_AS(des3_cbc(secret(new_key), hex("0011")), std::invalid_argument);
 }
@@ -791,7 +792,8 @@ class MutualCard : public mimcm::card::ApduChannel {
             return ok(hex("7C 12 81 10 0102030405060708090a0b0c0d0e0f10"));
         }
         if (gids_) {  // 7C 2A 82 28 E(R2 R1 Z1)
-            const Bytes plain = des3_cbc(key_, Bytes(data.begin() + 4, data.end()), true);
+            const Bytes plain = des3_cbc(key_, Bytes(data.begin() + 4, data.end()),
+                                         mimcm::card::CipherDirection::decrypt);
             if (Bytes(plain.begin(), plain.begin() + 16) != card_random_ ||
                 Bytes(plain.begin() + 16, plain.begin() + 32) != host_random_ || plain[39] != 0x80)
                 return hex("6982");

@@ -23,7 +23,8 @@ using mimcm_test::FakeTransport;
 
 namespace {
 
-const Guid kRequest = Guid::parse("a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099");
+const RequestId kRequest = RequestId::parse("a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099");
+const ProfileId kProfile = ProfileId::parse("c0dd5c7d-ec35-4346-baca-3ad711e9722f");
 const SmartcardId kSmartcard = SmartcardId::parse("17cf063d-e337-4aa9-a822-346554ddd3c9");
 
 struct Fixture {
@@ -153,7 +154,7 @@ TEST_CASE("integers: range-checked, integral, no silent defaults", "[json]") {
     CHECK(request_error(R"({"Status": [3]})") ==
           "Request.Status: expected an integer, got an array");
     CHECK(request_error(R"({"Uuid": {"a": 1}})") ==
-          "Request.Uuid: expected a string, got an object");
+          "Request.Uuid: expected a GUID string, got an object");
     CHECK(request_error(R"({"IsSmartcard": "yes"})") ==
           "Request.IsSmartcard: expected a boolean, got a string that is not true or false");
     CHECK(request_error(R"({"DataCollection": 7})") ==
@@ -215,7 +216,7 @@ TEST_CASE("operations: a body of the wrong shape names what is wrong", "[json]")
     CHECK(protocol_error(Fixture(200, "[1]").client.get_request(kRequest)) ==
           "expected a JSON object, got a number");
     CHECK(protocol_error(
-              Fixture(200, R"(["a", {"x": 1}])").client.get_profile_operations(kRequest)) ==
+              Fixture(200, R"(["a", {"x": 1}])").client.get_profile_operations(kProfile)) ==
           "item 2: expected a string, got an object");
     CHECK(protocol_error(Fixture(200, R"({"Status": 1} junk)").client.get_request(kRequest))
               .find("the body is not JSON") == 0);
@@ -230,7 +231,50 @@ TEST_CASE("operations: a body of the wrong shape names what is wrong", "[json]")
         Fixture(200, R"({"uuid":"A9B4B42C-CC50-4C9B-89D1-BBC0BCD5A099"})").client.list_requests();
     REQUIRE(std::holds_alternative<std::vector<Request>>(one));
     REQUIRE(std::get<std::vector<Request>>(one).size() == 1);
-    CHECK(std::get<std::vector<Request>>(one)[0].uuid == "a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099");
+    CHECK(std::get<std::vector<Request>>(one)[0].uuid == kRequest);
+}
+
+TEST_CASE("models: an id field that is not a GUID is a protocol error naming the field", "[json]") {
+    CHECK(protocol_error(Fixture(200, R"({"Uuid":"not-a-guid"})").client.get_request(kRequest)) ==
+          "Request.Uuid: expected a GUID, got a string that is not one");
+    CHECK(protocol_error(Fixture(200, R"({"TargetUserUuid":42})").client.get_request(kRequest)) ==
+          "Request.TargetUserUuid: expected a GUID string, got a number");
+    CHECK(protocol_error(
+              Fixture(200, R"({"NewSmartcardUuid":["17cf063d-e337-4aa9-a822-346554ddd3c9"]})")
+                  .client.get_request(kRequest)) ==
+          "Request.NewSmartcardUuid: expected a GUID string, got an array");
+    CHECK(protocol_error(Fixture(200, R"({"AssignedUserUuid":"8f1590dc-d932-4b66-8e68"})")
+                             .client.get_smartcard(kSmartcard)) ==
+          "Smartcard.AssignedUserUuid: expected a GUID, got a string that is not one");
+    CHECK(protocol_error(
+              Fixture(200, R"([{"ProfileTemplateUuid":"x"}])").client.get_profile(kProfile)) ==
+          "item 1: Profile.ProfileTemplateUuid: expected a GUID, got a string that is not one");
+    CHECK(protocol_error(
+              Fixture(200, R"([{"Name":"T","Uuid":"{}"}])").client.list_profile_templates()) ==
+          "item 1: ProfileTemplate.Uuid: expected a GUID, got a string that is not one");
+    // The message names the field, never the value.
+    CHECK(protocol_error(
+              Fixture(200, R"({"Uuid":"SECRET-LOOKING-VALUE"})").client.get_request(kRequest))
+              .find("SECRET") == std::string::npos);
+}
+
+TEST_CASE("models: null, an empty string and the all-zero GUID are an absent id", "[json]") {
+    const auto result = Fixture(200, R"({"Uuid":"{A9B4B42C-CC50-4C9B-89D1-BBC0BCD5A099}",
+        "OriginatorUserUuid":null,"TargetUserUuid":"",
+        "NewSmartcardUuid":"00000000-0000-0000-0000-000000000000",
+        "OldSmartcardUuid":"{00000000-0000-0000-0000-000000000000}",
+        "ProfileTemplateUuid":"A039B4D0-5CE8-4EFF-8651-181C6576FDA3"})")
+                            .client.get_request(kRequest);
+    REQUIRE(std::holds_alternative<Request>(result));
+    const auto& r = std::get<Request>(result);
+    CHECK(r.uuid == kRequest);  // braces and case removed
+    CHECK_FALSE(r.originator_user_uuid.has_value());
+    CHECK_FALSE(r.target_user_uuid.has_value());
+    CHECK_FALSE(r.new_smartcard_uuid.has_value());
+    CHECK_FALSE(r.old_smartcard_uuid.has_value());
+    REQUIRE(r.profile_template_uuid.has_value());
+    CHECK(r.profile_template_uuid->str() == "a039b4d0-5ce8-4eff-8651-181c6576fda3");
+    CHECK_FALSE(r.new_profile_uuid.has_value());  // left out
 }
 
 TEST_CASE("the proposed PIN: no NUL, no control character, nothing after it", "[json]") {

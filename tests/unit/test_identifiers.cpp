@@ -56,6 +56,46 @@ TEST_CASE("smart card ids must be GUIDs and are kept canonical", "[identifiers]"
     }
 }
 
+TEST_CASE("typed ids: parse names the kind of id, try_parse, canonical text", "[identifiers]") {
+    CHECK_THROWS_WITH(RequestId::parse("x"), Catch::StartsWith("request id \"x\" is not a GUID"));
+    CHECK_THROWS_WITH(ProfileTemplateId::parse("x"),
+                      Catch::StartsWith("profile template id \"x\" is not a GUID"));
+    CHECK_THROWS_WITH(ProfileId::parse("x"), Catch::StartsWith("profile id \"x\" is not a GUID"));
+    CHECK_THROWS_WITH(SmartcardId::parse("x"),
+                      Catch::StartsWith("smart card id \"x\" is not a GUID"));
+    CHECK_THROWS_WITH(UserId::parse("x"), Catch::StartsWith("user id \"x\" is not a GUID"));
+    CHECK_THROWS_AS(RequestId::parse(""), InvalidArgument);
+
+    CHECK_FALSE(RequestId::try_parse("a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a09").has_value());
+    const auto request = RequestId::try_parse("{A9B4B42C-CC50-4C9B-89D1-BBC0BCD5A099}");
+    REQUIRE(request.has_value());
+    CHECK(request->str() == "a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099");
+    CHECK(request->guid() == Guid::parse("a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099"));
+    CHECK(*request == RequestId(Guid::parse("A9B4B42C-CC50-4C9B-89D1-BBC0BCD5A099")));
+    CHECK(*request != RequestId::parse("b105403d-d021-41ea-9f11-be3d677d229e"));
+    CHECK(*request < RequestId::parse("b105403d-d021-41ea-9f11-be3d677d229e"));
+    CHECK(TargetUser::user(UserId::parse("8F1590DC-D932-4B66-8E68-2E91C5880780")).query_value() ==
+          "8f1590dc-d932-4b66-8e68-2e91c5880780");
+    CHECK(TargetUser::current().query_value() == "current");
+}
+
+TEST_CASE("typed ids: no conversion between kinds, from a Guid or from text", "[identifiers]") {
+    // The compile tests (tests/compile) prove calls with the wrong id do not build; these are
+    // the conversions behind them.
+    CHECK_FALSE(std::is_convertible<RequestId, SmartcardId>::value);
+    CHECK_FALSE(std::is_convertible<SmartcardId, RequestId>::value);
+    CHECK_FALSE(std::is_convertible<ProfileTemplateId, RequestId>::value);
+    CHECK_FALSE(std::is_convertible<ProfileId, ProfileTemplateId>::value);
+    CHECK_FALSE(std::is_convertible<UserId, RequestId>::value);
+    CHECK_FALSE(std::is_convertible<Guid, RequestId>::value);
+    CHECK_FALSE(std::is_convertible<std::string, RequestId>::value);
+    CHECK_FALSE(std::is_convertible<const char*, SmartcardId>::value);
+    CHECK_FALSE(std::is_convertible<RequestId, Guid>::value);
+    CHECK_FALSE(std::is_assignable<RequestId&, SmartcardId>::value);
+    CHECK_FALSE(std::is_constructible<RequestId, SmartcardId>::value);
+    CHECK(std::is_constructible<RequestId, Guid>::value);  // explicitly only
+}
+
 TEST_CASE("CM URL: scheme, host, default path", "[identifiers]") {
     CHECK(CmUrl::parse("https://cm.contoso.com/CertificateManagement").base() ==
           "https://cm.contoso.com/CertificateManagement");

@@ -14,9 +14,10 @@ using mimcm_test::FakeTransport;
 namespace {
 
 const std::string kBase = "https://cm.contoso.com/CertificateManagement/api/v1.0/";
-const Guid kRequest = Guid::parse("a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099");
+const RequestId kRequest = RequestId::parse("a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099");
 const SmartcardId kSmartcard = SmartcardId::parse("17cf063d-e337-4aa9-a822-346554ddd3c9");
-const Guid kTemplate = Guid::parse("a039b4d0-5ce8-4eff-8651-181c6576fda3");
+const ProfileTemplateId kTemplate =
+    ProfileTemplateId::parse("a039b4d0-5ce8-4eff-8651-181c6576fda3");
 const CardId kCard = CardId::from_guid("bc88f13f-83ba-4037-8262-46eba1291c6e");
 
 /// A client whose transport answers `status` and `body`, plus the record of what it sent.
@@ -111,7 +112,7 @@ TEST_CASE("1 list profile templates: docs example", "[operations]") {
     CHECK(f.sent().url == kBase + "profiletemplates");
     REQUIRE(list.size() == 2);
     CHECK(list[0].name == "FIM CM Sample Profile Template");
-    CHECK(list[0].uuid == "12bd5120-86a2-4ee1-8d05-131066871578");
+    CHECK(list[0].uuid == ProfileTemplateId::parse("12bd5120-86a2-4ee1-8d05-131066871578"));
     CHECK_FALSE(list[0].is_smartcard);
     CHECK(list[1].is_smartcard);
     CHECK_FALSE(list[1].is_virtual_smartcard);
@@ -120,7 +121,9 @@ TEST_CASE("1 list profile templates: docs example", "[operations]") {
 
 TEST_CASE("1 list profile templates: 204 is an empty list, targetuser travels", "[operations]") {
     Fixture f(204, "");
-    CHECK(ok<std::vector<ProfileTemplateView>>(f.client.list_profile_templates("current")).empty());
+    CHECK(
+        ok<std::vector<ProfileTemplateView>>(f.client.list_profile_templates(TargetUser::current()))
+            .empty());
     CHECK(f.sent().url == kBase + "profiletemplates?targetuser=current");
 }
 
@@ -165,7 +168,7 @@ TEST_CASE("4 create request: body as the docs send it and the URI with or withou
         NewRequest request;
         request.profile_template = kTemplate;
         request.data_collection = {{"Request Reason", "Need VPN Certs"}};
-        const auto& created = ok<Created>(f.client.create_request(request));
+        const auto& created = ok<Created<RequestId>>(f.client.create_request(request));
         CHECK(created.id == kRequest);
         CHECK(f.sent().method == "POST");
         CHECK(f.sent().url == kBase + "requests");
@@ -182,7 +185,7 @@ TEST_CASE("4 create request: an Unblock names the card and no template and no ca
     NewRequest unblock;
     unblock.type = RequestType::unblock;
     unblock.smartcard = kSmartcard;
-    ok<Created>(f.client.create_request(unblock));
+    ok<Created<RequestId>>(f.client.create_request(unblock));
     CHECK(
         f.sent().body ==
         R"({"datacollection":"[]","type":"Unblock","smartcard":"17cf063d-e337-4aa9-a822-346554ddd3c9","comment":""})");
@@ -208,14 +211,20 @@ TEST_CASE("5, 6 list and get requests: docs examples", "[operations]") {
     Fixture one(200, kRequestExample);
     const auto& r = ok<Request>(one.client.get_request(kRequest));
     CHECK(one.sent().url == kBase + "requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099");
-    CHECK(r.uuid == "a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099");
+    CHECK(r.uuid == kRequest);
+    CHECK(r.originator_user_uuid == UserId::parse("8f1590dc-d932-4b66-8e68-2e91c5880780"));
+    CHECK(r.target_user_uuid == r.originator_user_uuid);
+    CHECK(r.profile_template_uuid == kTemplate);
     CHECK(r.request_type == 1);
     CHECK(r.status == mimcm::request_status::approved);
     CHECK(mimcm::request_status_name(r.status) == "Approved");
     CHECK(r.data_collection_flags == 32);
     CHECK(r.submitted == "2015-07-07T23:36:21.93Z");
     CHECK(r.completed == "0001-01-01T00:00:00");
-    CHECK(r.new_smartcard_uuid == "00000000-0000-0000-0000-000000000000");
+    // CM's all-zero GUID means "none".
+    CHECK_FALSE(r.new_smartcard_uuid.has_value());
+    CHECK_FALSE(r.old_smartcard_uuid.has_value());
+    CHECK_FALSE(r.new_profile_uuid.has_value());
     CHECK(r.security_descriptor == "O:S-1-5-21-1-14134865D:(A;;RC;;;WD)");
     CHECK(r.is_smartcard);
     CHECK(r.unknown_fields.empty());
@@ -228,8 +237,8 @@ TEST_CASE("5, 6 list and get requests: docs examples", "[operations]") {
     CHECK_FALSE(u.data_collection[0].value.has_value());
 
     Fixture list(200, kRequestExample);  // a single object where a list is described
-    const auto& all =
-        ok<std::vector<Request>>(list.client.list_requests(RequestStatus::approved, "current"));
+    const auto& all = ok<std::vector<Request>>(
+        list.client.list_requests(RequestStatus::approved, TargetUser::current()));
     CHECK(list.sent().url == kBase + "requests?targetuser=current&status=Approved");
     CHECK(all.size() == 1);
 }
@@ -317,9 +326,9 @@ TEST_CASE("9 certificate data: a PFX that is not a string is a protocol error", 
 
 TEST_CASE("10 assign smart card: body and the unprefixed URI", "[operations]") {
     Fixture f(201, R"("api/v1.0/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9")");
-    const auto& created = ok<Created>(f.client.assign_smartcard(
+    const auto& created = ok<Created<SmartcardId>>(f.client.assign_smartcard(
         kRequest, kCard, Atr::from_hex("3b8d0180fba000000397425446590301c8")));
-    CHECK(created.id.str() == kSmartcard.str());
+    CHECK(created.id == kSmartcard);
     CHECK(f.sent().url == kBase + "smartcards");
     CHECK(
         f.sent().body ==
@@ -337,7 +346,10 @@ TEST_CASE("11, 12 find and get smart cards: docs example", "[operations]") {
     CHECK(card.profile_template_version == 46);
     CHECK(card.serial_number == "{d1ef6869-5517-42a0-8f05-16ca1a0b834d}");
     REQUIRE(card.card_id().has_value());
-    CHECK(card.card_id()->str() == "d1ef6869-5517-42a0-8f05-16ca1a0b834d");
+    CHECK(card.card_id()->guid() == "d1ef6869-5517-42a0-8f05-16ca1a0b834d");
+    CHECK(card.uuid == SmartcardId::parse("438d1b30-f3b4-4bed-85fa-285e08605ba7"));
+    CHECK(card.assigned_user_uuid == UserId::parse("8f1590dc-d932-4b66-8e68-2e91c5880780"));
+    CHECK_FALSE(card.parent_smartcard_uuid.has_value());
     CHECK(card.middleware == "MSBaseCSP");
 
     Fixture find(200, kSmartcardExample);
@@ -351,13 +363,23 @@ TEST_CASE("13 authentication response: docs example, base64 challenge, secret an
           "[operations]") {
     Fixture f(200, R"("F0Zudm4wPLY=")");
     const auto& blob = ok<SecretBlob>(f.client.get_authentication_response(
-        kRequest, kSmartcard, kCard, Challenge::from_base64("1hFD+cz/0so="), false));
+        kRequest, kSmartcard, kCard, Challenge::from_base64("1hFD+cz/0so="),
+        AdminKey::default_key));
     CHECK(f.sent().url == kBase +
                               "requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/"
                               "17cf063d-e337-4aa9-a822-346554ddd3c9/authenticationresponse"
                               "?cardid=bc88f13f-83ba-4037-8262-46eba1291c6e&challenge=1hFD%2Bcz%"
                               "2F0so%3D&diversified=false");
     CHECK(to_hex(blob.bytes.reveal()) == "17466e766e303cb6");
+}
+
+TEST_CASE("13 authentication response: AdminKey::diversified asks for the diversified key",
+          "[operations]") {
+    Fixture f(200, R"("F0Zudm4wPLY=")");
+    ok<SecretBlob>(f.client.get_authentication_response(kRequest, kSmartcard, kCard,
+                                                        Challenge::from_base64("1hFD+cz/0so="),
+                                                        AdminKey::diversified));
+    CHECK(f.sent().url.find("&diversified=true") != std::string::npos);
 }
 
 TEST_CASE("14 diversified admin key: docs example, 24 bytes", "[operations]") {
@@ -373,8 +395,9 @@ TEST_CASE("14 diversified admin key: docs example, 24 bytes", "[operations]") {
 
 TEST_CASE("16 update smart card status: PUT (not the table's GET)", "[operations]") {
     Fixture f(200, kSmartcardExample);
-    ok<Smartcard>(f.client.update_smartcard_status(
-        Guid::parse("b105403d-d021-41ea-9f11-be3d677d229e"), kSmartcard, SmartcardStatus::retired));
+    ok<Smartcard>(
+        f.client.update_smartcard_status(RequestId::parse("b105403d-d021-41ea-9f11-be3d677d229e"),
+                                         kSmartcard, SmartcardStatus::retired));
     CHECK(f.sent().method == "PUT");
     CHECK(f.sent().url == kBase +
                               "requests/b105403d-d021-41ea-9f11-be3d677d229e/smartcards/"
@@ -389,11 +412,18 @@ TEST_CASE("17, 18, 19 profiles: docs example", "[operations]") {
     REQUIRE(profiles.size() == 1);
     CHECK(profiles[0].status == 2);
     CHECK(profiles[0].profile_template_version == 8);
+    CHECK(profiles[0].uuid == ProfileId::parse("c0dd5c7d-ec35-4346-baca-3ad711e9722f"));
+    CHECK(profiles[0].parent_profile_uuid ==
+          ProfileId::parse("1c9e2606-fea2-4048-a6ac-b014e54c22df"));
+    CHECK_FALSE(profiles[0].primary_profile_uuid.has_value());
+    CHECK(profiles[0].assigned_user_uuid == UserId::parse("0378a33b-8650-4713-a727-efd233903643"));
+    CHECK(profiles[0].profile_template_uuid ==
+          ProfileTemplateId::parse("8f31803f-8afc-49bb-911d-402ec264b589"));
     CHECK(profiles[0].profile_operations ==
           std::vector<std::string>{"renew", "disable", "recover"});
     Fixture g(200, kProfiles);
     ok<std::vector<Profile>>(
-        g.client.get_profile(Guid::parse("c0dd5c7d-ec35-4346-baca-3ad711e9722f")));
+        g.client.get_profile(ProfileId::parse("c0dd5c7d-ec35-4346-baca-3ad711e9722f")));
     CHECK(g.sent().url == kBase + "profiles/c0dd5c7d-ec35-4346-baca-3ad711e9722f");
     Fixture h(200, kProfiles);
     ok<std::vector<Profile>>(h.client.list_request_profiles(kRequest));
@@ -407,8 +437,8 @@ TEST_CASE("20, 21 operations: lower-case names as returned", "[operations]") {
     CHECK(f.sent().url == kBase + "smartcards/438d1b30-f3b4-4bed-85fa-285e08605ba7/operations");
     CHECK(ops == std::vector<std::string>{"renew", "unblock", "retire"});
     Fixture g(200, R"(["renew","disable"])");
-    CHECK(ok<std::vector<std::string>>(
-              g.client.get_profile_operations(Guid::parse("c0dd5c7d-ec35-4346-baca-3ad711e9722f")))
+    CHECK(ok<std::vector<std::string>>(g.client.get_profile_operations(ProfileId::parse(
+                                           "c0dd5c7d-ec35-4346-baca-3ad711e9722f")))
               .size() == 2);
 }
 
@@ -431,8 +461,8 @@ TEST_CASE("22, 23, 24 certificates: the 6-field and 11-field views", "[operation
     CHECK(long_view[0].status == 0);
 
     Fixture h(200, kShortCertificates);
-    ok<std::vector<ClmCertificate>>(
-        h.client.get_profile_certificates(Guid::parse("c0dd5c7d-ec35-4346-baca-3ad711e9722f")));
+    ok<std::vector<ClmCertificate>>(h.client.get_profile_certificates(
+        ProfileId::parse("c0dd5c7d-ec35-4346-baca-3ad711e9722f")));
     CHECK(h.sent().url == kBase + "profiles/c0dd5c7d-ec35-4346-baca-3ad711e9722f/certificates");
 }
 

@@ -15,6 +15,11 @@
 #include "mimcm/encoding.hpp"
 #include "mimcm/secret.hpp"
 
+namespace mimcm::card {
+/// Which way a block cipher runs.
+enum class CipherDirection { encrypt, decrypt };
+}  // namespace mimcm::card
+
 namespace mimcm::card::detail::des {
 
 // The tables number bits from 1 = most significant, as FIPS 46-3 does.
@@ -101,7 +106,9 @@ class KeySchedule {
     KeySchedule& operator=(const KeySchedule&) = delete;
     ~KeySchedule() { secure_wipe(round_keys_.data(), sizeof(round_keys_)); }
 
-    [[nodiscard]] std::uint64_t crypt(std::uint64_t block, bool decrypt) const noexcept {
+    [[nodiscard]] std::uint64_t crypt(std::uint64_t block,
+                                      CipherDirection direction) const noexcept {
+        const bool decrypt = direction == CipherDirection::decrypt;
         const std::uint64_t permuted = permute(block, ip, 64, 64);
         std::uint32_t left = static_cast<std::uint32_t>(permuted >> 32);
         std::uint32_t right = static_cast<std::uint32_t>(permuted);
@@ -149,7 +156,8 @@ namespace mimcm::card {
 /// 3DES-EDE in CBC mode with a zero IV, no padding (for one block: ECB). `key` has 24 bytes
 /// (K1 K2 K3), `data` whole 8-byte blocks; std::invalid_argument otherwise (no key material
 /// in the message).
-inline Bytes des3_cbc(const SecretBytes& key, const Bytes& data, bool decrypt = false) {
+inline Bytes des3_cbc(const SecretBytes& key, const Bytes& data,
+                      CipherDirection direction = CipherDirection::encrypt) {
     if (key.size() != 24)
         throw std::invalid_argument("3DES needs a 24-byte key, got " + std::to_string(key.size()));
     if (data.size() % 8 != 0) {
@@ -160,16 +168,18 @@ inline Bytes des3_cbc(const SecretBytes& key, const Bytes& data, bool decrypt = 
     const detail::des::KeySchedule k1(k);
     const detail::des::KeySchedule k2(k + 8);
     const detail::des::KeySchedule k3(k + 16);
+    constexpr auto encrypt = CipherDirection::encrypt;
+    constexpr auto decrypt = CipherDirection::decrypt;
     Bytes out(data.size());
     std::uint64_t chain = 0;
     for (std::size_t at = 0; at < data.size(); at += 8) {
         const std::uint64_t block = detail::des::load(data.data() + at);
         std::uint64_t result = 0;
-        if (decrypt) {
-            result = k1.crypt(k2.crypt(k3.crypt(block, true), false), true) ^ chain;
+        if (direction == CipherDirection::decrypt) {
+            result = k1.crypt(k2.crypt(k3.crypt(block, decrypt), encrypt), decrypt) ^ chain;
             chain = block;
         } else {
-            result = k3.crypt(k2.crypt(k1.crypt(block ^ chain, false), true), false);
+            result = k3.crypt(k2.crypt(k1.crypt(block ^ chain, encrypt), decrypt), encrypt);
             chain = result;
         }
         detail::des::store(result, out.data() + at);

@@ -210,7 +210,7 @@ class GidsProfile : public CardProfile {
             des3_cbc(key,
                      detail::template_value(answer.data, 0x82, 40,
                                             "GIDS: GENERAL AUTHENTICATE (mutual, card cryptogram)"),
-                     true);
+                     CipherDirection::decrypt);
         const bool matches =
             detail::same_bytes(Bytes(card_plain.begin(), card_plain.begin() + 16), host_random) &&
             detail::same_bytes(Bytes(card_plain.begin() + 16, card_plain.begin() + 32),

@@ -155,7 +155,7 @@ class PivProfile : public CardProfile {
         detail::expect_ok(first, "PIV", "GENERAL AUTHENTICATE (mutual, witness for key 9B)");
         Bytes witness = des3_cbc(
             key, detail::template_value(first.data, 0x80, 8, "PIV: GENERAL AUTHENTICATE witness"),
-            true);
+            CipherDirection::decrypt);
         const Bytes challenge = detail::random_bytes(8);
         Bytes body{0x7C, 0x14, 0x80, 0x08};
         body.insert(body.end(), witness.begin(), witness.end());

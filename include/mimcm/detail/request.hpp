@@ -166,7 +166,7 @@ inline SecretString certificate_data_body(const CertificateData& data) {
 }
 
 /// The body of POST smartcards: the card bound to the request.
-inline SecretString assign_smartcard_body(const Guid& request, const CardId& card,
+inline SecretString assign_smartcard_body(const RequestId& request, const CardId& card,
                                           const std::optional<Atr>& atr) {
     return json_body([&](auto& w) {
         w.StartObject();

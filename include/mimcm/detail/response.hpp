@@ -60,11 +60,12 @@ Result failure_outcome(const HttpResponse& response, std::size_t max_json_depth)
 /// The id at the end of a returned URI: "api/v1.0/requests/{id}" or
 /// "/CertificateManagement/api/v1.0/requests/{id}", possibly absolute (AD-03 in
 /// docs/api-discrepancies.md).
-inline std::optional<Guid> id_from_uri(std::string_view uri) {
+template <class Id>
+std::optional<Id> id_from_uri(std::string_view uri) {
     while (!uri.empty() && (uri.back() == '/' || uri.back() == ' '))
         uri.remove_suffix(1);
     const auto slash = uri.rfind('/');
-    return Guid::try_parse(slash == std::string_view::npos ? uri : uri.substr(slash + 1));
+    return Id::try_parse(slash == std::string_view::npos ? uri : uri.substr(slash + 1));
 }
 
 /// An item of a list of strings (operation names): a string, nothing else.
@@ -152,8 +153,9 @@ ApiResult<parsed_t<Parse>, NoContent> object_outcome(const HttpResponse& respons
 }
 
 /// A POST that creates: 201 (or 200) with the new object's URI as a JSON string, 204 as NoContent.
-inline ApiResult<Created, NoContent> created_outcome(const HttpResponse& response,
-                                                     std::size_t max_json_depth) {
+template <class Id>
+ApiResult<Created<Id>, NoContent> created_outcome(const HttpResponse& response,
+                                                  std::size_t max_json_depth) {
     if (response.status == 204)
         return NoContent{};
     std::string why;
@@ -162,10 +164,10 @@ inline ApiResult<Created, NoContent> created_outcome(const HttpResponse& respons
         return ProtocolError{response.status, "the new object's URI " + why};
     if (has_control_character(uri->reveal()))
         return ProtocolError{response.status, "the new object's URI holds a control character"};
-    auto id = id_from_uri(uri->reveal());
+    auto id = id_from_uri<Id>(uri->reveal());
     if (!id)
         return ProtocolError{response.status, "the returned URI does not end with an id"};
-    return Created{std::string(uri->reveal()), *std::move(id)};
+    return Created<Id>{std::string(uri->reveal()), *std::move(id)};
 }
 
 /// A secret base64 JSON string (challenge response, admin key), 204 as NoContent.

@@ -1,5 +1,6 @@
 // The CM REST API's named values: request types, workflow policy types, request and smart card
-// statuses (names for filters and PUT bodies, and the numbers the server returns), PIN options.
+// statuses (names for filters and PUT bodies, and the numbers the server returns), PIN options,
+// admin keys.
 #pragma once
 
 #include <cstdint>
@@ -206,4 +207,8 @@ enum class SmartcardStatus { none, new_, assigned, active, suspended, disabled, 
 
 /// Whether the user or the server chooses the PIN (smart card configuration UserPinOption).
 enum class UserPinOption { unknown, user_provided, server_proposed };
+
+/// Which admin key the server answers a card's admin challenge with (the `diversified` query of
+/// the authentication response): the template's default key, or the card's diversified key.
+enum class AdminKey { default_key, diversified };
 }  // namespace mimcm

@@ -3,9 +3,9 @@
 // come as a number or a decimal string, a data collection as an array or a string holding one, and
 // fields the model does not know are kept in unknown_fields as raw JSON text. It is strict where a
 // wrong value could be taken for a right one: a known field of the wrong JSON type, a number that
-// is not an integer or does not fit in 64 bits where an integer is expected, or an object that is
-// not an object throws ModelError naming the field ("Request.Status: expected an integer, got a
-// string"). The message never quotes a value.
+// is not an integer or does not fit in 64 bits where an integer is expected, an id that is not a
+// GUID, or an object that is not an object throws ModelError naming the field ("Request.Status:
+// expected an integer, got a string"). The message never quotes a value.
 #pragma once
 
 #include <charconv>
@@ -98,12 +98,24 @@ inline std::optional<std::string> as_optional_string(const JsonValue& v) {
     return as_string(v);
 }
 
-/// GUID text canonical when it is one (braces and case removed), as sent otherwise.
-inline std::string as_guid_text(const JsonValue& v) {
-    const std::string text = as_string(v);
-    if (auto g = normalize_guid(text))
-        return *g;
-    return text;
+/// An id field (Id is RequestId, SmartcardId...): a GUID string in either case, braces or not.
+/// null, an empty string and the all-zero GUID (CM's "none") are absent; anything else is an
+/// error.
+template <class Id>
+std::optional<Id> as_id(const JsonValue& v) {
+    if (v.IsNull())
+        return std::nullopt;
+    if (!v.IsString())
+        wrong_type("a GUID string", v);
+    const std::string_view text(v.GetString(), v.GetStringLength());
+    if (text.empty())
+        return std::nullopt;
+    auto id = Id::try_parse(text);
+    if (!id)
+        throw ModelError("expected a GUID, got a string that is not one");
+    if (id->str() == "00000000-0000-0000-0000-000000000000")
+        return std::nullopt;
+    return id;
 }
 
 /// An integer field: a JSON integer, an integral double within range, or a string of decimal
@@ -346,7 +358,7 @@ inline ProfileTemplateView parse_profile_template_view(const rapidjson::Value& v
         v, "ProfileTemplate", t.unknown_fields,
         {{"name", [&](const JsonValue& x) { t.name = detail::as_string(x); }},
          {"description", [&](const JsonValue& x) { t.description = detail::as_string(x); }},
-         {"uuid", [&](const JsonValue& x) { t.uuid = detail::as_guid_text(x); }},
+         {"uuid", [&](const JsonValue& x) { t.uuid = detail::as_id<ProfileTemplateId>(x); }},
          {"issmartcardprofiletemplate",
           [&](const JsonValue& x) { t.is_smartcard = detail::as_bool(x); }},
          {"isvirtualsmartcardprofiletemplate",
@@ -409,7 +421,7 @@ inline Request parse_request(const rapidjson::Value& v) {
     Request r;
     detail::read_object(
         v, "Request", r.unknown_fields,
-        {{"uuid", [&](const JsonValue& x) { r.uuid = detail::as_guid_text(x); }},
+        {{"uuid", [&](const JsonValue& x) { r.uuid = detail::as_id<RequestId>(x); }},
          {"requesttype", [&](const JsonValue& x) { r.request_type = detail::as_int(x); }},
          {"status", [&](const JsonValue& x) { r.status = detail::as_int(x); }},
          {"flags", [&](const JsonValue& x) { r.flags = detail::as_int(x); }},
@@ -418,23 +430,25 @@ inline Request parse_request(const rapidjson::Value& v) {
          {"datacollectionflags",
           [&](const JsonValue& x) { r.data_collection_flags = detail::as_int(x); }},
          {"originatoruseruuid",
-          [&](const JsonValue& x) { r.originator_user_uuid = detail::as_guid_text(x); }},
+          [&](const JsonValue& x) { r.originator_user_uuid = detail::as_id<UserId>(x); }},
          {"targetuseruuid",
-          [&](const JsonValue& x) { r.target_user_uuid = detail::as_guid_text(x); }},
+          [&](const JsonValue& x) { r.target_user_uuid = detail::as_id<UserId>(x); }},
          {"submitted", [&](const JsonValue& x) { r.submitted = detail::as_string(x); }},
          {"completed", [&](const JsonValue& x) { r.completed = detail::as_string(x); }},
          {"newprofileuuid",
-          [&](const JsonValue& x) { r.new_profile_uuid = detail::as_guid_text(x); }},
+          [&](const JsonValue& x) { r.new_profile_uuid = detail::as_id<ProfileId>(x); }},
          {"oldprofileuuid",
-          [&](const JsonValue& x) { r.old_profile_uuid = detail::as_guid_text(x); }},
+          [&](const JsonValue& x) { r.old_profile_uuid = detail::as_id<ProfileId>(x); }},
          {"newsmartcarduuid",
-          [&](const JsonValue& x) { r.new_smartcard_uuid = detail::as_guid_text(x); }},
+          [&](const JsonValue& x) { r.new_smartcard_uuid = detail::as_id<SmartcardId>(x); }},
          {"oldsmartcarduuid",
-          [&](const JsonValue& x) { r.old_smartcard_uuid = detail::as_guid_text(x); }},
+          [&](const JsonValue& x) { r.old_smartcard_uuid = detail::as_id<SmartcardId>(x); }},
          {"priority", [&](const JsonValue& x) { r.priority = detail::as_int(x); }},
          {"comment", [&](const JsonValue& x) { r.comment = detail::as_string(x); }},
          {"profiletemplateuuid",
-          [&](const JsonValue& x) { r.profile_template_uuid = detail::as_guid_text(x); }},
+          [&](const JsonValue& x) {
+              r.profile_template_uuid = detail::as_id<ProfileTemplateId>(x);
+          }},
          {"securitydescriptor",
           [&](const JsonValue& x) {
               r.security_descriptor = detail::as_string(x);
@@ -455,19 +469,21 @@ inline Smartcard parse_smartcard(const rapidjson::Value& v) {
     Smartcard s;
     detail::read_object(
         v, "Smartcard", s.unknown_fields,
-        {{"uuid", [&](const JsonValue& x) { s.uuid = detail::as_guid_text(x); }},
+        {{"uuid", [&](const JsonValue& x) { s.uuid = detail::as_id<SmartcardId>(x); }},
          {"status", [&](const JsonValue& x) { s.status = detail::as_int(x); }},
          {"flags", [&](const JsonValue& x) { s.flags = detail::as_int(x); }},
          {"parentsmartcarduuid",
-          [&](const JsonValue& x) { s.parent_smartcard_uuid = detail::as_guid_text(x); }},
+          [&](const JsonValue& x) { s.parent_smartcard_uuid = detail::as_id<SmartcardId>(x); }},
          {"primarysmartcarduuid",
-          [&](const JsonValue& x) { s.primary_smartcard_uuid = detail::as_guid_text(x); }},
+          [&](const JsonValue& x) { s.primary_smartcard_uuid = detail::as_id<SmartcardId>(x); }},
          {"permanentsmartcarduuid",
-          [&](const JsonValue& x) { s.permanent_smartcard_uuid = detail::as_guid_text(x); }},
+          [&](const JsonValue& x) { s.permanent_smartcard_uuid = detail::as_id<SmartcardId>(x); }},
          {"assigneduseruuid",
-          [&](const JsonValue& x) { s.assigned_user_uuid = detail::as_guid_text(x); }},
+          [&](const JsonValue& x) { s.assigned_user_uuid = detail::as_id<UserId>(x); }},
          {"profiletemplateuuid",
-          [&](const JsonValue& x) { s.profile_template_uuid = detail::as_guid_text(x); }},
+          [&](const JsonValue& x) {
+              s.profile_template_uuid = detail::as_id<ProfileTemplateId>(x);
+          }},
          {"profiletemplateversion",
           [&](const JsonValue& x) { s.profile_template_version = detail::as_int(x); }},
          {"comment", [&](const JsonValue& x) { s.comment = detail::as_string(x); }},
@@ -535,17 +551,19 @@ inline Profile parse_profile(const rapidjson::Value& v) {
     Profile p;
     detail::read_object(
         v, "Profile", p.unknown_fields,
-        {{"uuid", [&](const JsonValue& x) { p.uuid = detail::as_guid_text(x); }},
+        {{"uuid", [&](const JsonValue& x) { p.uuid = detail::as_id<ProfileId>(x); }},
          {"status", [&](const JsonValue& x) { p.status = detail::as_int(x); }},
          {"flags", [&](const JsonValue& x) { p.flags = detail::as_int(x); }},
          {"parentprofileuuid",
-          [&](const JsonValue& x) { p.parent_profile_uuid = detail::as_guid_text(x); }},
+          [&](const JsonValue& x) { p.parent_profile_uuid = detail::as_id<ProfileId>(x); }},
          {"primaryprofileuuid",
-          [&](const JsonValue& x) { p.primary_profile_uuid = detail::as_guid_text(x); }},
+          [&](const JsonValue& x) { p.primary_profile_uuid = detail::as_id<ProfileId>(x); }},
          {"assigneduseruuid",
-          [&](const JsonValue& x) { p.assigned_user_uuid = detail::as_guid_text(x); }},
+          [&](const JsonValue& x) { p.assigned_user_uuid = detail::as_id<UserId>(x); }},
          {"profiletemplateuuid",
-          [&](const JsonValue& x) { p.profile_template_uuid = detail::as_guid_text(x); }},
+          [&](const JsonValue& x) {
+              p.profile_template_uuid = detail::as_id<ProfileTemplateId>(x);
+          }},
          {"profiletemplateversion",
           [&](const JsonValue& x) { p.profile_template_version = detail::as_int(x); }},
          {"comment", [&](const JsonValue& x) { p.comment = detail::as_string(x); }},

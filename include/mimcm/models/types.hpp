@@ -1,5 +1,7 @@
 // The objects the CM REST API returns, as typed models (parsed by mimcm/models/parse.hpp).
-// Every model keeps the fields it does not know in unknown_fields.
+// Every model keeps the fields it does not know in unknown_fields. Id fields are typed
+// (RequestId, SmartcardId...) and empty when the server leaves them out, sends null, an empty
+// string, or the all-zero GUID CM writes for "none".
 #pragma once
 
 #include <cstdint>
@@ -25,7 +27,7 @@ using UnknownFields = std::vector<UnknownField>;
 struct ProfileTemplateView {
     std::string name;
     std::string description;
-    std::string uuid;
+    std::optional<ProfileTemplateId> uuid;
     bool is_smartcard = false;
     bool is_virtual_smartcard = false;
     UnknownFields unknown_fields;
@@ -62,23 +64,23 @@ struct SmartcardPolicy {
 
 /// Request (Microsoft.Clm.Shared.Requests.Request).
 struct Request {
-    std::string uuid;
+    std::optional<RequestId> uuid;
     std::int64_t request_type = 0;
     std::int64_t status = 0;
     std::int64_t flags = 0;
     std::vector<DataCollectionItem> data_collection;
     std::int64_t data_collection_flags = 0;
-    std::string originator_user_uuid;
-    std::string target_user_uuid;
+    std::optional<UserId> originator_user_uuid;
+    std::optional<UserId> target_user_uuid;
     std::string submitted;
     std::string completed;
-    std::string new_profile_uuid;
-    std::string old_profile_uuid;
-    std::string new_smartcard_uuid;
-    std::string old_smartcard_uuid;
+    std::optional<ProfileId> new_profile_uuid;
+    std::optional<ProfileId> old_profile_uuid;
+    std::optional<SmartcardId> new_smartcard_uuid;
+    std::optional<SmartcardId> old_smartcard_uuid;
     std::int64_t priority = 0;
     std::string comment;
-    std::string profile_template_uuid;
+    std::optional<ProfileTemplateId> profile_template_uuid;
     std::string security_descriptor;  ///< trailing NUL padding removed
     bool is_smartcard = false;
     bool is_enrollment_agent = false;
@@ -88,14 +90,14 @@ struct Request {
 
 /// Smartcard (Microsoft.Clm.Shared.Smartcards.Smartcard).
 struct Smartcard {
-    std::string uuid;
+    std::optional<SmartcardId> uuid;
     std::int64_t status = 0;
     std::int64_t flags = 0;
-    std::string parent_smartcard_uuid;
-    std::string primary_smartcard_uuid;
-    std::string permanent_smartcard_uuid;
-    std::string assigned_user_uuid;
-    std::string profile_template_uuid;
+    std::optional<SmartcardId> parent_smartcard_uuid;
+    std::optional<SmartcardId> primary_smartcard_uuid;
+    std::optional<SmartcardId> permanent_smartcard_uuid;
+    std::optional<UserId> assigned_user_uuid;
+    std::optional<ProfileTemplateId> profile_template_uuid;
     std::int64_t profile_template_version = 0;
     std::string comment;
     std::string serial_number;  ///< as sent, e.g. "{bc88f13f-...}"
@@ -103,8 +105,12 @@ struct Smartcard {
     std::string atr;
     UnknownFields unknown_fields;
 
-    /// The card id in SerialNumber, when it is a GUID (braces removed).
-    [[nodiscard]] std::optional<Guid> card_id() const { return Guid::try_parse(serial_number); }
+    /// The card id in SerialNumber, when it is a GUID (CM writes it in braces).
+    [[nodiscard]] std::optional<CardId> card_id() const {
+        if (!Guid::try_parse(serial_number))
+            return std::nullopt;
+        return CardId::from_guid(serial_number);
+    }
 };
 
 /// CertificateRequestGenerationOptions: how to build one PKCS#10 request.
@@ -140,13 +146,13 @@ struct Certificate {
 
 /// Profile (Microsoft.Clm.Shared.Profiles.Profile), a software certificate profile.
 struct Profile {
-    std::string uuid;
+    std::optional<ProfileId> uuid;
     std::int64_t status = 0;
     std::int64_t flags = 0;
-    std::string parent_profile_uuid;
-    std::string primary_profile_uuid;
-    std::string assigned_user_uuid;
-    std::string profile_template_uuid;
+    std::optional<ProfileId> parent_profile_uuid;
+    std::optional<ProfileId> primary_profile_uuid;
+    std::optional<UserId> assigned_user_uuid;
+    std::optional<ProfileTemplateId> profile_template_uuid;
     std::int64_t profile_template_version = 0;
     std::string comment;
     std::vector<std::string> profile_operations;
@@ -170,22 +176,24 @@ struct ClmCertificate {
 };
 
 /// What a 201 returns: the new object's URI (with or without the /CertificateManagement prefix:
-/// docs/api-discrepancies.md AD-03) and the id in it.
+/// docs/api-discrepancies.md AD-03) and the id in it, typed as the created object's id
+/// (Created<RequestId> from create_request, Created<SmartcardId> from assign_smartcard).
+template <class Id>
 struct Created {
     std::string uri;
-    Guid id;
+    Id id;
 };
 /// Body of POST requests (create a request).
 struct NewRequest {
     RequestType type = RequestType::enroll;
-    std::optional<Guid> profile_template;  ///< required except for requests on a card (Unblock)
-    std::optional<Guid> smartcard;         ///< the card an Unblock request is for (AD-15)
+    std::optional<ProfileTemplateId> profile_template;  ///< required except on a card (Unblock)
+    std::optional<SmartcardId> smartcard;  ///< the card an Unblock request is for (AD-15)
     /// Name/value items the workflow policy asks for; sent as the docs' examples send them:
     /// a JSON string holding an array of {"name":"value"} objects.
     std::vector<std::pair<std::string, std::string>> data_collection;
     std::string comment;
-    std::optional<Guid> target_user;  ///< default: the caller
-    std::optional<int> priority;      ///< default: the template's; sent as a string like the docs
+    std::optional<UserId> target_user;  ///< default: the caller
+    std::optional<int> priority;        ///< default: the template's; sent as a string like the docs
 };
 
 /// Body of POST requests/{id}/certificatedata.

@@ -13,7 +13,7 @@
 // card is reset, so the session re-checks "same card" WITHOUT selecting: the ATR and state from
 // the reader (SCardStatus; a reset says the challenge is gone) and the card id by GET DATA on
 // the selected applet. It holds a PC/SC transaction from open() to close() (see
-// ReadOptions::hold_transaction), so no other application can select, reset or ask a challenge
+// ReadOptions::transaction), so no other application can select, reset or ask a challenge
 // in between; keep the server calls in between short (Windows resets a card whose transaction
 // is idle for more than 5 s: the next call then reports Error{card_reset}, challenge gone).
 //
@@ -42,6 +42,10 @@
 
 namespace mimcm::pcsc {
 
+/// Whether a card session holds a PC/SC transaction for its whole life (see
+/// ReadOptions::transaction).
+enum class SessionTransaction { held, not_held };
+
 /// How CardSession::open() and read_card() find the card. A plain value: share it between
 /// threads only read-only.
 struct ReadOptions {
@@ -52,10 +56,10 @@ struct ReadOptions {
     /// How long to wait for a card when there is none; 0: do not wait.
     std::chrono::milliseconds wait_for_card{0};
     /// Hold a PC/SC transaction for the whole session, so that no other application can
-    /// SELECT, reset or take a challenge between a challenge and its answer. Turn off only
+    /// SELECT, reset or take a challenge between a challenge and its answer. not_held only
     /// when other applications must use the card meanwhile (the session then detects a reset,
     /// but not another application's SELECT: the card refuses the answer instead).
-    bool hold_transaction = true;
+    SessionTransaction transaction = SessionTransaction::held;
 };
 
 /// What read_card() read. A plain value: share it between threads only read-only.
@@ -107,12 +111,12 @@ class CardSession {
     static CardSession open(Context& context, const ReadOptions& options = {}) {
         const std::string name = select_reader(context, options.reader, options.wait_for_card);
         try {
-            return CardSession(Card(context, name), options.profiles, options.hold_transaction);
+            return CardSession(Card(context, name), options.profiles, options.transaction);
         } catch (const Error& removed) {
             if (removed.code() != ErrorCode::card_removed)
                 throw;
             try {
-                return CardSession(Card(context, name), options.profiles, options.hold_transaction);
+                return CardSession(Card(context, name), options.profiles, options.transaction);
             } catch (const Error& again) {
                 // The reader is empty now: the card left while it was read, so say that.
                 if (again.code() == ErrorCode::no_card)
@@ -124,8 +128,9 @@ class CardSession {
 
     /// The same on a card already connected (the session takes it over).
     explicit CardSession(Card card, const card::ProfileResolver& profiles = {},
-                         bool hold_transaction = true)
-        : card_(std::make_unique<Card>(std::move(card))), hold_(hold_transaction) {
+                         SessionTransaction transaction = SessionTransaction::held)
+        : card_(std::make_unique<Card>(std::move(card))),
+          hold_(transaction == SessionTransaction::held) {
         for (int attempt = 0;; ++attempt) {
             try {
                 begin();

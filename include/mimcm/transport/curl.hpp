@@ -305,11 +305,11 @@ class CurlTransport {
         if (receiving.exception)
             std::rethrow_exception(receiving.exception);
         if (receiving.limit_hit)
-            return limit_error(*receiving.limit_hit, rc);
+            return limit_error(*receiving.limit_hit, rc, receiving.status_line);
         // libcurl refuses a single header line over 100 KiB itself, as out of memory (older
         // versions) or CURLE_TOO_LARGE (8.6 and newer).
         if (receiving.in_headers && (rc == CURLE_OUT_OF_MEMORY || is_too_large(rc)))
-            return limit_error(TransportError::Kind::headers_too_large, rc);
+            return limit_error(TransportError::Kind::headers_too_large, rc, true);
         long status = 0;
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
         // libcurl counts HTTP authentication rounds as redirects: a server that keeps answering
@@ -319,13 +319,18 @@ class CurlTransport {
             response.status = 401;
             return response;
         }
-        if (rc != CURLE_OK)
-            return error_from(rc);
+        if (rc != CURLE_OK) {
+            TransportError error = error_from(rc);
+            error.response_started = receiving.status_line;
+            return error;
+        }
         // libcurl 7.88 reports success when the connection closes inside the response headers,
         // with whatever status line came: that is a broken receive, not an empty answer.
         if (receiving.in_headers || status == 0) {
-            return TransportError{TransportError::Kind::send_receive, CURLE_PARTIAL_FILE,
-                                  "the connection closed before the end of the response headers"};
+            TransportError error{TransportError::Kind::send_receive, CURLE_PARTIAL_FILE,
+                                 "the connection closed before the end of the response headers"};
+            error.response_started = receiving.status_line;
+            return error;
         }
         response.status = static_cast<int>(status);
         return response;
@@ -355,6 +360,7 @@ class CurlTransport {
         std::size_t header_bytes = 0;
         std::size_t header_count = 0;
         bool in_headers = false;  ///< a status line came, the blank line ending its headers not yet
+        bool status_line = false;  ///< a status line came (of any response of the transfer)
         std::optional<TransportError::Kind> limit_hit;
         std::exception_ptr exception;
     };
@@ -529,6 +535,7 @@ class CurlTransport {
                 call->in_headers = false;
             } else if (line.rfind("HTTP/", 0) == 0) {
                 call->in_headers = true;
+                call->status_line = true;
                 // A new response (after 100-continue, authentication rounds or redirects): only
                 // the last one counts.
                 response.headers.clear();
@@ -557,7 +564,8 @@ class CurlTransport {
     }
 
     /// The error for a limit hit in a callback; `rc` is what libcurl made of the abort.
-    TransportError limit_error(TransportError::Kind kind, CURLcode rc) const {
+    TransportError limit_error(TransportError::Kind kind, CURLcode rc,
+                               bool response_started) const {
         std::string message;
         if (kind == TransportError::Kind::response_too_large) {
             message = "the response body is larger than the limit of " +
@@ -570,7 +578,9 @@ class CurlTransport {
                       std::to_string(options_.max_header_count) + " lines";
         }
         message += " (curl code " + std::to_string(static_cast<int>(rc)) + ")";
-        return TransportError{kind, static_cast<int>(rc), std::move(message)};
+        TransportError error{kind, static_cast<int>(rc), std::move(message)};
+        error.response_started = response_started;
+        return error;
     }
 
     TransportError error_from(CURLcode rc) const {

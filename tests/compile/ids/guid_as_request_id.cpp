@@ -1,0 +1,7 @@
+// Must NOT compile: a bare Guid where a request id is expected.
+#include "common.hpp"
+
+int main() {
+    auto c = ids_check::client();
+    (void)c.get_request(ids_check::guid);
+}
