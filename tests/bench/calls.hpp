@@ -29,8 +29,8 @@ inline bool call_seed(mimcm::Client& client, const mimcm::SmartcardId& smartcard
 inline bool call_list(mimcm::Client& client) {
     const auto result = client.list_profile_templates();
     const auto* list = std::get_if<std::vector<mimcm::ProfileTemplateView>>(&result);
-    return list != nullptr && list->size() == kTemplateCount &&
-           list->back().uuid == kLastTemplate && list->back().is_smartcard;
+    return list != nullptr && list->size() == kTemplateCount && list->back().uuid &&
+           list->back().uuid->str() == kLastTemplate && list->back().is_smartcard;
 }
 
 }  // namespace mimcm_bench
