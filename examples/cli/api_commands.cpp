@@ -95,7 +95,7 @@ std::string read_csr(const std::string& path) {
 
 int cmd_templates(const Args& args) {
     auto client = make_client(args);
-    const auto result = client.list_profile_templates();
+    const auto result = client.list_profile_templates({}, call_context());
     return show<std::vector<mimcm::ProfileTemplateView>>(args, result, [&](const auto& templates) {
         if (args.json) {
             JsonOut out;
@@ -139,7 +139,7 @@ int cmd_request(const Args& args) {
         request.profile_template = profile_template;
         request.comment = args.get("comment").value_or("");
         request.data_collection = args.data;
-        const auto result = client.create_request(request);
+        const auto result = client.create_request(request, call_context());
         using Created = mimcm::Created<mimcm::RequestId>;
         return show<Created>(args, result, [&](const Created& created) {
             if (args.json) {
@@ -156,10 +156,10 @@ int cmd_request(const Args& args) {
     auto client = make_client(args);
     const auto print = [&](const mimcm::Request& r) { print_request(args, r); };
     if (args.command == "request show")
-        return show<mimcm::Request>(args, client.get_request(id), print);
+        return show<mimcm::Request>(args, client.get_request(id, call_context()), print);
     const auto status = args.command == "request complete" ? mimcm::RequestStatus::completed
                                                            : mimcm::RequestStatus::canceled;
-    return show<mimcm::Request>(args, client.set_request_status(id, status), print);
+    return show<mimcm::Request>(args, client.set_request_status(id, status, call_context()), print);
 }
 
 int cmd_smartcard(const Args& args) {
@@ -172,7 +172,7 @@ int cmd_smartcard(const Args& args) {
             }
         }();
         auto client = make_client(args);
-        return show<mimcm::Smartcard>(args, client.get_smartcard(id),
+        return show<mimcm::Smartcard>(args, client.get_smartcard(id, call_context()),
                                       [&](const mimcm::Smartcard& s) { print_smartcard(args, s); });
     }
     // smartcard find: by --card-id, or by the card in the reader.
@@ -189,7 +189,7 @@ int cmd_smartcard(const Args& args) {
         card_id = read_card(args, profile).card.card_id;
     }
     return show<std::vector<mimcm::Smartcard>>(
-        args, client.find_smartcards(card_id), [&](const auto& cards) {
+        args, client.find_smartcards(card_id, call_context()), [&](const auto& cards) {
             if (cards.empty())
                 std::cerr << "mimcm-cli: no smart card with card id " << card_id->guid() << "\n";
             for (const auto& s : cards)
@@ -213,6 +213,8 @@ int cmd_enroll(const Args& args) {
     mimcm::pcsc::EnrollmentCard card(context, read);
 
     mimcm::EnrollmentOptions options;
+    // After Ctrl-C the request is canceled on the server within the second the user waits.
+    options.cleanup_timeout = std::chrono::milliseconds(600);
     options.profile_template = profile_template;
     options.comment = args.get("comment").value_or("");
     options.data_collection = args.data;
@@ -243,7 +245,7 @@ int cmd_enroll(const Args& args) {
     };
     mimcm::Enrollment<mimcm::CurlTransport, mimcm::pcsc::EnrollmentCard> enrollment(client, card,
                                                                                     options);
-    const mimcm::EnrollmentReport report = enrollment.run();
+    const mimcm::EnrollmentReport report = enrollment.run(call_context());
     if (report.succeeded) {
         if (args.json) {
             JsonOut()
@@ -265,13 +267,39 @@ int cmd_enroll(const Args& args) {
         }
         return 0;
     }
+    // What became of the request the flow created: canceled by the flow, or still open.
+    std::string request_note;
+    if (report.request) {
+        request_note = "request " + report.request->str();
+        if (report.request_cleanup == mimcm::RequestCleanup::canceled) {
+            request_note += " set to Canceled on the server";
+        } else {
+            request_note += " is still open on the server (" + report.cleanup_error +
+                            "): cancel it with 'mimcm-cli request cancel --request " +
+                            report.request->str() + "'";
+        }
+    }
+    if (report.failure_outcome == "cancelled" || interrupted()) {
+        if (!interrupt().reported.exchange(true)) {
+            const std::string message =
+                "cancelled" + (request_note.empty() ? std::string() : "; " + request_note);
+            std::cerr << "\nmimcm-cli: " << message << "\n";
+            if (args.json) {
+                JsonOut out;
+                out.field("outcome", std::string_view("cancelled")).field("message", message);
+                if (report.request) {
+                    out.field("request", report.request->str())
+                        .field("request_cleanup", mimcm::to_string(report.request_cleanup));
+                }
+                out.print();
+            }
+        }
+        return exit_cancelled;
+    }
     std::cerr << " failed\nmimcm-cli: enrollment failed at '"
               << mimcm::to_string(*report.failed_step) << "': " << report.error << "\n";
-    if (report.request) {
-        std::cerr << "  Request " << report.request->str()
-                  << " exists on the server: cancel it with 'mimcm-cli request cancel --request "
-                  << report.request->str() << "'.\n";
-    }
+    if (!request_note.empty())
+        std::cerr << "  The " << request_note << ".\n";
     // What the card already took before the failure, so nobody has to guess its state.
     if (report.pin == mimcm::PinOutcome::set)
         std::cerr << "  The card's PIN was already changed.\n";
@@ -290,8 +318,10 @@ int cmd_enroll(const Args& args) {
             .field("pin", mimcm::to_string(report.pin))
             .field("admin_key_changed", report.admin_key_changed)
             .field("card_state_unknown", report.card_state_unknown);
-        if (report.request)
-            out.field("request", report.request->str());
+        if (report.request) {
+            out.field("request", report.request->str())
+                .field("request_cleanup", mimcm::to_string(report.request_cleanup));
+        }
         if (report.smartcard)
             out.field("smartcard", report.smartcard->str());
         out.print();

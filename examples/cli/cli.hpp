@@ -11,6 +11,7 @@
 #else
 #include <termios.h>
 #endif
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -35,6 +36,7 @@ enum Exit : int {
     exit_other_http = 6,
     exit_transport = 7,
     exit_card = 8,
+    exit_cancelled = 130,  ///< Ctrl-C (SIGINT) or SIGTERM, as a shell reports a SIGINT death
 };
 
 struct UsageError {
@@ -178,8 +180,50 @@ class JsonOut {
     rapidjson::Writer<rapidjson::StringBuffer> writer_;
 };
 
+/// Ctrl-C: main() turns SIGINT and SIGTERM (Windows: the console's Ctrl-C and Ctrl-Break) into a
+/// cancel of `source`, which every server call and card wait of the commands watches.
+struct Interrupt {
+    mimcm::CancellationSource source;
+    std::atomic<bool> reported{false};  ///< the "cancelled" line is printed (once)
+    std::atomic<bool> json{false};
+};
+
+/// The one Interrupt of the process; never destroyed, so a signal arriving while the process
+/// exits still finds it.
+inline Interrupt& interrupt() {
+    static auto* const state = new Interrupt;
+    return *state;
+}
+
+/// What every server call of a command is given: the Ctrl-C cancellation.
+inline mimcm::CallContext call_context() {
+    mimcm::CallContext context;
+    context.cancellation = interrupt().source.token();
+    return context;
+}
+
+[[nodiscard]] inline bool interrupted() {
+    return interrupt().source.cancelled();
+}
+
+/// The one-line message of an interrupted command (stderr, and stdout with --json), printed once;
+/// the exit code 130.
+inline int cancelled_exit(const Args& args, const std::string& message = "cancelled") {
+    if (!interrupt().reported.exchange(true)) {
+        std::cerr << "mimcm-cli: " << message << "\n";
+        if (args.json) {
+            JsonOut out;
+            out.field("outcome", std::string_view("cancelled")).field("message", message);
+            out.print();
+        }
+    }
+    return exit_cancelled;
+}
+
 inline int fail(const Args& args, int code, std::string_view outcome, const std::string& message,
                 const std::string& advice = {}) {
+    if (interrupted())
+        return cancelled_exit(args);
     std::cerr << "mimcm-cli: " << message << "\n";
     if (!advice.empty())
         std::cerr << "  " << advice << "\n";
@@ -205,6 +249,7 @@ inline mimcm::pcsc::CardReading read_card(const Args& args,
     options.reader = args.get("reader");
     options.profiles = profiles;
     options.wait_for_card = seconds_option(args, "wait-card", std::chrono::milliseconds(0));
+    options.cancellation = interrupt().source.token();
     return mimcm::pcsc::read_card(context, options);
 }
 
@@ -449,6 +494,8 @@ inline mimcm::Client make_client(const Args& args) {
 /// Reports a failed operation's outcome (stderr, and stdout with --json); returns the exit code.
 template <class Result>
 int report_failure(const Args& args, const Result& result) {
+    if (interrupted())
+        return cancelled_exit(args);
     const std::string what = mimcm::describe(result);
     std::cerr << "mimcm-cli: " << what << "\n";
     if (args.json) {

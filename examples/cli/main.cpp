@@ -6,6 +6,12 @@
 //
 // Exit codes are part of the contract (see kUsage). Messages go to stderr; stdout carries only the
 // result (the PIN, or one JSON object with --json). The PIN never goes to stderr.
+#if !defined(_WIN32)
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+#endif
+
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -15,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <variant>
 #include <vector>
 
@@ -90,6 +97,8 @@ Exit codes:
   4 forbidden or unauthorized (403/401)   5 server error (5xx)
   6 other HTTP status or protocol error   7 transport or TLS failure, timeout included
   8 card or PC/SC failure   2 usage error or invalid input (nothing was sent)
+  130 interrupted (Ctrl-C, SIGTERM): the command stops within a second; enroll first sets
+      the request it created to Canceled on the server
 )";
 
 int cmd_readers(const Args& args) {
@@ -175,7 +184,7 @@ int cmd_proposed_pin(const Args& args) {
     }
     mimcm::Client client(std::move(server), mimcm::CurlTransport(std::move(curl)),
                          std::move(options));
-    const auto result = client.server_proposed_pin(smartcard, card);
+    const auto result = client.server_proposed_pin(smartcard, card, call_context());
 
     if (const auto* proposed = std::get_if<mimcm::PinProposed>(&result)) {
         if (args.json) {
@@ -192,6 +201,8 @@ int cmd_proposed_pin(const Args& args) {
         return exit_pin;
     }
 
+    if (interrupted())
+        return cancelled_exit(args);
     const std::string what = mimcm::describe(result);
     const std::string_view outcome = mimcm::outcome_name(result);
     int code = exit_other_http;
@@ -242,6 +253,73 @@ int cmd_proposed_pin(const Args& args) {
     return code;
 }
 
+/// How long an interrupted command has to stop by itself before the process ends anyway (a
+/// command blocked where nothing watches the cancellation, e.g. a PIN prompt).
+constexpr std::chrono::milliseconds kInterruptGrace{900};
+
+/// Ends the process after kInterruptGrace if the command has not stopped by then.
+[[noreturn]] void exit_after_grace() {
+    std::this_thread::sleep_for(kInterruptGrace);
+    if (!interrupt().reported.exchange(true)) {
+        static const char line[] = "mimcm-cli: cancelled\n";
+        static const char json_line[] = "{\"outcome\":\"cancelled\",\"message\":\"cancelled\"}\n";
+#if defined(_WIN32)
+        std::fputs(line, stderr);
+        if (interrupt().json)
+            std::fputs(json_line, stdout);
+        std::fflush(nullptr);
+#else
+        (void)!::write(2, line, sizeof line - 1);
+        if (interrupt().json)
+            (void)!::write(1, json_line, sizeof json_line - 1);
+#endif
+    }
+#if defined(_WIN32)
+    ExitProcess(static_cast<UINT>(exit_cancelled));
+#else
+    ::_exit(exit_cancelled);
+#endif
+}
+
+#if defined(_WIN32)
+BOOL WINAPI on_console_control(DWORD event) {
+    if (event != CTRL_C_EVENT && event != CTRL_BREAK_EVENT && event != CTRL_CLOSE_EVENT)
+        return FALSE;
+    // Windows runs this on a thread of its own: cancel, then give the command its grace.
+    interrupt().source.cancel();
+    exit_after_grace();
+}
+#endif
+
+/// Turns SIGINT and SIGTERM (Ctrl-C and Ctrl-Break on Windows) into interrupt().source.cancel().
+/// On POSIX the signals are blocked before any other thread starts (threads inherit the mask) and
+/// one thread takes them with sigwait, so no work happens in a signal handler.
+void watch_interrupts() {
+#if defined(_WIN32)
+    SetConsoleCtrlHandler(&on_console_control, TRUE);
+#else
+    // A signal the process was started with ignored (a background job's SIGINT, nohup) stays so.
+    sigset_t signals;
+    sigemptyset(&signals);
+    for (const int signal : {SIGINT, SIGTERM}) {
+        struct sigaction current {};
+        if (sigaction(signal, nullptr, &current) == 0 && current.sa_handler != SIG_IGN)
+            sigaddset(&signals, signal);
+    }
+    if (sigismember(&signals, SIGINT) != 1 && sigismember(&signals, SIGTERM) != 1)
+        return;
+    if (pthread_sigmask(SIG_BLOCK, &signals, nullptr) != 0)
+        return;  // the signals keep their default action: the process ends at once
+    std::thread([signals] {
+        int received = 0;
+        if (sigwait(&signals, &received) != 0)
+            return;
+        interrupt().source.cancel();
+        exit_after_grace();
+    }).detach();
+#endif
+}
+
 }  // namespace
 }  // namespace mimcm_cli
 
@@ -264,6 +342,11 @@ int main(int argc, char** argv) {
     Args args;
     for (int i = 2; i < argc; ++i)
         args.json = args.json || std::string_view(argv[i]) == "--json";
+    interrupt().json = args.json;
+    watch_interrupts();
+    const auto finish = [&args](int code) {
+        return code != 0 && interrupted() ? cancelled_exit(args) : code;
+    };
     try {
         // Options every command that talks to the server takes.
         const std::vector<std::string> http = {
@@ -308,18 +391,18 @@ int main(int argc, char** argv) {
 
         mimcm::CurlGlobal curl_global;
         if (command == "readers")
-            return cmd_readers(args);
+            return finish(cmd_readers(args));
         if (command == "read-card")
-            return cmd_read_card(args);
+            return finish(cmd_read_card(args));
         if (command == "proposed-pin")
-            return cmd_proposed_pin(args);
+            return finish(cmd_proposed_pin(args));
         if (command == "templates")
-            return cmd_templates(args);
+            return finish(cmd_templates(args));
         if (command.rfind("request ", 0) == 0)
-            return cmd_request(args);
+            return finish(cmd_request(args));
         if (command.rfind("smartcard ", 0) == 0)
-            return cmd_smartcard(args);
-        return cmd_enroll(args);
+            return finish(cmd_smartcard(args));
+        return finish(cmd_enroll(args));
     } catch (const UsageError& e) {
         std::cerr << "mimcm-cli: " << e.message << "\n"
                   << "  Run 'mimcm-cli --help' for usage. Nothing was sent.\n";

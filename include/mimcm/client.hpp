@@ -65,6 +65,23 @@ struct ClientOptions {
     RetryPolicy retry;
 };
 
+namespace detail {
+/// The error of a call whose context is already cancelled or past its deadline, if it is.
+inline std::optional<TransportError> stopped_before_sending(const CallContext& context) {
+    if (context.cancelled())
+        return TransportError{TransportError::Kind::cancelled, 0, "the call was cancelled"};
+    if (context.expired()) {
+        return TransportError{TransportError::Kind::timeout, 0,
+                              "the call's deadline passed before the request was sent"};
+    }
+    return std::nullopt;
+}
+}  // namespace detail
+
+/// The CM REST API over `Transport`. Every operation takes a last, optional CallContext
+/// (mimcm/call.hpp): its deadline bounds the whole call (retries and the token retry after a 401
+/// included) and its cancellation token ends it early with TransportError::Kind::cancelled. A
+/// context that is already cancelled or expired sends nothing.
 template <class Transport>
 class BasicClient {
     static_assert(is_transport_v<Transport>,
@@ -87,13 +104,14 @@ class BasicClient {
     /// GET smartcards/{id}/serverproposedpin?atr=&cardid=&challenge= (CM REST operation 15).
     /// 200 gives PinProposed (the PIN, leading zeros kept), 204 NoPinProposed.
     [[nodiscard]] ProposedPinResult server_proposed_pin(const SmartcardId& smartcard,
-                                                        const CardData& card) {
+                                                        const CardData& card,
+                                                        const CallContext& context = {}) {
         const std::string url =
             server_.api("smartcards/" + smartcard.str() + "/serverproposedpin") +
             detail::query({{"atr", card.atr.hex()},
                            {"cardid", card.card_id.guid()},
                            {"challenge", card.challenge.base64()}});
-        auto answered = exchange<ProposedPinResult>("GET", url, {200, 204});
+        auto answered = exchange<ProposedPinResult>("GET", url, {200, 204}, {}, context);
         if (auto* outcome = std::get_if<ProposedPinResult>(&answered))
             return std::move(*outcome);
         return detail::proposed_pin_outcome(std::get<HttpResponse>(answered),
@@ -105,28 +123,30 @@ class BasicClient {
 
     /// 1. GET profiletemplates[?targetuser=]: the templates the user may enroll for.
     [[nodiscard]] ApiResult<std::vector<ProfileTemplateView>> list_profile_templates(
-        const std::optional<TargetUser>& target_user = std::nullopt) {
+        const std::optional<TargetUser>& target_user = std::nullopt,
+        const CallContext& context = {}) {
         return list("profiletemplates" + detail::query({{"targetuser", target_query(target_user)}}),
-                    parse_profile_template_view);
+                    parse_profile_template_view, context);
     }
 
     /// 2. GET profiletemplates/{id}/policies/{type} (the examples' path;
     /// docs/api-discrepancies.md AD-07).
     [[nodiscard]] ApiResult<WorkflowPolicy, NoContent> get_workflow_policy(
-        const ProfileTemplateId& profile_template, WorkflowType type) {
+        const ProfileTemplateId& profile_template, WorkflowType type,
+        const CallContext& context = {}) {
         return object("GET",
                       "profiletemplates/" + profile_template.str() + "/policies/" +
                           std::string(to_string(type)),
-                      {}, parse_workflow_policy);
+                      {}, parse_workflow_policy, context);
     }
 
     /// 3. GET profiletemplates/{id}/configuration/smartcards (walkthrough step 12;
     /// docs/api-discrepancies.md AD-11).
     [[nodiscard]] ApiResult<SmartcardPolicy, NoContent> get_smartcard_policy(
-        const ProfileTemplateId& profile_template) {
+        const ProfileTemplateId& profile_template, const CallContext& context = {}) {
         return object("GET",
                       "profiletemplates/" + profile_template.str() + "/configuration/smartcards",
-                      {}, parse_smartcard_policy);
+                      {}, parse_smartcard_policy, context);
     }
 
     // ------------------------------------------------------------------------------------
@@ -134,52 +154,55 @@ class BasicClient {
 
     /// 4. POST requests: 201 with the new request's URI.
     [[nodiscard]] ApiResult<Created<RequestId>, NoContent> create_request(
-        const NewRequest& request) {
+        const NewRequest& request, const CallContext& context = {}) {
         if (!request.profile_template && !request.smartcard) {
             throw InvalidArgument(
                 "a new request needs a profile template (or a smart card for Unblock)");
         }
-        return created<RequestId>("requests", detail::new_request_body(request));
+        return created<RequestId>("requests", detail::new_request_body(request), context);
     }
 
     /// 5. GET requests[?status=&targetuser=].
     [[nodiscard]] ApiResult<std::vector<Request>> list_requests(
         std::optional<RequestStatus> status = std::nullopt,
-        const std::optional<TargetUser>& target_user = std::nullopt) {
+        const std::optional<TargetUser>& target_user = std::nullopt,
+        const CallContext& context = {}) {
         return list("requests" + detail::query({{"targetuser", target_query(target_user)},
                                                 {"status", status ? std::string(to_string(*status))
                                                                   : std::string()}}),
-                    parse_request);
+                    parse_request, context);
     }
 
     /// 6. GET requests/{id}.
-    [[nodiscard]] ApiResult<Request, NoContent> get_request(const RequestId& request) {
-        return object("GET", "requests/" + request.str(), {}, parse_request);
+    [[nodiscard]] ApiResult<Request, NoContent> get_request(const RequestId& request,
+                                                            const CallContext& context = {}) {
+        return object("GET", "requests/" + request.str(), {}, parse_request, context);
     }
 
     /// 7. PUT requests/{id} {"status": Completed|Canceled|Abandoned}.
-    [[nodiscard]] ApiResult<Request, NoContent> set_request_status(const RequestId& request,
-                                                                   RequestStatus status) {
+    [[nodiscard]] ApiResult<Request, NoContent> set_request_status(
+        const RequestId& request, RequestStatus status, const CallContext& context = {}) {
         if (status != RequestStatus::completed && status != RequestStatus::canceled &&
             status != RequestStatus::abandoned) {
             throw InvalidArgument("a request can only be set to Completed, Canceled or Abandoned");
         }
         return object("PUT", "requests/" + request.str(), detail::status_body(to_string(status)),
-                      parse_request);
+                      parse_request, context);
     }
 
     /// 8. GET requests/{id}/certificaterequestgenerationoptions: one entry per PKCS#10 to make.
     [[nodiscard]] ApiResult<std::vector<CertificateRequestGenerationOptions>>
-    get_certificate_request_generation_options(const RequestId& request) {
+    get_certificate_request_generation_options(const RequestId& request,
+                                               const CallContext& context = {}) {
         return list("requests/" + request.str() + "/certificaterequestgenerationoptions",
-                    parse_certificate_request_generation_options);
+                    parse_certificate_request_generation_options, context);
     }
 
     /// 9. POST requests/{id}/certificatedata: submit PKCS#10 requests, get the certificates.
     [[nodiscard]] ApiResult<std::vector<Certificate>> submit_certificate_requests(
-        const RequestId& request, const CertificateData& data) {
-        return list("requests/" + request.str() + "/certificatedata", parse_certificate, "POST",
-                    detail::certificate_data_body(data));
+        const RequestId& request, const CertificateData& data, const CallContext& context = {}) {
+        return list("requests/" + request.str() + "/certificatedata", parse_certificate, context,
+                    "POST", detail::certificate_data_body(data));
     }
 
     // ------------------------------------------------------------------------------------
@@ -187,23 +210,24 @@ class BasicClient {
 
     /// 10. POST smartcards {requestid, cardid, atr}: bind the card to the request.
     [[nodiscard]] ApiResult<Created<SmartcardId>, NoContent> assign_smartcard(
-        const RequestId& request, const CardId& card,
-        const std::optional<Atr>& atr = std::nullopt) {
-        return created<SmartcardId>("smartcards",
-                                    detail::assign_smartcard_body(request, card, atr));
+        const RequestId& request, const CardId& card, const std::optional<Atr>& atr = std::nullopt,
+        const CallContext& context = {}) {
+        return created<SmartcardId>("smartcards", detail::assign_smartcard_body(request, card, atr),
+                                    context);
     }
 
     /// 11. GET smartcards[?cardid=]: the docs return one object; a list is accepted too
     /// (docs/api-discrepancies.md AD-31).
     [[nodiscard]] ApiResult<std::vector<Smartcard>> find_smartcards(
-        const std::optional<CardId>& card = std::nullopt) {
+        const std::optional<CardId>& card = std::nullopt, const CallContext& context = {}) {
         return list("smartcards" + detail::query({{"cardid", card ? card->guid() : std::string()}}),
-                    parse_smartcard);
+                    parse_smartcard, context);
     }
 
     /// 12. GET smartcards/{id}.
-    [[nodiscard]] ApiResult<Smartcard, NoContent> get_smartcard(const SmartcardId& smartcard) {
-        return object("GET", "smartcards/" + smartcard.str(), {}, parse_smartcard);
+    [[nodiscard]] ApiResult<Smartcard, NoContent> get_smartcard(const SmartcardId& smartcard,
+                                                                const CallContext& context = {}) {
+        return object("GET", "smartcards/" + smartcard.str(), {}, parse_smartcard, context);
     }
 
     /// 13. GET requests/{r}/smartcards/{s}/authenticationresponse: the server's answer to the
@@ -212,90 +236,100 @@ class BasicClient {
     /// (AdminKey::diversified). The challenge travels as base64 (docs/api-discrepancies.md AD-32).
     [[nodiscard]] ApiResult<SecretBlob, NoContent> get_authentication_response(
         const RequestId& request, const SmartcardId& smartcard, const CardId& card,
-        const Challenge& challenge, AdminKey key, const std::optional<Atr>& atr = std::nullopt) {
-        return blob("requests/" + request.str() + "/smartcards/" + smartcard.str() +
-                    "/authenticationresponse" +
-                    detail::query({{"cardid", card.guid()},
-                                   {"challenge", challenge.base64()},
-                                   {"diversified", key == AdminKey::diversified ? "true" : "false"},
-                                   {"atr", atr ? atr->hex() : std::string()}}));
+        const Challenge& challenge, AdminKey key, const std::optional<Atr>& atr = std::nullopt,
+        const CallContext& context = {}) {
+        return blob(
+            "requests/" + request.str() + "/smartcards/" + smartcard.str() +
+                "/authenticationresponse" +
+                detail::query({{"cardid", card.guid()},
+                               {"challenge", challenge.base64()},
+                               {"diversified", key == AdminKey::diversified ? "true" : "false"},
+                               {"atr", atr ? atr->hex() : std::string()}}),
+            context);
     }
 
     /// 14. GET requests/{r}/smartcards/{s}/diversifiedkey: the card's new admin key.
     [[nodiscard]] ApiResult<SecretBlob, NoContent> get_diversified_admin_key(
         const RequestId& request, const SmartcardId& smartcard, const CardId& card,
-        const std::optional<Atr>& atr = std::nullopt) {
+        const std::optional<Atr>& atr = std::nullopt, const CallContext& context = {}) {
         return blob(
             "requests/" + request.str() + "/smartcards/" + smartcard.str() + "/diversifiedkey" +
-            detail::query({{"cardid", card.guid()}, {"atr", atr ? atr->hex() : std::string()}}));
+                detail::query({{"cardid", card.guid()}, {"atr", atr ? atr->hex() : std::string()}}),
+            context);
     }
 
     /// 16. PUT requests/{r}/smartcards/{s} {"status": ...} (the table says GET;
     /// docs/api-discrepancies.md AD-36).
     [[nodiscard]] ApiResult<Smartcard, NoContent> update_smartcard_status(
-        const RequestId& request, const SmartcardId& smartcard, SmartcardStatus status) {
+        const RequestId& request, const SmartcardId& smartcard, SmartcardStatus status,
+        const CallContext& context = {}) {
         return object("PUT", "requests/" + request.str() + "/smartcards/" + smartcard.str(),
-                      detail::status_body(to_string(status)), parse_smartcard);
+                      detail::status_body(to_string(status)), parse_smartcard, context);
     }
 
     /// 21. GET smartcards/{id}/operations: what the user may request for the card (lower case).
     [[nodiscard]] ApiResult<std::vector<std::string>> get_smartcard_operations(
-        const SmartcardId& smartcard) {
-        return list("smartcards/" + smartcard.str() + "/operations", detail::string_item);
+        const SmartcardId& smartcard, const CallContext& context = {}) {
+        return list("smartcards/" + smartcard.str() + "/operations", detail::string_item, context);
     }
 
     /// 23. GET smartcards/{id}/certificates.
     [[nodiscard]] ApiResult<std::vector<ClmCertificate>> get_smartcard_certificates(
-        const SmartcardId& smartcard) {
-        return list("smartcards/" + smartcard.str() + "/certificates", parse_clm_certificate);
+        const SmartcardId& smartcard, const CallContext& context = {}) {
+        return list("smartcards/" + smartcard.str() + "/certificates", parse_clm_certificate,
+                    context);
     }
 
     // ------------------------------------------------------------------------------------
     // Software profiles and certificates
 
     /// 17. GET profiles[?status=].
-    [[nodiscard]] ApiResult<std::vector<Profile>> list_profiles(const std::string& status = {}) {
-        return list("profiles" + detail::query({{"status", status}}), parse_profile);
+    [[nodiscard]] ApiResult<std::vector<Profile>> list_profiles(const std::string& status = {},
+                                                                const CallContext& context = {}) {
+        return list("profiles" + detail::query({{"status", status}}), parse_profile, context);
     }
 
     /// 18. GET profiles/{id}: documented as a list (one profile).
-    [[nodiscard]] ApiResult<std::vector<Profile>> get_profile(const ProfileId& profile) {
-        return list("profiles/" + profile.str(), parse_profile);
+    [[nodiscard]] ApiResult<std::vector<Profile>> get_profile(const ProfileId& profile,
+                                                              const CallContext& context = {}) {
+        return list("profiles/" + profile.str(), parse_profile, context);
     }
 
     /// 19. GET requests/{id}/profiles[?status=].
     [[nodiscard]] ApiResult<std::vector<Profile>> list_request_profiles(
-        const RequestId& request, const std::string& status = {}) {
+        const RequestId& request, const std::string& status = {}, const CallContext& context = {}) {
         return list("requests/" + request.str() + "/profiles" + detail::query({{"status", status}}),
-                    parse_profile);
+                    parse_profile, context);
     }
 
     /// 20. GET profiles/{id}/operations.
     [[nodiscard]] ApiResult<std::vector<std::string>> get_profile_operations(
-        const ProfileId& profile) {
-        return list("profiles/" + profile.str() + "/operations", detail::string_item);
+        const ProfileId& profile, const CallContext& context = {}) {
+        return list("profiles/" + profile.str() + "/operations", detail::string_item, context);
     }
 
     /// 22. GET profiles/{id}/certificates (6-field view).
     [[nodiscard]] ApiResult<std::vector<ClmCertificate>> get_profile_certificates(
-        const ProfileId& profile) {
-        return list("profiles/" + profile.str() + "/certificates", parse_clm_certificate);
+        const ProfileId& profile, const CallContext& context = {}) {
+        return list("profiles/" + profile.str() + "/certificates", parse_clm_certificate, context);
     }
 
     /// 24. GET certificates: the caller's certificates (11-field view).
-    [[nodiscard]] ApiResult<std::vector<ClmCertificate>> get_user_certificates() {
-        return list("certificates", parse_clm_certificate);
+    [[nodiscard]] ApiResult<std::vector<ClmCertificate>> get_user_certificates(
+        const CallContext& context = {}) {
+        return list("certificates", parse_clm_certificate, context);
     }
 
   private:
     /// GET (or POST) of a list (see detail::list_outcome).
     template <class Parse>
     ApiResult<std::vector<detail::parsed_t<Parse>>> list(const std::string& relative, Parse parse,
+                                                         const CallContext& context,
                                                          std::string method = "GET",
                                                          SecretString body = {}) {
         using Result = ApiResult<std::vector<detail::parsed_t<Parse>>>;
-        auto answered =
-            exchange<Result>(std::move(method), server_.api(relative), {200, 204}, std::move(body));
+        auto answered = exchange<Result>(std::move(method), server_.api(relative), {200, 204},
+                                         std::move(body), context);
         if (auto* outcome = std::get_if<Result>(&answered))
             return std::move(*outcome);
         return detail::list_outcome(std::get<HttpResponse>(answered), parse,
@@ -306,10 +340,11 @@ class BasicClient {
     template <class Parse>
     ApiResult<detail::parsed_t<Parse>, NoContent> object(std::string method,
                                                          const std::string& relative,
-                                                         SecretString body, Parse parse) {
+                                                         SecretString body, Parse parse,
+                                                         const CallContext& context) {
         using Result = ApiResult<detail::parsed_t<Parse>, NoContent>;
-        auto answered =
-            exchange<Result>(std::move(method), server_.api(relative), {200, 204}, std::move(body));
+        auto answered = exchange<Result>(std::move(method), server_.api(relative), {200, 204},
+                                         std::move(body), context);
         if (auto* outcome = std::get_if<Result>(&answered))
             return std::move(*outcome);
         return detail::object_outcome(std::get<HttpResponse>(answered), parse,
@@ -323,10 +358,11 @@ class BasicClient {
 
     /// POST that creates an object with an id of type Id (see detail::created_outcome).
     template <class Id>
-    ApiResult<Created<Id>, NoContent> created(const std::string& relative, SecretString body) {
+    ApiResult<Created<Id>, NoContent> created(const std::string& relative, SecretString body,
+                                              const CallContext& context) {
         using Result = ApiResult<Created<Id>, NoContent>;
-        auto answered =
-            exchange<Result>("POST", server_.api(relative), {200, 201, 204}, std::move(body));
+        auto answered = exchange<Result>("POST", server_.api(relative), {200, 201, 204},
+                                         std::move(body), context);
         if (auto* outcome = std::get_if<Result>(&answered))
             return std::move(*outcome);
         return detail::created_outcome<Id>(std::get<HttpResponse>(answered),
@@ -334,9 +370,9 @@ class BasicClient {
     }
 
     /// GET of a secret base64 JSON string (see detail::blob_outcome).
-    ApiResult<SecretBlob, NoContent> blob(const std::string& relative) {
+    ApiResult<SecretBlob, NoContent> blob(const std::string& relative, const CallContext& context) {
         using Result = ApiResult<SecretBlob, NoContent>;
-        auto answered = exchange<Result>("GET", server_.api(relative), {200, 204});
+        auto answered = exchange<Result>("GET", server_.api(relative), {200, 204}, {}, context);
         if (auto* outcome = std::get_if<Result>(&answered))
             return std::move(*outcome);
         return detail::blob_outcome(std::get<HttpResponse>(answered), options_.max_json_depth);
@@ -346,9 +382,8 @@ class BasicClient {
     /// not one of the operation's own (`own`). Otherwise gives the response back to the operation.
     template <class Result>
     std::variant<HttpResponse, Result> exchange(std::string method, std::string url,
-                                                std::initializer_list<int> own,
-                                                SecretString body = {},
-                                                const CallContext& context = {}) {
+                                                std::initializer_list<int> own, SecretString body,
+                                                const CallContext& context) {
         auto sent = send(std::move(method), std::move(url), std::move(body), context);
         if (auto* failure = std::get_if<TransportError>(&sent))
             return Result{TransportFailure{std::move(*failure)}};
@@ -362,8 +397,8 @@ class BasicClient {
 
     /// Sends the request, again while the retry policy allows (see mimcm/retry.hpp). The request
     /// object is kept for every attempt, so a PUT's body goes out intact each time.
-    TransportResult send(std::string method, std::string url, SecretString body = {},
-                         const CallContext& context = {}) {
+    TransportResult send(std::string method, std::string url, SecretString body,
+                         const CallContext& context) {
         HttpRequest request;
         request.method = std::move(method);
         request.url = std::move(url);
@@ -375,16 +410,17 @@ class BasicClient {
         request.headers.push_back({"User-Agent", options_.user_agent});
         return detail::send_with_retries(
             request, options_.retry, random_, context,
-            [this](HttpRequest& r) { return send_authenticated(r); },
+            [this, &context](HttpRequest& r) { return send_authenticated(r, context); },
             [this](auto&& build) { this->log(LogLevel::warning, build); });
     }
 
-    /// One attempt: a bearer token from the provider, and once more with a fresh one after a 401.
-    TransportResult send_authenticated(HttpRequest& request) {
+    /// One attempt: a bearer token from the provider, and once more with a fresh one after a 401;
+    /// `context` bounds both.
+    TransportResult send_authenticated(HttpRequest& request, const CallContext& context) {
         if (options_.token_provider) {
             request.bearer_token = options_.token_provider(TokenRequest::initial);
         }
-        TransportResult result = send_logged(request);
+        TransportResult result = send_logged(request, context);
         const auto* response = std::get_if<HttpResponse>(&result);
         if (options_.token_provider && response && response->status == 401) {
             SecretString fresh = options_.token_provider(TokenRequest::after_unauthorized);
@@ -394,17 +430,30 @@ class BasicClient {
                         "401 with the current token: retrying once with a fresh one");
                 });
                 request.bearer_token = std::move(fresh);
-                result = send_logged(request);
+                result = send_logged(request, context);
             }
         }
         return result;
     }
 
-    TransportResult send_logged(const HttpRequest& request) {
+    /// One request: nothing goes on the wire when the context is already cancelled or expired.
+    TransportResult send_logged(const HttpRequest& request, const CallContext& context) {
+        if (auto stopped = detail::stopped_before_sending(context)) {
+            log(LogLevel::info, [&] {
+                return request.method + " " + detail::redact_query(request.url) +
+                       " not sent: " + stopped->message;
+            });
+            return std::move(*stopped);
+        }
         log(LogLevel::debug,
             [&] { return request.method + " " + detail::redact_query(request.url); });
         const auto started = std::chrono::steady_clock::now();
-        TransportResult result = transport_.send(request);
+        TransportResult result = [&] {
+            if constexpr (transport_takes_context_v<Transport>)
+                return TransportResult(transport_.send(request, context));
+            else
+                return TransportResult(transport_.send(request));
+        }();
         const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::steady_clock::now() - started)
                             .count();

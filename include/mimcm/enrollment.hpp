@@ -2,11 +2,18 @@
 // enroll policy, request, card binding, smart card policy, admin key diversification through the
 // card's challenge-response, the PIN (chosen by the user or proposed by the server), certificate
 // requests, completion. Progress goes to a callback; a failure says which step failed and what
-// was already done on the server, so the application can cancel or abandon the request.
+// was already done on the server and the card.
+//
+// Deadlines and cancellation: run() takes a CallContext (mimcm/call.hpp). Every CM call gets it,
+// and so does the card's read() when it takes one (a wait for the card then ends on cancel).
+// When the flow is cancelled or fails after it created the CM request, it sets that request to
+// Canceled itself, with a fresh context bounded by EnrollmentOptions::cleanup_timeout (not the
+// cancelled one), and says in EnrollmentReport::request_cleanup whether that worked.
 //
 // The card side is a template parameter, so this header needs no PC/SC. A Card provides:
 //
-//   mimcm::CardData read();   // ATR, card id and a FRESH challenge (same card session)
+//   mimcm::CardData read();   // ATR, card id and a FRESH challenge (same card session); or
+//                             // read(const mimcm::CallContext&), which then gets run()'s context
 //   bool supports(mimcm::card::CardOperation) const;  // asked before anything is written
 //   void set_admin_key(const mimcm::SecretBytes& response, const mimcm::SecretBytes& new_key);
 //   void set_user_pin(const mimcm::SecretBytes& response, const mimcm::SecretString& pin);
@@ -25,6 +32,7 @@
 // user (EnrollmentReport::pin == PinOutcome::left_to_user) and the enrollment goes on.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -34,6 +42,7 @@
 #include <variant>
 #include <vector>
 
+#include "mimcm/call.hpp"
 #include "mimcm/card/profile.hpp"
 #include "mimcm/client.hpp"
 
@@ -116,7 +125,28 @@ struct EnrollmentOptions {
         make_certificate_requests;
     /// Called as each step starts (StepEvent::started) and ends well (StepEvent::succeeded).
     std::function<void(EnrollmentStep, StepEvent)> progress;
+    /// The deadline of the call that sets the request to Canceled after a cancel or a failure.
+    std::chrono::milliseconds cleanup_timeout{5000};
 };
+
+/// What the flow did with the CM request it created, after a cancel or a failure.
+enum class RequestCleanup {
+    none,           ///< nothing to do: no request was created, or the enrollment succeeded
+    canceled,       ///< the request was set to Canceled on the server
+    cancel_failed,  ///< setting it to Canceled failed (see cleanup_error): cancel it later
+};
+
+[[nodiscard]] inline std::string_view to_string(RequestCleanup cleanup) noexcept {
+    switch (cleanup) {
+        case RequestCleanup::none:
+            return "none";
+        case RequestCleanup::canceled:
+            return "canceled";
+        case RequestCleanup::cancel_failed:
+            return "cancel_failed";
+    }
+    return "unknown";
+}
 
 /// What became of the card's PIN.
 enum class PinOutcome {
@@ -144,7 +174,8 @@ enum class FailureSource {
     server,    ///< the CM server: an error answer, no answer (transport), or data that does not
                ///< fit (e.g. a diversified admin key of the wrong size): failure_outcome says which
     card,      ///< the card or its reader (mimcm::card::CardError, mimcm::pcsc::Error)
-    caller,    ///< the options or what the callbacks gave (e.g. a PIN the card does not take)
+    caller,    ///< the options or what the callbacks gave (e.g. a PIN the card does not take), or
+               ///< a cancel of run()'s context (failure_outcome "cancelled")
     internal,  ///< a program error (std::logic_error and anything else unexpected)
 };
 
@@ -171,11 +202,15 @@ struct EnrollmentReport {
     std::optional<EnrollmentStep> failed_step;
     std::string error;
     /// The failing outcome's name ("forbidden", "server_error", "transport_failure",
-    /// "protocol_error", "card_error", "invalid_input", "internal_error", ...; see outcome_name()).
+    /// "protocol_error", "card_error", "invalid_input", "internal_error", ...; see outcome_name()),
+    /// or "cancelled" when run()'s cancellation token was cancelled.
     std::string failure_outcome;
     /// Where the failure came from.
     FailureSource failure_source = FailureSource::none;
-    std::optional<RequestId> request;      ///< created on the server: cancel or abandon it
+    std::optional<RequestId> request;  ///< created on the server (see request_cleanup)
+    /// After a cancel or a failure: whether the flow set `request` to Canceled.
+    RequestCleanup request_cleanup = RequestCleanup::none;
+    std::string cleanup_error;             ///< why that failed (RequestCleanup::cancel_failed)
     std::optional<SmartcardId> smartcard;  ///< the card bound to the request
     bool admin_key_changed = false;        ///< the card now holds the diversified admin key
     bool pin_set = false;                  ///< pin == PinOutcome::set
@@ -194,6 +229,14 @@ struct variant_has;
 template <class T, class... Cases>
 struct variant_has<T, std::variant<Cases...>> : std::disjunction<std::is_same<T, Cases>...> {};
 
+/// True when Card has read(const CallContext&).
+template <class Card, class = void>
+struct reads_with_context : std::false_type {};
+template <class Card>
+struct reads_with_context<
+    Card, std::void_t<decltype(std::declval<Card&>().read(std::declval<const CallContext&>()))>>
+    : std::true_type {};
+
 struct StepFailed {
     EnrollmentStep step;
     std::string error;
@@ -208,10 +251,12 @@ class Enrollment {
     Enrollment(BasicClient<Transport>& client, Card& card, EnrollmentOptions options)
         : client_(client), card_(card), options_(std::move(options)) {}
 
-    /// Runs the whole flow. Never throws for server, card or input failures: they end in the
-    /// report.
-    [[nodiscard]] EnrollmentReport run() {
+    /// Runs the whole flow, bounded by `context` (every CM call and the card's read get it).
+    /// Never throws for server, card or input failures, nor for a cancel: they end in the report.
+    /// A request created before a cancel or a failure is set to Canceled (request_cleanup).
+    [[nodiscard]] EnrollmentReport run(const CallContext& context = {}) {
         report_ = EnrollmentReport{};
+        context_ = context;
         try {
             flow();
             report_.succeeded = true;
@@ -221,7 +266,14 @@ class Enrollment {
             report_.error = failed.error;
             report_.failure_outcome = failed.outcome;
             report_.failure_source = failed.source;
+            if (context_.cancelled()) {
+                report_.error = "the enrollment was cancelled (" + failed.error + ")";
+                report_.failure_outcome = "cancelled";
+                report_.failure_source = FailureSource::caller;
+            }
+            cancel_request();
         }
+        context_ = CallContext{};
         return std::move(report_);
     }
 
@@ -231,7 +283,7 @@ class Enrollment {
             step(EnrollmentStep::list_templates, [&] { return find_template(); });
         const WorkflowPolicy policy = step(EnrollmentStep::enroll_policy, [&] {
             return value<WorkflowPolicy>(
-                client_.get_workflow_policy(profile_template, WorkflowType::enroll));
+                client_.get_workflow_policy(profile_template, WorkflowType::enroll, context_));
         });
         for (const auto& item : policy.data_collection) {
             bool given = false;
@@ -247,11 +299,11 @@ class Enrollment {
             request.profile_template = profile_template;
             request.data_collection = options_.data_collection;
             request.comment = options_.comment;
-            return value<Created<RequestId>>(client_.create_request(request)).id;
+            return value<Created<RequestId>>(client_.create_request(request, context_)).id;
         });
         const RequestId request_id = *report_.request;
         step(EnrollmentStep::get_request, [&] {
-            const Request request = value<Request>(client_.get_request(request_id));
+            const Request request = value<Request>(client_.get_request(request_id, context_));
             // Walkthrough step 8: execution may start once the request is approved.
             if (request.status != request_status::approved) {
                 throw detail::StepFailed{EnrollmentStep::get_request,
@@ -262,16 +314,16 @@ class Enrollment {
             }
             return true;
         });
-        CardData card = step(EnrollmentStep::read_card,
-                             [&] { return card_data([&] { return card_.read(); }); });
+        CardData card =
+            step(EnrollmentStep::read_card, [&] { return card_data([&] { return read_card(); }); });
         const SmartcardId smartcard = step(EnrollmentStep::assign_smartcard, [&] {
             return value<Created<SmartcardId>>(
-                       client_.assign_smartcard(request_id, card.card_id, card.atr))
+                       client_.assign_smartcard(request_id, card.card_id, card.atr, context_))
                 .id;
         });
         report_.smartcard = smartcard;
         step(EnrollmentStep::get_smartcard, [&] {
-            const Smartcard bound = value<Smartcard>(client_.get_smartcard(smartcard));
+            const Smartcard bound = value<Smartcard>(client_.get_smartcard(smartcard, context_));
             const auto serial = bound.card_id();
             if (!serial || serial->bytes() != card.card_id.bytes()) {
                 throw detail::StepFailed{EnrollmentStep::get_smartcard,
@@ -281,7 +333,7 @@ class Enrollment {
             return true;
         });
         const SmartcardPolicy card_policy = step(EnrollmentStep::smartcard_policy, [&] {
-            return value<SmartcardPolicy>(client_.get_smartcard_policy(profile_template));
+            return value<SmartcardPolicy>(client_.get_smartcard_policy(profile_template, context_));
         });
 
         enum class PinPath { admin_key, puk, user };
@@ -326,17 +378,17 @@ class Enrollment {
                 return;
             const SecretBlob key = step(EnrollmentStep::diversified_key, [&] {
                 SecretBlob key = value<SecretBlob>(client_.get_diversified_admin_key(
-                    request_id, smartcard, card.card_id, card.atr));
+                    request_id, smartcard, card.card_id, card.atr, context_));
                 check_server_blob(key, card::admin_key_size, "diversified admin key");
                 return key;
             });
             step(EnrollmentStep::set_admin_key, [&] {
                 if (pin_first)
                     card = card_data(
-                        [&] { return card_.read(); });  // a fresh challenge after the PIN step
+                        [&] { return read_card(); });  // a fresh challenge after the PIN step
                 const SecretBlob response = value<SecretBlob>(client_.get_authentication_response(
                     request_id, smartcard, card.card_id, card.challenge, AdminKey::default_key,
-                    card.atr));
+                    card.atr, context_));
                 check_server_blob(response, card::admin_response_size, "admin challenge response");
                 card_write([&] { card_.set_admin_key(response.bytes, key.bytes); });
                 return true;
@@ -348,8 +400,8 @@ class Enrollment {
         const auto pin_steps = [&] {
             if (card_policy.user_pin_option == UserPinOption::server_proposed) {
                 step(EnrollmentStep::proposed_pin, [&] {
-                    card = card_data([&] { return card_.read(); });
-                    auto proposed = client_.server_proposed_pin(smartcard, card);
+                    card = card_data([&] { return read_card(); });
+                    auto proposed = client_.server_proposed_pin(smartcard, card, context_);
                     if (auto* p = std::get_if<PinProposed>(&proposed)) {
                         pin = std::move(p->pin);
                         report_.pin_proposed_by_server = true;
@@ -377,10 +429,11 @@ class Enrollment {
                 if (pin_path == PinPath::puk) {
                     caller_data([&] { card_write([&] { card_.reset_pin_with_puk(puk, pin); }); });
                 } else {
-                    card = card_data([&] { return card_.read(); });
-                    const SecretBlob response = value<SecretBlob>(
-                        client_.get_authentication_response(request_id, smartcard, card.card_id,
-                                                            card.challenge, admin_key, card.atr));
+                    card = card_data([&] { return read_card(); });
+                    const SecretBlob response =
+                        value<SecretBlob>(client_.get_authentication_response(
+                            request_id, smartcard, card.card_id, card.challenge, admin_key,
+                            card.atr, context_));
                     check_server_blob(response, card::admin_response_size,
                                       "admin challenge response");
                     caller_data(
@@ -402,7 +455,7 @@ class Enrollment {
 
         const auto generation = step(EnrollmentStep::generation_options, [&] {
             return value<std::vector<CertificateRequestGenerationOptions>>(
-                client_.get_certificate_request_generation_options(request_id));
+                client_.get_certificate_request_generation_options(request_id, context_));
         });
         report_.certificates = step(EnrollmentStep::certificate_data, [&] {
             if (!options_.make_certificate_requests) {
@@ -412,16 +465,17 @@ class Enrollment {
             CertificateData data;
             data.certificate_requests = options_.make_certificate_requests(generation);
             return value<std::vector<Certificate>>(
-                client_.submit_certificate_requests(request_id, data));
+                client_.submit_certificate_requests(request_id, data, context_));
         });
         step(EnrollmentStep::complete_request, [&] {
-            return value<Request>(client_.set_request_status(request_id, RequestStatus::completed));
+            return value<Request>(
+                client_.set_request_status(request_id, RequestStatus::completed, context_));
         });
     }
 
     ProfileTemplateId find_template() {
         const auto templates =
-            value<std::vector<ProfileTemplateView>>(client_.list_profile_templates());
+            value<std::vector<ProfileTemplateView>>(client_.list_profile_templates({}, context_));
         const auto wanted = ProfileTemplateId::try_parse(options_.profile_template);
         for (const auto& t : templates) {
             if (t.uuid && ((wanted && *t.uuid == *wanted) || t.name == options_.profile_template))
@@ -440,6 +494,10 @@ class Enrollment {
     template <class Body>
     auto step(EnrollmentStep which, Body body) -> decltype(body()) {
         current_ = which;
+        if (context_.cancelled()) {
+            throw detail::StepFailed{which, "cancelled before the step started", "cancelled",
+                                     FailureSource::caller};
+        }
         if (options_.progress)
             options_.progress(which, StepEvent::started);
         try {
@@ -517,6 +575,40 @@ class Enrollment {
         }
     }
 
+    /// The card's read(), given run()'s context when the card takes one.
+    CardData read_card() {
+        if constexpr (detail::reads_with_context<Card>::value) {
+            return card_.read(context_);
+        } else {
+            return card_.read();
+        }
+    }
+
+    /// After a cancel or a failure: sets the request the flow created to Canceled, with a fresh
+    /// context (the run's may be cancelled or expired), and records how that went.
+    void cancel_request() noexcept {
+        if (!report_.request)
+            return;
+        try {
+            const auto cleanup = CallContext::timeout(options_.cleanup_timeout);
+            const auto result =
+                client_.set_request_status(*report_.request, RequestStatus::canceled, cleanup);
+            if (std::holds_alternative<Request>(result) ||
+                std::holds_alternative<NoContent>(result)) {
+                report_.request_cleanup = RequestCleanup::canceled;
+            } else {
+                report_.request_cleanup = RequestCleanup::cancel_failed;
+                report_.cleanup_error = describe(result);
+            }
+        } catch (const std::exception& e) {
+            report_.request_cleanup = RequestCleanup::cancel_failed;
+            report_.cleanup_error = e.what();
+        } catch (...) {
+            report_.request_cleanup = RequestCleanup::cancel_failed;
+            report_.cleanup_error = "an unknown exception";
+        }
+    }
+
     [[noreturn]] static void fail(EnrollmentStep which, std::string error) {
         throw detail::StepFailed{which, std::move(error)};
     }
@@ -540,6 +632,7 @@ class Enrollment {
     Card& card_;
     EnrollmentOptions options_;
     EnrollmentReport report_;
+    CallContext context_;  ///< run()'s context, for the length of run()
     EnrollmentStep current_ = EnrollmentStep::list_templates;
 };
 

@@ -3,8 +3,18 @@
 //
 //     mimcm::TransportResult send(const mimcm::HttpRequest& request);
 //
-// checked at compile time by mimcm::is_transport_v. mimcm::CurlTransport (mimcm/transport/curl.hpp)
-// is the default one; tests and users on other HTTP stacks bring their own.
+// checked at compile time by mimcm::is_transport_v. A transport that can stop a call early also
+// offers
+//
+//     mimcm::TransportResult send(const mimcm::HttpRequest& request, const mimcm::CallContext&
+//     context);
+//
+// and the client then calls that one (mimcm::transport_takes_context_v): it ends the call with
+// TransportError::Kind::cancelled when context.cancellation is cancelled, and with Kind::timeout at
+// context.deadline. With the one-argument send only, the client still checks the context before
+// each request, but cannot stop a request on the wire. mimcm::CurlTransport
+// (mimcm/transport/curl.hpp) is the default transport; tests and users on other HTTP stacks bring
+// their own.
 #pragma once
 
 #include <string>
@@ -14,6 +24,7 @@
 #include <variant>
 #include <vector>
 
+#include "mimcm/call.hpp"
 #include "mimcm/detail/text.hpp"
 #include "mimcm/secret.hpp"
 
@@ -127,10 +138,24 @@ struct has_send<T,
                 std::void_t<decltype(std::declval<T&>().send(std::declval<const HttpRequest&>()))>>
     : std::is_convertible<decltype(std::declval<T&>().send(std::declval<const HttpRequest&>())),
                           TransportResult> {};
+
+template <class T, class = void>
+struct has_send_with_context : std::false_type {};
+template <class T>
+struct has_send_with_context<
+    T, std::void_t<decltype(std::declval<T&>().send(std::declval<const HttpRequest&>(),
+                                                    std::declval<const CallContext&>()))>>
+    : std::is_convertible<decltype(std::declval<T&>().send(std::declval<const HttpRequest&>(),
+                                                           std::declval<const CallContext&>())),
+                          TransportResult> {};
 }  // namespace detail
 
 /// True when T can serve as a mimcm transport.
 template <class T>
 inline constexpr bool is_transport_v = detail::has_send<T>::value;
+
+/// True when T's send also takes the call's context (so it can stop a call on the wire).
+template <class T>
+inline constexpr bool transport_takes_context_v = detail::has_send_with_context<T>::value;
 
 }  // namespace mimcm

@@ -136,10 +136,25 @@ TEST_CASE("enroll runs the whole flow with progress on stderr", "[cli][api][enro
               "MIMCM_PIN=27182818");
     CHECK(run.code == 4);
     CHECK_THAT(run.err, Catch::Contains("failed at 'get the diversified admin key'") &&
-                            Catch::Contains("request cancel --request"));
+                            Catch::Contains("set to Canceled on the server"));
     const auto failed = json_of(run.out);
     CHECK(std::string(failed["outcome"].GetString()) == "forbidden");
     CHECK(std::string(failed["failure_source"].GetString()) == "server");
+    CHECK(std::string(failed["request_cleanup"].GetString()) == "canceled");
+
+    // When the cancel fails too, the request is said to be open, with the command to cancel it.
+    rig::insert_card(0, "--profile gids");
+    fault.body =
+        mimcm::SecretString(R"({"GetSmartcardDiversifiedAdminKey":{"status":403,"times":1},)"
+                            R"("SetRequestStatus":{"status":500,"times":1}})");
+    REQUIRE(std::holds_alternative<mimcm::HttpResponse>(control.send(fault)));
+    run = api({"enroll", "--template", "Test UserPin Diversified", "--reader", rig::reader_name(0),
+               "--csr", csr, "--data", "Request Reason=New card", "--json"},
+              "MIMCM_PIN=27182818");
+    CHECK(run.code == 4);
+    CHECK_THAT(run.err, Catch::Contains("is still open on the server") &&
+                            Catch::Contains("request cancel --request"));
+    CHECK(std::string(json_of(run.out)["request_cleanup"].GetString()) == "cancel_failed");
 }
 
 TEST_CASE("enroll on a PIV card takes the PUK from MIMCM_PUK, or leaves the PIN to the user",

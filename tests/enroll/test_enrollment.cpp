@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <rapidjson/document.h>
@@ -29,6 +30,9 @@ const CurlGlobal curl_global;
 
 const char* const kZeroKey = "000000000000000000000000000000000000000000000000";
 const char* const kUserPin = "31415926";
+/// The Request::status number of a canceled request on the emulator (tests/rig/cm_api.py; the
+/// API reference documents only Approved = 3 and Completed = 8).
+constexpr std::int64_t kEmulatorCanceled = 6;
 
 /// Card state the virtual card writes after each change.
 rapidjson::Document card_state(const std::string& path) {
@@ -66,17 +70,19 @@ struct Run {
 Run enroll(const std::string& profile_template,
            const std::function<void(EnrollmentStep)>& at_step = {}, int slot = 0,
            std::function<std::optional<SecretString>()> puk = {},
-           const card::ProfileResolver& profiles = {}) {
+           const card::ProfileResolver& profiles = {}, const CallContext& context = {},
+           std::chrono::milliseconds wait_for_card = {}) {
     Emulator emulator;
     CurlOptions http;
     http.ca_file = Emulator::ca_file();
     http.proxy = "";
     Client client(CmUrl::parse(emulator.https_url()), CurlTransport(std::move(http)));
-    pcsc::Context context;
+    pcsc::Context pcsc_context;
     pcsc::ReadOptions read;
     read.reader = rig::reader_name(slot);
     read.profiles = profiles;
-    pcsc::EnrollmentCard card(context, read);
+    read.wait_for_card = wait_for_card;
+    pcsc::EnrollmentCard card(pcsc_context, read);
     Run run;
     EnrollmentOptions options;
     options.profile_template = profile_template;
@@ -93,7 +99,7 @@ Run enroll(const std::string& profile_template,
     };
     Enrollment<CurlTransport, pcsc::EnrollmentCard> flow(client, card, options);
     const auto started = std::chrono::steady_clock::now();
-    run.report = flow.run();
+    run.report = flow.run(context);
     run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return run;
 }
@@ -211,6 +217,18 @@ void set_fault(const std::string& operation, int status) {
     auto result = control.send(request);
     REQUIRE(std::holds_alternative<HttpResponse>(result));
     REQUIRE(std::get<HttpResponse>(result).status < 300);
+}
+
+/// The request's status on the emulator (mimcm::request_status values).
+int request_status_on_server(const RequestId& request) {
+    Emulator emulator;
+    CurlOptions http;
+    http.proxy = "";
+    Client client(CmUrl::parse(emulator.http_url()), CurlTransport(std::move(http)));
+    const auto result = client.get_request(request);
+    INFO(describe(result));
+    REQUIRE(std::holds_alternative<Request>(result));
+    return std::get<Request>(result).status;
 }
 
 /// The issued certificate chains to the emulator's test CA.
@@ -359,8 +377,16 @@ TEST_CASE("enrollment failures name the step and what exists on the server", "[e
             CHECK(run.report.failed_step == fault.step);
             CHECK(run.report.failure_outcome == "server_error");
             CHECK_THAT(run.report.error, Catch::Contains("correlation id"));
-            // What exists on the server is reported: a request from create_request on.
+            // What exists on the server is reported: a request from create_request on, which the
+            // flow then sets to Canceled.
             CHECK(run.report.request.has_value() == (fault.step > EnrollmentStep::create_request));
+            if (run.report.request) {
+                INFO(run.report.cleanup_error);
+                CHECK(run.report.request_cleanup == RequestCleanup::canceled);
+                CHECK(request_status_on_server(*run.report.request) == kEmulatorCanceled);
+            } else {
+                CHECK(run.report.request_cleanup == RequestCleanup::none);
+            }
         }
     }
     SECTION("a diversified admin key of the wrong size is the server's failure, not the card's") {
@@ -634,5 +660,88 @@ TEST_CASE("a card pulled in the middle of an enrollment is the card's failure, r
         const auto card = card_state(state_path());
         CHECK(std::string(card["pin"].GetString()) == "00000000");
         CHECK((std::string(card["admin_key"].GetString()) != kZeroKey) == c.admin_key_changed);
+    }
+}
+
+TEST_CASE("a cancelled enrollment sets its request to Canceled and says so", "[enroll][cancel]") {
+    SECTION("cancelled between two server steps") {
+        insert_enrollment_card();
+        CancellationSource source;
+        CallContext context;
+        context.cancellation = source.token();
+        const Run run = enroll(
+            "Test UserPin Diversified",
+            [&](EnrollmentStep step) {
+                if (step == EnrollmentStep::smartcard_policy)
+                    source.cancel();  // as if another thread did it while the step ran
+            },
+            0, {}, {}, context);
+        INFO(run.report.error);
+        CHECK_FALSE(run.report.succeeded);
+        CHECK(run.report.failed_step == EnrollmentStep::smartcard_policy);
+        CHECK(run.report.failure_outcome == "cancelled");
+        CHECK(run.report.failure_source == FailureSource::caller);
+        CHECK_THAT(run.report.error, Catch::Contains("cancelled"));
+        REQUIRE(run.report.request.has_value());
+        INFO(run.report.cleanup_error);
+        CHECK(run.report.request_cleanup == RequestCleanup::canceled);
+        CHECK(request_status_on_server(*run.report.request) == kEmulatorCanceled);
+        CHECK_FALSE(run.report.admin_key_changed);
+        // Nothing of the card was touched after the cancel.
+        CHECK(std::string(card_state(state_path())["admin_key"].GetString()) == kZeroKey);
+    }
+    SECTION("cancelled from another thread while it waits for a card") {
+        rig::remove_card(0);
+        CancellationSource source;
+        CallContext context;
+        context.cancellation = source.token();
+        std::chrono::steady_clock::time_point cancelled_at{};
+        std::thread canceller;
+        const Run run = enroll(
+            "Test UserPin Diversified",
+            [&](EnrollmentStep step) {
+                if (step == EnrollmentStep::read_card) {
+                    canceller = std::thread([&] {
+                        std::this_thread::sleep_for(std::chrono::milliseconds(400));
+                        cancelled_at = std::chrono::steady_clock::now();
+                        source.cancel();
+                    });
+                }
+            },
+            0, {}, {}, context, std::chrono::seconds(30));
+        const auto returned_at = std::chrono::steady_clock::now();
+        REQUIRE(canceller.joinable());
+        canceller.join();
+        const double latency =
+            std::chrono::duration<double, std::milli>(returned_at - cancelled_at).count();
+        std::printf(
+            "enrollment cancelled during its card wait: returned %.1f ms after the cancel "
+            "(the request set to Canceled included)\n",
+            latency);
+        INFO(run.report.error);
+        CHECK(run.report.failed_step == EnrollmentStep::read_card);
+        CHECK(run.report.failure_outcome == "cancelled");
+        CHECK(latency < 1000.0);
+        CHECK(run.seconds < 5.0);  // not the 30 s of the card wait
+        REQUIRE(run.report.request.has_value());
+        CHECK(run.report.request_cleanup == RequestCleanup::canceled);
+        CHECK(request_status_on_server(*run.report.request) == kEmulatorCanceled);
+    }
+    SECTION("a deadline shorter than the card wait ends the flow, and the request is canceled") {
+        rig::remove_card(0);
+        const auto started = std::chrono::steady_clock::now();
+        const Run run =
+            enroll("Test UserPin Diversified", {}, 0, {}, {},
+                   CallContext::timeout(std::chrono::seconds(2)), std::chrono::seconds(30));
+        const double took =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        INFO(run.report.error);
+        CHECK(run.report.failed_step == EnrollmentStep::read_card);
+        CHECK(run.report.failure_outcome == "card_error");
+        CHECK(took < 6.0);
+        REQUIRE(run.report.request.has_value());
+        // The cleanup has a context of its own: the expired deadline does not stop it.
+        CHECK(run.report.request_cleanup == RequestCleanup::canceled);
+        CHECK(request_status_on_server(*run.report.request) == kEmulatorCanceled);
     }
 }

@@ -4,11 +4,13 @@
 // admin key or the PIN changed in that same session, with nothing selected in between.
 #pragma once
 
+#include <algorithm>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
+#include "mimcm/call.hpp"
 #include "mimcm/card/resolver.hpp"
 #include "mimcm/identifiers.hpp"
 #include "mimcm/pcsc/context.hpp"
@@ -30,12 +32,22 @@ class EnrollmentCard {
         : context_(context.share()), options_(std::move(options)) {}
 
     /// Opens the card session on the first call (SELECT once, card id); then, every time, the
-    /// same-card check and a fresh admin challenge.
-    CardData read() {
+    /// same-card check and a fresh admin challenge. A wait for the card (ReadOptions::
+    /// wait_for_card) is cut short by the context's deadline, and ends with Error{cancelled} when
+    /// its token (or ReadOptions::cancellation) is cancelled.
+    CardData read(const CallContext& call = {}) {
         if (!session_ || !session_->open()) {
-            if (!options_.reader)
-                options_.reader = select_reader(context_, options_.reader, options_.wait_for_card);
-            session_.emplace(CardSession::open(context_, options_));
+            ReadOptions options = options_;
+            if (call.cancellation.can_be_cancelled())
+                options.cancellation = call.cancellation;
+            if (const auto left = call.remaining())
+                options.wait_for_card = (std::min)(options.wait_for_card, *left);
+            if (!options.reader) {
+                options.reader = select_reader(context_, options.reader, options.wait_for_card,
+                                               options.cancellation);
+                options_.reader = options.reader;
+            }
+            session_.emplace(CardSession::open(context_, options));
         }
         return session_->read();
     }

@@ -1,7 +1,8 @@
 // Readers: listing them with their state, waiting for a card, and picking the reader to use.
 //
 // Threads: the functions here use the Context given from the calling thread only; a wait ends
-// early (Error{cancelled}) when another thread calls Context::cancel().
+// early (Error{cancelled}) when another thread calls Context::cancel(), or cancels the
+// CancellationToken given to the wait.
 #pragma once
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "mimcm/call.hpp"
 #include "mimcm/encoding.hpp"
 #include "mimcm/pcsc/context.hpp"
 #include "mimcm/pcsc/error.hpp"
@@ -129,11 +131,17 @@ inline std::string join(const std::vector<std::string>& names) {
     return out;
 }
 
+/// How long one SCardGetStatusChange of a cancellable wait lasts: the token is looked at
+/// between two of them, so a cancel ends the wait within about this long.
+constexpr std::chrono::milliseconds cancellable_wait_slice{50};
+
 /// Waits (bounded by `timeout`) until `wanted` (or, without a name, any reader) holds a usable
 /// card; returns the reader's name. Without a name, a reader plugged in meanwhile is noticed
-/// through the "\\?PnP?\Notification" pseudo-reader where the platform supports it.
+/// through the "\\?PnP?\Notification" pseudo-reader where the platform supports it. A cancel of
+/// `cancellation` ends the wait with Error{cancelled}.
 inline std::string wait_for_card(const Context& context, const std::optional<std::string>& wanted,
-                                 std::chrono::milliseconds timeout) {
+                                 std::chrono::milliseconds timeout,
+                                 const CancellationToken& cancellation = {}) {
     using clock = std::chrono::steady_clock;
     const auto deadline = clock::now() + timeout;
     const std::string reader_label = wanted ? *wanted : std::string();
@@ -141,6 +149,22 @@ inline std::string wait_for_card(const Context& context, const std::optional<std
         return Error::from_native(static_cast<LONG>(SCARD_E_TIMEOUT), "SCardGetStatusChange",
                                   reader_label,
                                   "no card was inserted within " + seconds_text(timeout));
+    };
+    const auto check_cancelled = [&] {
+        if (cancellation.cancelled()) {
+            throw Error::from_native(static_cast<LONG>(SCARD_E_CANCELLED), "SCardGetStatusChange",
+                                     reader_label, "the wait for a card was cancelled");
+        }
+    };
+    // The next wait: what is left of the timeout, in slices when the wait can be cancelled.
+    const auto next_wait = [&] {
+        const auto remaining =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+        if (remaining.count() <= 0)
+            throw timed_out();
+        constexpr std::chrono::milliseconds longest_slice{24L * 3600 * 1000};
+        const auto slice = cancellation.can_be_cancelled() ? cancellable_wait_slice : longest_slice;
+        return static_cast<DWORD>((std::min)(remaining, slice).count() + 1);
     };
     bool use_pnp = !wanted;
     for (int rebuild = 0; rebuild < 64; ++rebuild) {  // the reader list changed
@@ -158,12 +182,16 @@ inline std::string wait_for_card(const Context& context, const std::optional<std
         }
         DWORD wait_ms = 0;  // the first call takes a snapshot
         bool list_changed = false;
-        for (int round = 0; round < 100000 && !list_changed; ++round) {
+        // Bounded by the deadline; the count is a backstop (a day of cancellable slices).
+        for (long round = 0; round < 2000000 && !list_changed; ++round) {
+            check_cancelled();
             const LONG rv = get_status_change(context.native(), wait_ms, states.data(),
                                               static_cast<DWORD>(states.size()));
             if (rv == static_cast<LONG>(SCARD_E_TIMEOUT)) {
-                if (round > 0)
-                    throw timed_out();
+                if (round > 0) {
+                    wait_ms = next_wait();  // a slice ended with nothing new
+                    continue;
+                }
             } else if (rv == static_cast<LONG>(SCARD_E_UNKNOWN_READER) && !wanted) {
                 if (use_pnp && round == 0) {
                     use_pnp = false;  // no PnP notification here
@@ -196,12 +224,7 @@ inline std::string wait_for_card(const Context& context, const std::optional<std
             }
             for (auto& s : states)
                 s.dwCurrentState = s.dwEventState & ~DWORD{SCARD_STATE_CHANGED};
-            const auto remaining =
-                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
-            if (remaining.count() <= 0)
-                throw timed_out();
-            constexpr std::chrono::milliseconds longest_slice{24L * 3600 * 1000};
-            wait_ms = static_cast<DWORD>((std::min)(remaining, longest_slice).count() + 1);
+            wait_ms = next_wait();
         }
         if (clock::now() >= deadline)
             throw timed_out();
@@ -219,8 +242,10 @@ inline std::string wait_for_card(const Context& context, const std::optional<std
 ///  - no `reader`: the first reader (in PC/SC order) with a usable card; with
 ///    wait_for_card > 0, waits for a card in any reader. Error{no_readers} when there is no
 ///    reader and no waiting; Error{no_card} when no reader has a card.
+/// A cancel of `cancellation` ends a wait with Error{cancelled}.
 inline std::string select_reader(const Context& context, const std::optional<std::string>& reader,
-                                 std::chrono::milliseconds wait_for_card = {}) {
+                                 std::chrono::milliseconds wait_for_card = {},
+                                 const CancellationToken& cancellation = {}) {
     const bool wait = wait_for_card.count() > 0;
     if (reader) {
         if (!wait)
@@ -229,7 +254,7 @@ inline std::string select_reader(const Context& context, const std::optional<std
             if (info.name == *reader && info.card_present && !info.card_mute)
                 return *reader;
         }
-        return detail::wait_for_card(context, reader, wait_for_card);
+        return detail::wait_for_card(context, reader, wait_for_card, cancellation);
     }
     const auto readers = list_readers(context);
     for (const auto& info : readers) {
@@ -237,7 +262,7 @@ inline std::string select_reader(const Context& context, const std::optional<std
             return info.name;
     }
     if (wait)
-        return detail::wait_for_card(context, std::nullopt, wait_for_card);
+        return detail::wait_for_card(context, std::nullopt, wait_for_card, cancellation);
     if (readers.empty()) {
         throw Error::from_native(static_cast<LONG>(SCARD_E_NO_READERS_AVAILABLE),
                                  "SCardListReaders");

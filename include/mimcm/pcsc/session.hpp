@@ -31,6 +31,7 @@
 #include <string_view>
 #include <utility>
 
+#include "mimcm/call.hpp"
 #include "mimcm/card/resolver.hpp"
 #include "mimcm/card/session.hpp"
 #include "mimcm/identifiers.hpp"
@@ -55,6 +56,8 @@ struct ReadOptions {
     card::ProfileResolver profiles;
     /// How long to wait for a card when there is none; 0: do not wait.
     std::chrono::milliseconds wait_for_card{0};
+    /// Ends that wait early (Error{cancelled}) when cancelled, e.g. from a Cancel button.
+    CancellationToken cancellation;
     /// Hold a PC/SC transaction for the whole session, so that no other application can
     /// SELECT, reset or take a challenge between a challenge and its answer. not_held only
     /// when other applications must use the card meanwhile (the session then detects a reset,
@@ -109,7 +112,8 @@ class CardSession {
     /// sharing_violation, timeout, ...}; Error{no_profile} when the card answers none of the
     /// profiles; card::CardError (missing_card_id, malformed, status) from the profile.
     static CardSession open(Context& context, const ReadOptions& options = {}) {
-        const std::string name = select_reader(context, options.reader, options.wait_for_card);
+        const std::string name =
+            select_reader(context, options.reader, options.wait_for_card, options.cancellation);
         try {
             return CardSession(Card(context, name), options.profiles, options.transaction);
         } catch (const Error& removed) {

@@ -1,5 +1,6 @@
-// The default transport, on libcurl. One easy handle per transport, reused for every call, so
-// connections stay alive between calls. Not thread-safe: use one client per thread.
+// The default transport, on libcurl. One easy handle and one multi handle per transport, reused
+// for every call, so connections stay alive between calls. Not thread-safe: use one client per
+// thread (a call's CancellationToken may be cancelled from any thread).
 //
 // libcurl needs curl_global_init before any other thread starts. mimcm never calls it from a
 // static initialiser; create one mimcm::CurlGlobal at the start of main() instead.
@@ -8,9 +9,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -20,6 +23,7 @@
 
 #include <curl/curl.h>
 
+#include "mimcm/call.hpp"
 #include "mimcm/client.hpp"
 #include "mimcm/http.hpp"
 #include "mimcm/identifiers.hpp"
@@ -261,7 +265,11 @@ class CurlTransport {
     /// against (ca_pem needs 7.77), std::runtime_error if the libcurl loaded is older than the
     /// one compiled against needs.
     explicit CurlTransport(CurlOptions options = {})
-        : options_(check(std::move(options))), handle_(curl_easy_init()) {
+        : options_(check(std::move(options))),
+          multi_(curl_multi_init()),
+          handle_(curl_easy_init()) {
+        if (!multi_)
+            throw std::runtime_error("curl_multi_init failed");
         if (!handle_)
             throw std::runtime_error("curl_easy_init failed");
         // The cookie engine lives as long as the handle: enabled once, not per request.
@@ -273,6 +281,15 @@ class CurlTransport {
     /// only what the process itself failed at while receiving (std::bad_alloc), rethrown once
     /// libcurl has returned, so the transport stays usable.
     [[nodiscard]] TransportResult send(const HttpRequest& request) {
+        return send(request, CallContext{});
+    }
+
+    /// The same, bounded by `context`: a cancel of its token (from any thread) ends the call
+    /// within about 10 ms with TransportError::Kind::cancelled (the connection in use is closed);
+    /// its deadline caps CurlOptions::timeout for this call (Kind::timeout).
+    [[nodiscard]] TransportResult send(const HttpRequest& request, const CallContext& context) {
+        if (auto stopped = detail::stopped_before_sending(context))
+            return std::move(*stopped);
         CURL* curl = handle_.get();
         HttpResponse response;
         Receiving receiving;
@@ -292,14 +309,24 @@ class CurlTransport {
             headers.reset(grown);
         }
 
-        if (const CURLcode rc = apply_options(request, headers.get(), receiving); rc != CURLE_OK) {
+        // The deadline, when it comes before the transport's own timeout, is this call's limit.
+        const long timeout = timeout_ms(context);
+        const bool deadline_first = context.deadline && (options_.timeout.count() == 0 ||
+                                                         timeout < options_.timeout.count());
+        if (const CURLcode rc = apply_options(request, headers.get(), receiving, timeout);
+            rc != CURLE_OK) {
             return TransportError{
                 TransportError::Kind::invalid, rc,
                 std::string("curl rejected an option: ") + curl_easy_strerror(rc)};
         }
-        const CURLcode rc = curl_easy_perform(curl);
+        bool cancelled = false;
+        const CURLcode rc = perform(context, cancelled);
         // The request body may be a secret: make sure curl keeps no pointer to it.
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, nullptr);
+        if (cancelled) {
+            return TransportError{TransportError::Kind::cancelled, CURLE_ABORTED_BY_CALLBACK,
+                                  "the call was cancelled"};
+        }
         // An exception in a callback (bad_alloc...) was caught there, since it must not cross
         // libcurl's C frames; it is the caller's, as if thrown by send() itself.
         if (receiving.exception)
@@ -321,6 +348,8 @@ class CurlTransport {
         }
         if (rc != CURLE_OK) {
             TransportError error = error_from(rc);
+            if (error.kind == TransportError::Kind::timeout && deadline_first)
+                error.message = "the call's deadline passed: " + error.message;
             error.response_started = receiving.status_line;
             return error;
         }
@@ -368,8 +397,64 @@ class CurlTransport {
     struct HandleDeleter {
         void operator()(CURL* c) const noexcept { curl_easy_cleanup(c); }
     };
+    struct MultiDeleter {
+        void operator()(CURLM* m) const noexcept { curl_multi_cleanup(m); }
+    };
 
-    CURLcode apply_options(const HttpRequest& request, curl_slist* headers, Receiving& receiving) {
+    /// Runs the transfer on the transport's multi handle (what curl_easy_perform does inside,
+    /// so the connection cache and what a call allocates are the same), waking every 10 ms to
+    /// look at the token when the call can be cancelled. Sets `cancelled` when it stopped for it.
+    CURLcode perform(const CallContext& context, bool& cancelled) {
+        CURLM* multi = multi_.get();
+        CURL* curl = handle_.get();
+        if (curl_multi_add_handle(multi, curl) != CURLM_OK)
+            return CURLE_FAILED_INIT;
+        const bool cancellable = context.cancellation.can_be_cancelled();
+        const int slice_ms = cancellable ? 10 : 1000;
+        CURLcode result = CURLE_OK;
+        for (bool done = false; !done;) {
+            if (cancellable && context.cancelled()) {
+                cancelled = true;
+                break;
+            }
+            int running = 0;
+            CURLMcode mc = curl_multi_perform(multi, &running);
+            int queued = 0;
+            while (CURLMsg* message = curl_multi_info_read(multi, &queued)) {
+                if (message->msg == CURLMSG_DONE && message->easy_handle == curl) {
+                    result = message->data.result;
+                    done = true;
+                }
+            }
+            if (!done && mc == CURLM_OK && running == 0) {
+                result = CURLE_GOT_NOTHING;  // not expected: the transfer ended without a result
+                done = true;
+            }
+            if (!done && mc == CURLM_OK)
+                mc = curl_multi_poll(multi, nullptr, 0, slice_ms, nullptr);
+            if (mc != CURLM_OK) {
+                result = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT;
+                done = true;
+            }
+        }
+        curl_multi_remove_handle(multi, curl);
+        return result;
+    }
+
+    /// CurlOptions::timeout, capped by the context's deadline (0: no limit).
+    long timeout_ms(const CallContext& context) const {
+        long limit = static_cast<long>(options_.timeout.count());
+        if (const auto left = context.remaining()) {
+            const long cap = static_cast<long>(
+                (std::min)((std::max)(static_cast<std::int64_t>(left->count()), std::int64_t{1}),
+                           static_cast<std::int64_t>((std::numeric_limits<long>::max)())));
+            limit = limit == 0 ? cap : (std::min)(limit, cap);
+        }
+        return limit;
+    }
+
+    CURLcode apply_options(const HttpRequest& request, curl_slist* headers, Receiving& receiving,
+                           long timeout) {
         CURL* curl = handle_.get();
         CURLcode rc = CURLE_OK;
         auto set = [&](CURLoption option, auto value) {
@@ -425,7 +510,7 @@ class CurlTransport {
                 set(CURLOPT_KEYPASSWD, cert->password.c_str());
         }
         set(CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
-        set(CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
+        set(CURLOPT_TIMEOUT_MS, timeout);
         const bool low_speed = options_.low_speed_bytes > 0 && options_.low_speed_time.count() > 0;
         set(CURLOPT_LOW_SPEED_LIMIT, low_speed ? options_.low_speed_bytes : 0L);
         set(CURLOPT_LOW_SPEED_TIME,
@@ -646,6 +731,7 @@ class CurlTransport {
     }
 
     CurlOptions options_;
+    std::unique_ptr<CURLM, MultiDeleter> multi_;  ///< declared first: outlives the easy handle
     std::unique_ptr<CURL, HandleDeleter> handle_;
     char error_buffer_[CURL_ERROR_SIZE] = {};
 };
