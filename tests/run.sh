@@ -4,7 +4,8 @@
 # tests insert virtual cards), runs each fuzz target briefly, then checks that everything also
 # builds warning-free with clang++ and in C++20, runs the unit, emulator, card and CLI suites again
 # under AddressSanitizer and UndefinedBehaviorSanitizer and the threads suite under
-# ThreadSanitizer, and checks that the code is formatted.
+# ThreadSanitizer, runs the benchmark (tests/bench/run.sh) once with tiny counts, and checks that
+# the code is formatted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tests/rig/install-deps.sh
@@ -46,6 +47,9 @@ cmake -S . -B build-check-tsan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=cla
     -DMIMCM_SANITIZE=thread >/dev/null
 cmake --build build-check-tsan -j"$jobs" --target threads >/dev/null
 (cd build-check-tsan && env "${sanitizer_env[@]}" ctest --output-on-failure --timeout 300 -R '^threads:')
+
+echo "== benchmark smoke run (tiny counts; checks that it runs, judges no numbers)"
+tests/bench/run.sh --smoke
 
 echo "== test names"
 # ctest registers Catch test cases by name, and a ';' in a name splits it into names that match

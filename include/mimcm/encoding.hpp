@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mimcm/detail/text.hpp"
+#include "mimcm/secret.hpp"
 
 namespace mimcm {
 
@@ -16,10 +17,11 @@ using Bytes = std::vector<std::uint8_t>;
 
 /// Lowercase hex, no separators ("3b8d01...").
 inline std::string to_hex(const std::uint8_t* data, std::size_t size) {
-    std::string out;
-    out.reserve(size * 2);
-    for (std::size_t i = 0; i < size; ++i)
-        detail::append_hex(out, data[i], 2);
+    std::string out(size * 2, '\0');
+    for (std::size_t i = 0; i < size; ++i) {
+        out[2 * i] = detail::hex_digit(data[i] >> 4u);
+        out[2 * i + 1] = detail::hex_digit(data[i]);
+    }
     return out;
 }
 
@@ -30,9 +32,7 @@ inline std::string to_hex(const Bytes& bytes) {
 namespace detail {
 /// Zeroes a decoding's partial output before it is dropped (the decoded text may be a key).
 inline void wipe_bytes(std::vector<std::uint8_t>& bytes) noexcept {
-    volatile std::uint8_t* p = bytes.data();
-    for (std::size_t i = 0; i < bytes.size(); ++i)
-        p[i] = 0;
+    secure_wipe(bytes.data(), bytes.size());  // only pushed back into: nothing beyond size()
 }
 }  // namespace detail
 
@@ -133,22 +133,33 @@ inline std::optional<Bytes> base64_decode(std::string_view text) {
     return out;
 }
 
-/// Percent-encodes everything outside RFC 3986 "unreserved" (so '+', '/', '=' of base64 too).
+/// Appends text to out percent-encoded: everything outside RFC 3986 "unreserved" (so '+', '/',
+/// '=' of base64 too) as %XX, upper-case hex. Grows out once; unreserved runs are copied whole.
+inline void percent_encode_to(std::string& out, std::string_view text) {
+    std::size_t escaped = 0;
+    for (const char c : text)
+        escaped += detail::unreserved_bytes[c] ? 0 : 1;
+    out.reserve(out.size() + text.size() + 2 * escaped);
+    const char* p = text.data();
+    const char* const end = p + text.size();
+    while (p != end) {
+        const char* const run = p;
+        while (p != end && detail::unreserved_bytes[*p])
+            ++p;
+        out.append(run, static_cast<std::size_t>(p - run));
+        if (p == end)
+            break;
+        const auto c = static_cast<unsigned char>(*p++);
+        const char escape[3] = {'%', detail::hex_digit(c >> 4u, detail::HexCase::upper),
+                                detail::hex_digit(c, detail::HexCase::upper)};
+        out.append(escape, 3);
+    }
+}
+
+/// Percent-encodes everything outside RFC 3986 "unreserved" (see percent_encode_to).
 inline std::string percent_encode(std::string_view text) {
     std::string out;
-    out.reserve(text.size());
-    for (const char ch : text) {
-        const auto c = static_cast<unsigned char>(ch);
-        const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                                (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-                                c == '~';
-        if (unreserved) {
-            out.push_back(ch);
-        } else {
-            out.push_back('%');
-            detail::append_hex(out, c, 2, detail::HexCase::upper);
-        }
-    }
+    percent_encode_to(out, text);
     return out;
 }
 

@@ -13,21 +13,37 @@
 
 namespace mimcm {
 
-/// Overwrites size bytes at data with zeros in a way the optimiser may not remove.
+namespace detail {
+/// memset through a volatile pointer: the compiler cannot know which function it calls, so it
+/// cannot drop the call as a store to memory about to die.
+inline void* (*volatile wipe_memset)(void*, int, std::size_t) = std::memset;
+}  // namespace detail
+
+/// Overwrites size bytes at data with zeros in a way the optimiser may not remove: the platform's
+/// wipe where there is one (explicit_bzero: glibc 2.25+, FreeBSD, OpenBSD), elsewhere (Windows
+/// included: SecureZeroMemory is an inline of <windows.h>, which this header does not impose on
+/// every user) memset through a volatile function pointer.
 inline void secure_wipe(void* data, std::size_t size) noexcept {
-    volatile auto* p = static_cast<volatile unsigned char*>(data);
-    for (std::size_t i = 0; i < size; ++i)
-        p[i] = 0;
+    if (size == 0)
+        return;
+#if (defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 25))) || \
+    defined(__FreeBSD__) || defined(__OpenBSD__)
+    explicit_bzero(data, size);
+#else
+    detail::wipe_memset(data, 0, size);
+#endif
 }
 
-/// Wipes a string's whole buffer (not only its current length) and empties it.
+/// Wipes a string's whole buffer (not only its current length: whatever a shorter value left
+/// behind is wiped too) and empties it. For buffers whose history is unknown; SecretString, which
+/// knows its own, wipes only the bytes it used.
 inline void secure_wipe(std::string& s) noexcept {
     s.resize(s.capacity());  // never reallocates: capacity is already there
     secure_wipe(s.data(), s.size());
     s.clear();
 }
 
-/// Wipes a byte vector's whole buffer and empties it.
+/// Wipes a byte vector's whole buffer and empties it (as above).
 inline void secure_wipe(std::vector<std::uint8_t>& v) noexcept {
     v.resize(v.capacity());
     secure_wipe(v.data(), v.size());
@@ -135,7 +151,17 @@ class SecretString {
     }
     [[nodiscard]] std::size_t capacity() const noexcept { return value_.capacity(); }
 
-    void wipe() noexcept { secure_wipe(value_); }
+    /// Wipes the bytes in use and empties the string. Only those: nothing here ever shortens the
+    /// string without wiping what it drops (append and reserve only grow it; reserve, assignment
+    /// and this wipe the old bytes first), so the buffer beyond size() holds no secret. Except a
+    /// short string's inline buffer, which a move copies out and leaves as it was (libstdc++):
+    /// a buffer of up to small_buffer bytes is wiped whole.
+    void wipe() noexcept {
+        if (value_.capacity() <= small_buffer)
+            value_.resize(value_.capacity());  // never reallocates
+        secure_wipe(value_.data(), value_.size());
+        value_.clear();
+    }
 
     friend bool operator==(const SecretString& a, const SecretString& b) noexcept {
         return a.value_ == b.value_;
@@ -148,6 +174,10 @@ class SecretString {
     friend Stream& operator<<(Stream&, const SecretString&) = delete;
 
   private:
+    /// At least any standard library's inline (short string) buffer: 15 (libstdc++, MSVC), 22
+    /// (libc++).
+    static constexpr std::size_t small_buffer = 32;
+
     std::string value_;
 };
 
@@ -156,7 +186,16 @@ class SecretString {
 class SecretBytes {
   public:
     SecretBytes() = default;
-    explicit SecretBytes(std::vector<std::uint8_t> bytes) noexcept : value_(std::move(bytes)) {}
+    /// Takes the vector's buffer; whatever a shorter value left beyond its size is wiped now, so
+    /// that wipe() later needs to wipe only the bytes in use.
+    explicit SecretBytes(std::vector<std::uint8_t> bytes) noexcept : value_(std::move(bytes)) {
+        const std::size_t used = value_.size();
+        if (used < value_.capacity()) {
+            value_.resize(value_.capacity());  // never reallocates
+            secure_wipe(value_.data() + used, value_.size() - used);
+            value_.resize(used);
+        }
+    }
     /// Not copyable: a second copy of a secret is made only on purpose, with clone().
     SecretBytes(const SecretBytes&) = delete;
     SecretBytes& operator=(const SecretBytes&) = delete;
@@ -178,7 +217,12 @@ class SecretBytes {
     [[nodiscard]] const std::vector<std::uint8_t>& reveal() const noexcept { return value_; }
     [[nodiscard]] std::size_t size() const noexcept { return value_.size(); }
     [[nodiscard]] bool empty() const noexcept { return value_.empty(); }
-    void wipe() noexcept { secure_wipe(value_); }
+    /// Wipes the bytes in use and empties the buffer: nothing here shortens it otherwise, and a
+    /// moved-from vector keeps no buffer, so nothing beyond size() holds a secret.
+    void wipe() noexcept {
+        secure_wipe(value_.data(), value_.size());
+        value_.clear();
+    }
 
     template <class Stream>
     friend Stream& operator<<(Stream&, const SecretBytes&) = delete;

@@ -5,11 +5,18 @@
 //   residue_canary realloc   a malloc'd block holding the marker, regrown by realloc(): the block
 //                            realloc() vacates must be found
 //   residue_canary wiped     a mimcm::SecretString holding the marker, destroyed: nothing found
+//   residue_canary moved     a short SecretString (in its inline buffer) in a heap block, moved
+//                            out, and the block freed: nothing found
+//   residue_canary shrunk    a vector holding the marker, shrunk, made a SecretBytes and
+//                            destroyed: nothing found (the bytes beyond its size are wiped too)
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "mimcm/secret.hpp"
 #include "residue.h"
@@ -50,6 +57,26 @@ __attribute__((noinline)) void wiped_secret() {
     std::printf("the secret holds %zu bytes\n", secret.size());
 }
 
+// Short enough for the string's inline buffer, long enough for the shim (6 bytes or more).
+const char short_marker[] = "cnry-7b3e1";
+
+__attribute__((noinline)) void moved_short_secret() {
+    // The marker after the first byte, which a move overwrites with the emptied string's NUL.
+    auto* holder = new mimcm::SecretString(std::string("x") + short_marker);
+    mimcm::SecretString taken(std::move(*holder));
+    delete holder;  // the block held the inline buffer the move copied out of
+    std::printf("the secret moved: %zu bytes\n", taken.size());
+}
+
+__attribute__((noinline)) void shrunk_secret_bytes() {
+    // Kept bytes, then the marker: the part the vector drops.
+    std::vector<std::uint8_t> bytes = {'k', 'e', 'e', 'p'};
+    bytes.insert(bytes.end(), marker, marker + sizeof marker - 1);
+    bytes.resize(4);
+    mimcm::SecretBytes secret(std::move(bytes));
+    std::printf("the secret holds %zu bytes\n", secret.size());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -69,15 +96,23 @@ int main(int argc, char** argv) {
         regrown_block();
     } else if (mode == "wiped") {
         wiped_secret();
+    } else if (mode == "moved") {
+        if (mimcm_residue_add_marker("short canary", short_marker, sizeof short_marker - 1) != 1) {
+            std::fprintf(stderr, "FAIL: the shim refused the short marker\n");
+            return 2;
+        }
+        moved_short_secret();
+    } else if (mode == "shrunk") {
+        shrunk_secret_bytes();
     } else {
-        std::fprintf(stderr, "usage: residue_canary string|realloc|wiped\n");
+        std::fprintf(stderr, "usage: residue_canary string|realloc|wiped|moved|shrunk\n");
         return 2;
     }
     const unsigned long found = program_hits() - before;
-    const bool expected = mode == "wiped" ? found == 0 : found >= 1;
-    std::printf(
-        "%s: %s (%lu hits)\n", expected ? "PASS" : "FAIL",
-        mode == "wiped" ? "a wiped secret leaves nothing" : "the unwiped marker was detected",
-        found);
+    const bool must_be_clean = mode == "wiped" || mode == "moved" || mode == "shrunk";
+    const bool expected = must_be_clean ? found == 0 : found >= 1;
+    std::printf("%s: %s (%lu hits)\n", expected ? "PASS" : "FAIL",
+                must_be_clean ? "a wiped secret leaves nothing" : "the unwiped marker was detected",
+                found);
     return expected ? 0 : 1;
 }

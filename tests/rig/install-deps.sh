@@ -11,7 +11,7 @@ rapidjson-dev catch2 libcurl4-openssl-dev libpcsclite-dev
 pcscd vsmartcard-vpcd vsmartcard-vpicc
 python3 python3-virtualsmartcard python3-pycryptodome
 opensc yubico-piv-tool
-openssl ca-certificates curl util-linux
+openssl ca-certificates curl util-linux nginx time
 krb5-kdc krb5-admin-server krb5-user apache2 libapache2-mod-auth-gssapi winbind
 g++-mingw-w64-x86-64-posix wine64 wine
 "

@@ -82,7 +82,7 @@ inline std::string query(std::initializer_list<std::pair<const char*, std::strin
         out += out.empty() ? '?' : '&';
         out += name;
         out += '=';
-        out += percent_encode(value);
+        percent_encode_to(out, value);
     }
     return out;
 }

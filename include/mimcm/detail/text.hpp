@@ -24,6 +24,23 @@ inline void append_hex(std::string& out, std::uint64_t value, int digits,
         out.push_back(hex_digit(static_cast<unsigned>((value >> shift) & 0x0fu), letters));
 }
 
+/// One flag per byte value: whether RFC 3986 counts it "unreserved" (A-Z a-z 0-9 - . _ ~), the
+/// bytes a URL carries as they are.
+struct UnreservedBytes {
+    bool flag[256];
+
+    constexpr UnreservedBytes() : flag{} {
+        for (int c = 0; c < 256; ++c) {
+            flag[c] = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '.' || c == '_' || c == '~';
+        }
+    }
+    [[nodiscard]] constexpr bool operator[](char c) const noexcept {
+        return flag[static_cast<unsigned char>(c)];
+    }
+};
+inline constexpr UnreservedBytes unreserved_bytes{};
+
 /// The value of a hex digit (either case), -1 for any other character.
 [[nodiscard]] constexpr int hex_value(char c) noexcept {
     if (c >= '0' && c <= '9')

@@ -11,12 +11,13 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <functional>
 #include <initializer_list>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -231,10 +232,31 @@ inline std::vector<std::string> as_string_list(const JsonValue& v) {
     return out;
 }
 
+/// What a field does with its value: a reference to the caller's handler (a lambda), not a copy.
+/// The handlers are temporaries of the read_object() call that gets them and live until it
+/// returns, so nothing is allocated or copied per field.
+class FieldReader {
+  public:
+    template <class Handler,
+              class = std::enable_if_t<!std::is_same_v<std::decay_t<Handler>, FieldReader>>>
+    FieldReader(
+        Handler&& handler) noexcept  // NOLINT(google-explicit-constructor): {"name", [&]...}
+        : handler_(const_cast<void*>(static_cast<const void*>(std::addressof(handler)))),
+          call_([](void* h, const JsonValue& value) {
+              (*static_cast<std::remove_reference_t<Handler>*>(h))(value);
+          }) {}
+
+    void operator()(const JsonValue& value) const { call_(handler_, value); }
+
+  private:
+    void* handler_;
+    void (*call_)(void*, const JsonValue&);
+};
+
 /// One member handler: the field's name in lower case and what to do with its value.
 struct Field {
-    const char* name;
-    std::function<void(const JsonValue&)> read;
+    std::string_view name;
+    FieldReader read;
 };
 
 /// Reads an object (of the model `type`, for messages), matching names case-insensitively; the
@@ -247,10 +269,9 @@ inline void read_object(const JsonValue& object, const char* type, UnknownFields
     for (rapidjson::SizeType i = 0; i < object.MemberCount(); ++i) {
         const auto member = object.MemberBegin() + i;
         const std::string_view name(member->name.GetString(), member->name.GetStringLength());
-        const std::string key = ascii_lower(name);
         bool known = false;
         for (const auto& field : fields) {
-            if (key == field.name) {
+            if (iequals(name, field.name)) {
                 // The name matched a known field, so it is safe to repeat (only its case varies).
                 try {
                     field.read(member->value);
