@@ -22,13 +22,13 @@ inline mimcm::CardData bench_card_data() {
 inline bool call_seed(mimcm::Client& client, const mimcm::SmartcardId& smartcard,
                       const mimcm::CardData& card) {
     const auto result = client.server_proposed_pin(smartcard, card);
-    const auto* proposed = std::get_if<mimcm::PinProposed>(&result);
+    const auto* proposed = result ? std::get_if<mimcm::PinProposed>(&*result) : nullptr;
     return proposed != nullptr && proposed->pin.reveal() == kPin;
 }
 
 inline bool call_list(mimcm::Client& client) {
     const auto result = client.list_profile_templates();
-    const auto* list = std::get_if<std::vector<mimcm::ProfileTemplateView>>(&result);
+    const auto* list = result ? &*result : nullptr;
     return list != nullptr && list->size() == kTemplateCount && list->back().uuid &&
            list->back().uuid->str() == kLastTemplate && list->back().is_smartcard;
 }
