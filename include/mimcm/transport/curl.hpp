@@ -20,6 +20,7 @@
 #include <string>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include <curl/curl.h>
 
@@ -228,7 +229,10 @@ struct CurlOptions {
     std::optional<std::string> proxy;
     std::string proxy_user;       ///< proxy credentials (any scheme the proxy offers)
     SecretString proxy_password;  ///< never logged
-    /// Called on the easy handle after mimcm has set its options, for anything else curl offers.
+    /// Called on the easy handle once, before the first call, after mimcm has set the options
+    /// that stay the same between calls: for anything else curl offers. The ones mimcm sets per
+    /// call (URL, method, body, request headers, authentication, timeout, the callbacks' data)
+    /// are mimcm's.
     std::function<void(CURL*)> configure;
 
     /// Every field copied, the passwords with SecretString::clone(). (A field added above must be
@@ -299,32 +303,25 @@ class CurlTransport {
         receiving.response = &response;
         error_buffer_[0] = '\0';
 
-        std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(nullptr,
-                                                                            &curl_slist_free_all);
-        for (const auto& h : request.headers) {
-            const std::string line = h.name + ": " + h.value;
-            curl_slist* grown = curl_slist_append(headers.get(), line.c_str());
-            if (!grown)
-                return TransportError{TransportError::Kind::other, CURLE_OUT_OF_MEMORY,
-                                      "out of memory"};
-            (void)headers.release();
-            headers.reset(grown);
-        }
-
         // The deadline, when it comes before the transport's own timeout, is this call's limit.
         const long timeout = timeout_ms(context);
         const bool deadline_first = context.deadline && (options_.timeout.count() == 0 ||
                                                          timeout < options_.timeout.count());
-        if (const CURLcode rc = apply_options(request, headers.get(), receiving, timeout);
-            rc != CURLE_OK) {
+        if (const CURLcode rc = apply_options(request, receiving, timeout); rc != CURLE_OK) {
+            forget_options();
+            curl_easy_setopt(curl, CURLOPT_POSTFIELDS, nullptr);  // no pointer to the body kept
+            if (rc == CURLE_OUT_OF_MEMORY)
+                return TransportError{TransportError::Kind::other, rc, "out of memory"};
             return TransportError{
                 TransportError::Kind::invalid, rc,
                 std::string("curl rejected an option: ") + curl_easy_strerror(rc)};
         }
         bool cancelled = false;
         const CURLcode rc = perform(context, cancelled);
-        // The request body may be a secret: make sure curl keeps no pointer to it.
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, nullptr);
+        // The request body may be a secret: make sure curl keeps no pointer to it. (That puts the
+        // handle in POST mode: the next GET sets HTTPGET again.)
+        if (!get_mode_)
+            curl_easy_setopt(curl, CURLOPT_POSTFIELDS, nullptr);
         if (cancelled) {
             return TransportError{TransportError::Kind::cancelled, CURLE_ABORTED_BY_CALLBACK,
                                   "the call was cancelled"};
@@ -403,6 +400,10 @@ class CurlTransport {
     struct MultiDeleter {
         void operator()(CURLM* m) const noexcept { curl_multi_cleanup(m); }
     };
+    struct SlistDeleter {
+        void operator()(curl_slist* list) const noexcept { curl_slist_free_all(list); }
+    };
+    using HeaderList = std::unique_ptr<curl_slist, SlistDeleter>;
 
     /// Runs the transfer on the transport's multi handle (what curl_easy_perform does inside,
     /// so the connection cache and what a call allocates are the same), waking every 10 ms to
@@ -456,17 +457,60 @@ class CurlTransport {
         return limit;
     }
 
-    CURLcode apply_options(const HttpRequest& request, curl_slist* headers, Receiving& receiving,
-                           long timeout) {
+    /// Sets what each call needs: the URL, the method and body, the header list (again only when
+    /// the request's headers differ from the last call's), the authentication and the timeout
+    /// (again only when it differs). The options that never change between calls are set once,
+    /// before the first call (set_fixed_options).
+    CURLcode apply_options(const HttpRequest& request, Receiving& receiving, long timeout) {
+        CURL* curl = handle_.get();
+        CURLcode rc = CURLE_OK;
+        if (!fixed_set_) {
+            rc = set_fixed_options();
+            if (rc != CURLE_OK)
+                return rc;
+            fixed_set_ = true;
+        }
+        auto set = [&](CURLoption option, auto value) {
+            if (rc == CURLE_OK)
+                rc = curl_easy_setopt(curl, option, value);
+        };
+        set(CURLOPT_URL, request.url.c_str());
+        set(CURLOPT_ERRORBUFFER, error_buffer_);  // per call: the transport may have moved
+        if (!same_headers(request.headers)) {
+            rc = set_headers(request.headers);
+            if (rc != CURLE_OK)
+                return rc;
+        }
+        if (timeout != timeout_set_) {
+            set(CURLOPT_TIMEOUT_MS, timeout);
+            timeout_set_ = timeout;
+        }
+        apply_auth(request, set);
+        set(CURLOPT_WRITEDATA, &receiving);
+        set(CURLOPT_HEADERDATA, &receiving);
+        if (request.method == "GET") {
+            if (!get_mode_) {
+                set(CURLOPT_HTTPGET, 1L);
+                set(CURLOPT_CUSTOMREQUEST, static_cast<const char*>(nullptr));
+                get_mode_ = true;
+            }
+        } else {
+            get_mode_ = false;
+            set(CURLOPT_POSTFIELDSIZE, static_cast<long>(request.body.size()));
+            set(CURLOPT_POSTFIELDS, request.body.c_str());
+            set(CURLOPT_CUSTOMREQUEST, request.method == "POST" ? nullptr : request.method.c_str());
+        }
+        return rc;
+    }
+
+    /// The options that stay the same for every call of the transport, then the configure hook.
+    CURLcode set_fixed_options() {
         CURL* curl = handle_.get();
         CURLcode rc = CURLE_OK;
         auto set = [&](CURLoption option, auto value) {
             if (rc == CURLE_OK)
                 rc = curl_easy_setopt(curl, option, value);
         };
-        set(CURLOPT_URL, request.url.c_str());
-        set(CURLOPT_HTTPHEADER, headers);
-        set(CURLOPT_ERRORBUFFER, error_buffer_);
         set(CURLOPT_NOSIGNAL, 1L);
         set(CURLOPT_FOLLOWLOCATION, options_.follow_redirects ? 1L : 0L);
         set(CURLOPT_MAXREDIRS, options_.max_redirects);
@@ -513,7 +557,6 @@ class CurlTransport {
                 set(CURLOPT_KEYPASSWD, cert->password.c_str());
         }
         set(CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
-        set(CURLOPT_TIMEOUT_MS, timeout);
         const bool low_speed = options_.low_speed_bytes > 0 && options_.low_speed_time.count() > 0;
         set(CURLOPT_LOW_SPEED_LIMIT, low_speed ? options_.low_speed_bytes : 0L);
         set(CURLOPT_LOW_SPEED_TIME,
@@ -528,33 +571,75 @@ class CurlTransport {
             set(CURLOPT_PROXYUSERNAME, options_.proxy_user.c_str());
             set(CURLOPT_PROXYPASSWORD, options_.proxy_password.c_str());
         }
-        apply_auth(request, set);
         set(CURLOPT_WRITEFUNCTION, &CurlTransport::on_body);
-        set(CURLOPT_WRITEDATA, &receiving);
         set(CURLOPT_HEADERFUNCTION, &CurlTransport::on_header);
-        set(CURLOPT_HEADERDATA, &receiving);
-        if (request.method == "GET") {
-            set(CURLOPT_HTTPGET, 1L);
-            set(CURLOPT_CUSTOMREQUEST, static_cast<const char*>(nullptr));
-        } else {
-            set(CURLOPT_POSTFIELDSIZE, static_cast<long>(request.body.size()));
-            set(CURLOPT_POSTFIELDS, request.body.c_str());
-            set(CURLOPT_CUSTOMREQUEST, request.method == "POST" ? nullptr : request.method.c_str());
-        }
         if (rc == CURLE_OK && options_.configure)
             options_.configure(curl);
         return rc;
     }
 
+    /// After an option was refused: every option is set again on the next call.
+    void forget_options() noexcept {
+        fixed_set_ = false;
+        get_mode_ = false;
+        transport_auth_set_ = false;
+        timeout_set_ = -1;
+        headers_set_ = false;
+        header_lines_.clear();
+    }
+
+    bool same_headers(const std::vector<Header>& headers) const noexcept {
+        return headers_set_ && headers.size() == header_lines_.size() &&
+               std::equal(headers.begin(), headers.end(), header_lines_.begin(),
+                          [](const Header& a, const Header& b) {
+                              return a.name == b.name && a.value == b.value;
+                          });
+    }
+
+    /// A new header list for these headers; the one it replaces is freed once curl no longer
+    /// points at it.
+    CURLcode set_headers(const std::vector<Header>& headers) {
+        HeaderList list(nullptr);
+        std::string line;
+        for (const auto& h : headers) {
+            line.assign(h.name).append(": ").append(h.value);
+            curl_slist* grown = curl_slist_append(list.get(), line.c_str());
+            if (!grown)
+                return CURLE_OUT_OF_MEMORY;
+            (void)list.release();
+            list.reset(grown);
+        }
+        if (list == nullptr) {
+            // No headers: a list of none is still "set", so the next call can compare.
+            const CURLcode rc = curl_easy_setopt(handle_.get(), CURLOPT_HTTPHEADER, nullptr);
+            if (rc != CURLE_OK)
+                return rc;
+        } else if (const CURLcode rc =
+                       curl_easy_setopt(handle_.get(), CURLOPT_HTTPHEADER, list.get());
+                   rc != CURLE_OK) {
+            return rc;
+        }
+        header_list_ = std::move(list);
+        header_lines_ = headers;
+        headers_set_ = true;
+        return CURLE_OK;
+    }
+
     /// HTTP authentication: the transport's scheme (Negotiate, NTLM) or the request's bearer
-    /// token. Set on every request, so nothing of an earlier request's credentials lingers.
+    /// token. A bearer token is set on every request that has one; a request without one sets
+    /// the transport's scheme again whenever the call before had a token (or was the first), so
+    /// nothing of an earlier request's token lingers.
     template <class Set>
     void apply_auth(const HttpRequest& request, Set& set) {
         if (!request.bearer_token.empty()) {
+            transport_auth_set_ = false;
             set(CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BEARER));
             set(CURLOPT_XOAUTH2_BEARER, request.bearer_token.c_str());
             return;
         }
+        if (transport_auth_set_)
+            return;
+        transport_auth_set_ = true;
         set(CURLOPT_XOAUTH2_BEARER, static_cast<const char*>(nullptr));
         if (std::holds_alternative<NegotiateAuth>(options_.auth)) {
             const auto& negotiate = std::get<NegotiateAuth>(options_.auth);
@@ -629,11 +714,11 @@ class CurlTransport {
                 response.headers.clear();
                 response.body.wipe();
             } else if (const auto colon = line.find(':'); colon != std::string_view::npos) {
+                const std::string_view name = line.substr(0, colon);
                 std::string_view value = line.substr(colon + 1);
                 while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
                     value.remove_prefix(1);
-                response.headers.push_back(
-                    {std::string(line.substr(0, colon)), std::string(value)});
+                response.headers.push_back({std::string(name), std::string(value)});
             }
             return n;
         } catch (...) {
@@ -734,9 +819,18 @@ class CurlTransport {
     }
 
     CurlOptions options_;
+    /// The CURLOPT_HTTPHEADER list (curl keeps only the pointer): outlives the easy handle.
+    HeaderList header_list_;
     std::unique_ptr<CURLM, MultiDeleter> multi_;  ///< declared first: outlives the easy handle
     std::unique_ptr<CURL, HandleDeleter> handle_;
     char error_buffer_[CURL_ERROR_SIZE] = {};
+    // What the handle holds from earlier calls (see apply_options).
+    bool fixed_set_ = false;           ///< set_fixed_options done
+    bool get_mode_ = false;            ///< in GET mode (HTTPGET set, no custom method)
+    bool transport_auth_set_ = false;  ///< the transport's scheme set, no bearer token
+    bool headers_set_ = false;         ///< header_list_ made from header_lines_ is set
+    long timeout_set_ = -1;            ///< CURLOPT_TIMEOUT_MS as last set
+    std::vector<Header> header_lines_;
 };
 
 /// The client most applications use: the CM REST API over libcurl.
