@@ -2,8 +2,12 @@
 // Every operation returns a mimcm::Result<T> (mimcm/result.hpp): its value, or one mimcm::Error
 // for an error answer, no answer or an answer that does not follow the API. Only bad arguments and
 // options throw (mimcm::InvalidArgument), before anything goes on the wire.
+//
+// A client serves one call at a time: it is not thread-safe. Give each thread its own client; a
+// call started while another is still running on the same client throws mimcm::UsageError.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -19,6 +23,7 @@
 #include "mimcm/detail/request.hpp"
 #include "mimcm/detail/response.hpp"
 #include "mimcm/detail/retry.hpp"
+#include "mimcm/error.hpp"
 #include "mimcm/http.hpp"
 #include "mimcm/identifiers.hpp"
 #include "mimcm/models.hpp"
@@ -80,12 +85,45 @@ inline std::optional<TransportError> stopped_before_sending(const CallContext& c
     }
     return std::nullopt;
 }
+
+/// Set while a client's call runs: a second call meanwhile (another thread using the same client)
+/// is refused. A copied or moved client starts idle.
+class CallInProgress {
+  public:
+    CallInProgress() = default;
+    CallInProgress(const CallInProgress&) noexcept {}
+    CallInProgress& operator=(const CallInProgress&) noexcept { return *this; }
+
+    /// Marks the call started until the Guard dies; throws UsageError if one already runs.
+    class Guard {
+      public:
+        explicit Guard(CallInProgress& flag) : flag_(flag.busy_) {
+            if (flag_.exchange(true, std::memory_order_acquire)) {
+                throw UsageError("BasicClient",
+                                 "a client serves one call at a time, and another call on this "
+                                 "client is still running: give each thread its own client");
+            }
+        }
+        ~Guard() { flag_.store(false, std::memory_order_release); }
+        Guard(const Guard&) = delete;
+        Guard& operator=(const Guard&) = delete;
+
+      private:
+        std::atomic<bool>& flag_;
+    };
+
+  private:
+    std::atomic<bool> busy_{false};
+};
 }  // namespace detail
 
 /// The CM REST API over `Transport`. Every operation takes a last, optional CallContext
 /// (mimcm/call.hpp): its deadline bounds the whole call (retries and the token retry after a 401
 /// included) and its cancellation token ends it early with TransportError::Kind::cancelled. A
 /// context that is already cancelled or expired sends nothing.
+///
+/// Not thread-safe: one call at a time per client. A call made while another one is running on
+/// the same client (from another thread) throws UsageError without sending anything.
 template <class Transport>
 class BasicClient {
     static_assert(is_transport_v<Transport>,
@@ -400,6 +438,7 @@ class BasicClient {
     /// object is kept for every attempt, so a PUT's body goes out intact each time.
     TransportResult send(std::string method, std::string url, SecretString body,
                          const CallContext& context) {
+        const detail::CallInProgress::Guard one_at_a_time(in_call_);
         HttpRequest request;
         request.method = std::move(method);
         request.url = std::move(url);
@@ -486,6 +525,7 @@ class BasicClient {
     Transport transport_;
     ClientOptions options_;
     std::function<double()> random_;  ///< the retry jitter's source
+    detail::CallInProgress in_call_;
 };
 
 }  // namespace mimcm
