@@ -9,6 +9,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <variant>
 
 #include "emulator.hpp"
 #include "mimcm/transport/curl.hpp"
@@ -209,6 +210,38 @@ TEST_CASE("connection refused", "[http]") {
     const auto* f = transport_failure(result);
     REQUIRE(f != nullptr);
     CHECK(f->transport->kind == TransportError::Kind::connect);
+}
+
+TEST_CASE("a success keeps only its Content-Type, any other status every header", "[http]") {
+    Emulator emulator;
+    const auto id = fresh_smartcard_id();
+    emulator.set_outcome(id, R"({"outcome":"pin","pin":"2468"})");
+    CurlTransport transport(trusting());
+    const std::string base = emulator.http_url() + "/api/v1.0/smartcards/" + id;
+    // Twice each, alternating: what one call keeps does not depend on the call before.
+    for (int round = 0; round < 2; ++round) {
+        CAPTURE(round);
+        HttpRequest ok;
+        ok.url = base +
+                 "/serverproposedpin?atr=3b8d0180fba000000397425446590301c8"
+                 "&cardid=bc88f13f-83ba-4037-8262-46eba1291c6e&challenge=1hFD%2Bcz%2F0so%3D";
+        auto answered = transport.send(ok);
+        const auto* response = std::get_if<HttpResponse>(&answered);
+        REQUIRE(response != nullptr);
+        CHECK(response->status == 200);
+        REQUIRE(response->headers.size() == 1);
+        CHECK(response->header("content-type").find("application/json") != std::string::npos);
+
+        HttpRequest missing;
+        missing.url = "http://127.0.0.1:" + std::to_string(emulator.http_port()) + "/NotCM";
+        answered = transport.send(missing);
+        response = std::get_if<HttpResponse>(&answered);
+        REQUIRE(response != nullptr);
+        CHECK(response->status == 404);
+        CHECK(response->headers.size() > 1);
+        CHECK_FALSE(response->header("Content-Type").empty());
+        CHECK_FALSE(response->header("Date").empty());
+    }
 }
 
 TEST_CASE("one client keeps one connection alive across calls", "[http][tls]") {

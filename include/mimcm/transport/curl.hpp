@@ -2,11 +2,15 @@
 // for every call, so connections stay alive between calls. Not thread-safe: use one client per
 // thread (a call's CancellationToken may be cancelled from any thread).
 //
+// The HttpResponse of a 2xx status carries only its Content-Type header (all the client reads of a
+// success); a response of any other status carries every header.
+//
 // libcurl needs curl_global_init before any other thread starts. mimcm never calls it from a
 // static initialiser; create one mimcm::CurlGlobal at the start of main() instead.
 #pragma once
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -390,6 +394,7 @@ class CurlTransport {
         std::size_t header_count = 0;
         bool in_headers = false;  ///< a status line came, the blank line ending its headers not yet
         bool status_line = false;  ///< a status line came (of any response of the transfer)
+        bool success = false;      ///< the last status line is a 2xx
         std::optional<TransportError::Kind> limit_hit;
         std::exception_ptr exception;
     };
@@ -713,8 +718,13 @@ class CurlTransport {
                 // the last one counts.
                 response.headers.clear();
                 response.body.wipe();
+                call->success = is_success_status_line(line);
             } else if (const auto colon = line.find(':'); colon != std::string_view::npos) {
                 const std::string_view name = line.substr(0, colon);
+                // A success keeps only its Content-Type (all a client reads of one); other
+                // statuses keep every header (WWW-Authenticate, Retry-After...).
+                if (call->success && !detail::iequals(name, "Content-Type"))
+                    return n;
                 std::string_view value = line.substr(colon + 1);
                 while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
                     value.remove_prefix(1);
@@ -725,6 +735,15 @@ class CurlTransport {
             call->exception = std::current_exception();
             return 0;
         }
+    }
+
+    /// "HTTP/1.1 2xx ...", "HTTP/2 2xx".
+    static bool is_success_status_line(std::string_view line) noexcept {
+        const auto space = line.find(' ');
+        return space != std::string_view::npos && line.size() >= space + 4 &&
+               line[space + 1] == '2' &&
+               std::isdigit(static_cast<unsigned char>(line[space + 2])) != 0 &&
+               std::isdigit(static_cast<unsigned char>(line[space + 3])) != 0;
     }
 
     static constexpr bool is_too_large(CURLcode rc) {
