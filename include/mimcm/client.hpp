@@ -148,12 +148,15 @@ class BasicClient {
     [[nodiscard]] Result<PinProposal> server_proposed_pin(const SmartcardId& smartcard,
                                                           const CardData& card,
                                                           const CallContext& context = {}) {
-        const std::string url =
-            server_.api("smartcards/" + smartcard.str() + "/serverproposedpin") +
-            detail::query({{"atr", card.atr.hex()},
-                           {"cardid", card.card_id.guid()},
-                           {"challenge", card.challenge.base64()}});
-        auto answered = exchange("GET", url, {200, 204}, {}, context);
+        std::string url = detail::UrlBuilder(server_, 192)
+                              .path("smartcards/")
+                              .path(smartcard.str())
+                              .path("/serverproposedpin")
+                              .param("atr", card.atr.hex())
+                              .param("cardid", card.card_id.guid())
+                              .param("challenge", card.challenge.base64())
+                              .take();
+        auto answered = exchange("GET", std::move(url), {200, 204}, {}, context);
         if (auto* error = std::get_if<Error>(&answered))
             return std::move(*error);
         return detail::proposal_result(std::get<HttpResponse>(answered), options_.max_json_depth);
@@ -166,8 +169,11 @@ class BasicClient {
     [[nodiscard]] Result<std::vector<ProfileTemplateView>> list_profile_templates(
         const std::optional<TargetUser>& target_user = std::nullopt,
         const CallContext& context = {}) {
-        return list("profiletemplates" + detail::query({{"targetuser", target_query(target_user)}}),
-                    parse_profile_template_view, context);
+        return list_at(detail::UrlBuilder(server_, 64)
+                           .path("profiletemplates")
+                           .param("targetuser", target_query(target_user))
+                           .take(),
+                       parse_profile_template_view, context);
     }
 
     /// 2. GET profiletemplates/{id}/policies/{type} (the examples' path;
@@ -370,8 +376,17 @@ class BasicClient {
                                                       const CallContext& context,
                                                       std::string method = "GET",
                                                       SecretString body = {}) {
-        auto answered = exchange(std::move(method), server_.api(relative), {200, 204},
-                                 std::move(body), context);
+        return list_at(server_.api(relative), parse, context, std::move(method), std::move(body));
+    }
+
+    /// The same at a full URL.
+    template <class Parse>
+    Result<std::vector<detail::parsed_t<Parse>>> list_at(std::string url, Parse parse,
+                                                         const CallContext& context,
+                                                         std::string method = "GET",
+                                                         SecretString body = {}) {
+        auto answered =
+            exchange(std::move(method), std::move(url), {200, 204}, std::move(body), context);
         if (auto* error = std::get_if<Error>(&answered))
             return std::move(*error);
         return detail::list_result(std::get<HttpResponse>(answered), parse,

@@ -87,6 +87,35 @@ inline std::string query(std::initializer_list<std::pair<const char*, std::strin
     return out;
 }
 
+/// A request URL written into one reserved buffer: the server's API prefix, the path parts, then
+/// the query with percent-encoded values (empty values left out, as query() does).
+class UrlBuilder {
+  public:
+    UrlBuilder(const CmUrl& server, std::size_t reserve) {
+        static constexpr std::string_view prefix = "/api/v1.0/";
+        out_.reserve(server.base().size() + prefix.size() + reserve);
+        out_.append(server.base()).append(prefix);
+    }
+    UrlBuilder& path(std::string_view part) {
+        out_.append(part);
+        return *this;
+    }
+    UrlBuilder& param(std::string_view name, std::string_view value) {
+        if (value.empty())
+            return *this;
+        out_ += has_query_ ? '&' : '?';
+        has_query_ = true;
+        out_.append(name).append(1, '=');
+        percent_encode_to(out_, value);
+        return *this;
+    }
+    [[nodiscard]] std::string take() { return std::move(out_); }
+
+  private:
+    std::string out_;
+    bool has_query_ = false;
+};
+
 /// {"status": "..."}: the body of the status PUTs.
 inline SecretString status_body(std::string_view status) {
     return json_body([&](auto& w) {
