@@ -1,4 +1,5 @@
 // Byte buffers and the text encodings the CM API uses: hex, base64, percent-encoding.
+// Threads: the functions here are pure (no state, no locale); call them from any thread.
 #pragma once
 
 #include <cstddef>

@@ -10,6 +10,12 @@
 // Canceled itself, with a fresh context bounded by EnrollmentOptions::cleanup_timeout (not the
 // cancelled one), and says in EnrollmentReport::request_cleanup whether that worked.
 //
+// Threads: an Enrollment runs on one thread at a time and uses its client and card exclusively
+// while run() runs (neither may serve another thread meanwhile). To stop it from elsewhere, cancel
+// the CancellationSource whose token is in run()'s CallContext: that is safe from any thread.
+// EnrollmentOptions, EnrollmentReport and the step enums are plain values; the options' callbacks
+// are called on the thread that runs run().
+//
 // The card side is a template parameter, so this header needs no PC/SC. A Card provides:
 //
 //   mimcm::CardData read();   // ATR, card id and a FRESH challenge (same card session); or

@@ -1,5 +1,6 @@
 // Validated values that go on the wire: the CM address, smart card ids, and the data read off a
 // card. Each one checks its input when it is made, so nothing malformed can reach the server.
+// Threads: every type here is an immutable value once made; share it or copy it across threads.
 #pragma once
 
 #include <algorithm>

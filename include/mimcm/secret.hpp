@@ -1,5 +1,8 @@
 // Memory that holds secrets (PINs, keys, challenge responses, response bodies that carry them):
 // wiped when it is released or regrown, never printable by accident.
+// Threads: SecretString and SecretBytes are values like std::string and std::vector: one object
+// may be read from several threads at once, and changed only while nothing else uses it. The
+// wipe functions and the wiping allocators keep no shared state.
 #pragma once
 
 #include <cstddef>

@@ -1,5 +1,6 @@
 // mimcm's version: the one place it is written. CMake reads these three lines for the project's
 // version (the package config, mimcm.pc); tests check that they agree.
+// Threads: constants only.
 #pragma once
 
 #include <string_view>

@@ -1,6 +1,7 @@
 // The CM REST API's named values: request types, workflow policy types, request and smart card
 // statuses (names for filters and PUT bodies, and the numbers the server returns), PIN options,
 // admin keys.
+// Threads: constants and pure functions; use them from any thread.
 #pragma once
 
 #include <cstdint>

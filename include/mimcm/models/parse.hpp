@@ -6,6 +6,7 @@
 // is not an integer or does not fit in 64 bits where an integer is expected, an id that is not a
 // GUID, or an object that is not an object throws ModelError naming the field ("Request.Status:
 // expected an integer, got a string"). The message never quotes a value.
+// Threads: the parsers keep no state; parse on any thread (each JSON value read by one at a time).
 #pragma once
 
 #include <charconv>

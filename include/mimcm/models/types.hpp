@@ -2,6 +2,8 @@
 // Every model keeps the fields it does not know in unknown_fields. Id fields are typed
 // (RequestId, SmartcardId...) and empty when the server leaves them out, sends null, an empty
 // string, or the all-zero GUID CM writes for "none".
+// Threads: every model is a plain value, like the standard containers: one object may be read
+// from several threads at once, and changed only while nothing else reads it.
 #pragma once
 
 #include <cstdint>
