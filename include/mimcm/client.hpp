@@ -152,7 +152,7 @@ class BasicClient {
                               .path("smartcards/")
                               .path(smartcard.str())
                               .path("/serverproposedpin")
-                              .param("atr", card.atr.hex())
+                              .hex_param("atr", card.atr.bytes())
                               .param("cardid", card.card_id.guid())
                               .param("challenge", card.challenge.base64())
                               .take();

@@ -16,13 +16,20 @@ namespace mimcm {
 
 using Bytes = std::vector<std::uint8_t>;
 
+/// Appends lowercase hex, no separators ("3b8d01..."), to `out`.
+inline void to_hex_to(std::string& out, const std::uint8_t* data, std::size_t size) {
+    const std::size_t start = out.size();
+    out.resize(start + size * 2);
+    for (std::size_t i = 0; i < size; ++i) {
+        out[start + 2 * i] = detail::hex_digit(data[i] >> 4u);
+        out[start + 2 * i + 1] = detail::hex_digit(data[i]);
+    }
+}
+
 /// Lowercase hex, no separators ("3b8d01...").
 inline std::string to_hex(const std::uint8_t* data, std::size_t size) {
-    std::string out(size * 2, '\0');
-    for (std::size_t i = 0; i < size; ++i) {
-        out[2 * i] = detail::hex_digit(data[i] >> 4u);
-        out[2 * i + 1] = detail::hex_digit(data[i]);
-    }
+    std::string out;
+    to_hex_to(out, data, size);
     return out;
 }
 

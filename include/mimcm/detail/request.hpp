@@ -109,6 +109,17 @@ class UrlBuilder {
         percent_encode_to(out_, value);
         return *this;
     }
+    /// A value given as bytes, written as lowercase hex (which needs no encoding); left out when
+    /// empty.
+    UrlBuilder& hex_param(std::string_view name, const Bytes& value) {
+        if (value.empty())
+            return *this;
+        out_ += has_query_ ? '&' : '?';
+        has_query_ = true;
+        out_.append(name).append(1, '=');
+        to_hex_to(out_, value.data(), value.size());
+        return *this;
+    }
     [[nodiscard]] std::string take() { return std::move(out_); }
 
   private:
