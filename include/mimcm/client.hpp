@@ -148,7 +148,7 @@ class BasicClient {
     [[nodiscard]] Result<PinProposal> server_proposed_pin(const SmartcardId& smartcard,
                                                           const CardData& card,
                                                           const CallContext& context = {}) {
-        std::string url = detail::UrlBuilder(server_, 192)
+        std::string url = api_url(192)
                               .path("smartcards/")
                               .path(smartcard.str())
                               .path("/serverproposedpin")
@@ -169,11 +169,11 @@ class BasicClient {
     [[nodiscard]] Result<std::vector<ProfileTemplateView>> list_profile_templates(
         const std::optional<TargetUser>& target_user = std::nullopt,
         const CallContext& context = {}) {
-        return list_at(detail::UrlBuilder(server_, 64)
-                           .path("profiletemplates")
-                           .param("targetuser", target_query(target_user))
-                           .take(),
-                       parse_profile_template_view, context);
+        return list(api_url()
+                        .path("profiletemplates")
+                        .param("targetuser", target_query(target_user))
+                        .take(),
+                    parse_profile_template_view, context);
     }
 
     /// 2. GET profiletemplates/{id}/policies/{type} (the examples' path;
@@ -182,8 +182,12 @@ class BasicClient {
         const ProfileTemplateId& profile_template, WorkflowType type,
         const CallContext& context = {}) {
         return object("GET",
-                      "profiletemplates/" + profile_template.str() + "/policies/" +
-                          std::string(to_string(type)),
+                      api_url()
+                          .path("profiletemplates/")
+                          .path(profile_template.str())
+                          .path("/policies/")
+                          .path(to_string(type))
+                          .take(),
                       {}, parse_workflow_policy, context);
     }
 
@@ -192,7 +196,11 @@ class BasicClient {
     [[nodiscard]] Result<std::optional<SmartcardPolicy>> get_smartcard_policy(
         const ProfileTemplateId& profile_template, const CallContext& context = {}) {
         return object("GET",
-                      "profiletemplates/" + profile_template.str() + "/configuration/smartcards",
+                      api_url()
+                          .path("profiletemplates/")
+                          .path(profile_template.str())
+                          .path("/configuration/smartcards")
+                          .take(),
                       {}, parse_smartcard_policy, context);
     }
 
@@ -207,7 +215,8 @@ class BasicClient {
                 "BasicClient::create_request",
                 "a new request needs a profile template (or a smart card for Unblock)");
         }
-        return created<RequestId>("requests", detail::new_request_body(request), context);
+        return created<RequestId>(api_url().path("requests").take(),
+                                  detail::new_request_body(request), context);
     }
 
     /// 5. GET requests[?status=&targetuser=].
@@ -215,16 +224,19 @@ class BasicClient {
         std::optional<RequestStatus> status = std::nullopt,
         const std::optional<TargetUser>& target_user = std::nullopt,
         const CallContext& context = {}) {
-        return list("requests" + detail::query({{"targetuser", target_query(target_user)},
-                                                {"status", status ? std::string(to_string(*status))
-                                                                  : std::string()}}),
+        return list(api_url()
+                        .path("requests")
+                        .param("targetuser", target_query(target_user))
+                        .param("status", status ? to_string(*status) : std::string_view())
+                        .take(),
                     parse_request, context);
     }
 
     /// 6. GET requests/{id}.
     [[nodiscard]] Result<std::optional<Request>> get_request(const RequestId& request,
                                                              const CallContext& context = {}) {
-        return object("GET", "requests/" + request.str(), {}, parse_request, context);
+        return object("GET", api_url().path("requests/").path(request.str()).take(), {},
+                      parse_request, context);
     }
 
     /// 7. PUT requests/{id} {"status": Completed|Canceled|Abandoned}.
@@ -235,23 +247,27 @@ class BasicClient {
             throw InvalidArgument("BasicClient::set_request_status",
                                   "a request can only be set to Completed, Canceled or Abandoned");
         }
-        return object("PUT", "requests/" + request.str(), detail::status_body(to_string(status)),
-                      parse_request, context);
+        return object("PUT", api_url().path("requests/").path(request.str()).take(),
+                      detail::status_body(to_string(status)), parse_request, context);
     }
 
     /// 8. GET requests/{id}/certificaterequestgenerationoptions: one entry per PKCS#10 to make.
     [[nodiscard]] Result<std::vector<CertificateRequestGenerationOptions>>
     get_certificate_request_generation_options(const RequestId& request,
                                                const CallContext& context = {}) {
-        return list("requests/" + request.str() + "/certificaterequestgenerationoptions",
+        return list(api_url()
+                        .path("requests/")
+                        .path(request.str())
+                        .path("/certificaterequestgenerationoptions")
+                        .take(),
                     parse_certificate_request_generation_options, context);
     }
 
     /// 9. POST requests/{id}/certificatedata: submit PKCS#10 requests, get the certificates.
     [[nodiscard]] Result<std::vector<Certificate>> submit_certificate_requests(
         const RequestId& request, const CertificateData& data, const CallContext& context = {}) {
-        return list("requests/" + request.str() + "/certificatedata", parse_certificate, context,
-                    "POST", detail::certificate_data_body(data));
+        return list(api_url().path("requests/").path(request.str()).path("/certificatedata").take(),
+                    parse_certificate, context, "POST", detail::certificate_data_body(data));
     }
 
     // ------------------------------------------------------------------------------------
@@ -261,22 +277,26 @@ class BasicClient {
     [[nodiscard]] Result<std::optional<Created<SmartcardId>>> assign_smartcard(
         const RequestId& request, const CardId& card, const std::optional<Atr>& atr = std::nullopt,
         const CallContext& context = {}) {
-        return created<SmartcardId>("smartcards", detail::assign_smartcard_body(request, card, atr),
-                                    context);
+        return created<SmartcardId>(api_url().path("smartcards").take(),
+                                    detail::assign_smartcard_body(request, card, atr), context);
     }
 
     /// 11. GET smartcards[?cardid=]: the docs return one object; a list is accepted too
     /// (docs/api-discrepancies.md AD-31).
     [[nodiscard]] Result<std::vector<Smartcard>> find_smartcards(
         const std::optional<CardId>& card = std::nullopt, const CallContext& context = {}) {
-        return list("smartcards" + detail::query({{"cardid", card ? card->guid() : std::string()}}),
+        return list(api_url()
+                        .path("smartcards")
+                        .param("cardid", card ? card->guid() : std::string())
+                        .take(),
                     parse_smartcard, context);
     }
 
     /// 12. GET smartcards/{id}.
     [[nodiscard]] Result<std::optional<Smartcard>> get_smartcard(const SmartcardId& smartcard,
                                                                  const CallContext& context = {}) {
-        return object("GET", "smartcards/" + smartcard.str(), {}, parse_smartcard, context);
+        return object("GET", api_url().path("smartcards/").path(smartcard.str()).take(), {},
+                      parse_smartcard, context);
     }
 
     /// 13. GET requests/{r}/smartcards/{s}/authenticationresponse: the server's answer to the
@@ -287,24 +307,34 @@ class BasicClient {
         const RequestId& request, const SmartcardId& smartcard, const CardId& card,
         const Challenge& challenge, AdminKey key, const std::optional<Atr>& atr = std::nullopt,
         const CallContext& context = {}) {
-        return blob(
-            "requests/" + request.str() + "/smartcards/" + smartcard.str() +
-                "/authenticationresponse" +
-                detail::query({{"cardid", card.guid()},
-                               {"challenge", challenge.base64()},
-                               {"diversified", key == AdminKey::diversified ? "true" : "false"},
-                               {"atr", atr ? atr->hex() : std::string()}}),
-            context);
+        return blob(api_url()
+                        .path("requests/")
+                        .path(request.str())
+                        .path("/smartcards/")
+                        .path(smartcard.str())
+                        .path("/authenticationresponse")
+                        .param("cardid", card.guid())
+                        .param("challenge", challenge.base64())
+                        .param("diversified", key == AdminKey::diversified ? "true" : "false")
+                        .param("atr", atr ? atr->hex() : std::string())
+                        .take(),
+                    context);
     }
 
     /// 14. GET requests/{r}/smartcards/{s}/diversifiedkey: the card's new admin key.
     [[nodiscard]] Result<std::optional<SecretBlob>> get_diversified_admin_key(
         const RequestId& request, const SmartcardId& smartcard, const CardId& card,
         const std::optional<Atr>& atr = std::nullopt, const CallContext& context = {}) {
-        return blob(
-            "requests/" + request.str() + "/smartcards/" + smartcard.str() + "/diversifiedkey" +
-                detail::query({{"cardid", card.guid()}, {"atr", atr ? atr->hex() : std::string()}}),
-            context);
+        return blob(api_url()
+                        .path("requests/")
+                        .path(request.str())
+                        .path("/smartcards/")
+                        .path(smartcard.str())
+                        .path("/diversifiedkey")
+                        .param("cardid", card.guid())
+                        .param("atr", atr ? atr->hex() : std::string())
+                        .take(),
+                    context);
     }
 
     /// 16. PUT requests/{r}/smartcards/{s} {"status": ...} (the table says GET;
@@ -312,21 +342,29 @@ class BasicClient {
     [[nodiscard]] Result<std::optional<Smartcard>> update_smartcard_status(
         const RequestId& request, const SmartcardId& smartcard, SmartcardStatus status,
         const CallContext& context = {}) {
-        return object("PUT", "requests/" + request.str() + "/smartcards/" + smartcard.str(),
+        return object("PUT",
+                      api_url()
+                          .path("requests/")
+                          .path(request.str())
+                          .path("/smartcards/")
+                          .path(smartcard.str())
+                          .take(),
                       detail::status_body(to_string(status)), parse_smartcard, context);
     }
 
     /// 21. GET smartcards/{id}/operations: what the user may request for the card (lower case).
     [[nodiscard]] Result<std::vector<std::string>> get_smartcard_operations(
         const SmartcardId& smartcard, const CallContext& context = {}) {
-        return list("smartcards/" + smartcard.str() + "/operations", detail::string_item, context);
+        return list(api_url().path("smartcards/").path(smartcard.str()).path("/operations").take(),
+                    detail::string_item, context);
     }
 
     /// 23. GET smartcards/{id}/certificates.
     [[nodiscard]] Result<std::vector<ClmCertificate>> get_smartcard_certificates(
         const SmartcardId& smartcard, const CallContext& context = {}) {
-        return list("smartcards/" + smartcard.str() + "/certificates", parse_clm_certificate,
-                    context);
+        return list(
+            api_url().path("smartcards/").path(smartcard.str()).path("/certificates").take(),
+            parse_clm_certificate, context);
     }
 
     // ------------------------------------------------------------------------------------
@@ -335,56 +373,60 @@ class BasicClient {
     /// 17. GET profiles[?status=].
     [[nodiscard]] Result<std::vector<Profile>> list_profiles(const std::string& status = {},
                                                              const CallContext& context = {}) {
-        return list("profiles" + detail::query({{"status", status}}), parse_profile, context);
+        return list(api_url().path("profiles").param("status", status).take(), parse_profile,
+                    context);
     }
 
     /// 18. GET profiles/{id}: documented as a list (one profile).
     [[nodiscard]] Result<std::vector<Profile>> get_profile(const ProfileId& profile,
                                                            const CallContext& context = {}) {
-        return list("profiles/" + profile.str(), parse_profile, context);
+        return list(api_url().path("profiles/").path(profile.str()).take(), parse_profile, context);
     }
 
     /// 19. GET requests/{id}/profiles[?status=].
     [[nodiscard]] Result<std::vector<Profile>> list_request_profiles(
         const RequestId& request, const std::string& status = {}, const CallContext& context = {}) {
-        return list("requests/" + request.str() + "/profiles" + detail::query({{"status", status}}),
+        return list(api_url()
+                        .path("requests/")
+                        .path(request.str())
+                        .path("/profiles")
+                        .param("status", status)
+                        .take(),
                     parse_profile, context);
     }
 
     /// 20. GET profiles/{id}/operations.
     [[nodiscard]] Result<std::vector<std::string>> get_profile_operations(
         const ProfileId& profile, const CallContext& context = {}) {
-        return list("profiles/" + profile.str() + "/operations", detail::string_item, context);
+        return list(api_url().path("profiles/").path(profile.str()).path("/operations").take(),
+                    detail::string_item, context);
     }
 
     /// 22. GET profiles/{id}/certificates (6-field view).
     [[nodiscard]] Result<std::vector<ClmCertificate>> get_profile_certificates(
         const ProfileId& profile, const CallContext& context = {}) {
-        return list("profiles/" + profile.str() + "/certificates", parse_clm_certificate, context);
+        return list(api_url().path("profiles/").path(profile.str()).path("/certificates").take(),
+                    parse_clm_certificate, context);
     }
 
     /// 24. GET certificates: the caller's certificates (11-field view).
     [[nodiscard]] Result<std::vector<ClmCertificate>> get_user_certificates(
         const CallContext& context = {}) {
-        return list("certificates", parse_clm_certificate, context);
+        return list(api_url().path("certificates").take(), parse_clm_certificate, context);
     }
 
   private:
-    /// GET (or POST) of a list (see detail::list_result).
+    /// A URL of this server's API, written into one buffer (see detail::UrlBuilder).
+    [[nodiscard]] detail::UrlBuilder api_url(std::size_t reserve = 96) const {
+        return detail::UrlBuilder(server_, reserve);
+    }
+
+    /// GET (or POST) of a list at `url` (see detail::list_result).
     template <class Parse>
-    Result<std::vector<detail::parsed_t<Parse>>> list(const std::string& relative, Parse parse,
+    Result<std::vector<detail::parsed_t<Parse>>> list(std::string url, Parse parse,
                                                       const CallContext& context,
                                                       std::string method = "GET",
                                                       SecretString body = {}) {
-        return list_at(server_.api(relative), parse, context, std::move(method), std::move(body));
-    }
-
-    /// The same at a full URL.
-    template <class Parse>
-    Result<std::vector<detail::parsed_t<Parse>>> list_at(std::string url, Parse parse,
-                                                         const CallContext& context,
-                                                         std::string method = "GET",
-                                                         SecretString body = {}) {
         auto answered =
             exchange(std::move(method), std::move(url), {200, 204}, std::move(body), context);
         if (auto* error = std::get_if<Error>(&answered))
@@ -395,12 +437,11 @@ class BasicClient {
 
     /// One object (see detail::object_result).
     template <class Parse>
-    Result<std::optional<detail::parsed_t<Parse>>> object(std::string method,
-                                                          const std::string& relative,
+    Result<std::optional<detail::parsed_t<Parse>>> object(std::string method, std::string url,
                                                           SecretString body, Parse parse,
                                                           const CallContext& context) {
-        auto answered = exchange(std::move(method), server_.api(relative), {200, 204},
-                                 std::move(body), context);
+        auto answered =
+            exchange(std::move(method), std::move(url), {200, 204}, std::move(body), context);
         if (auto* error = std::get_if<Error>(&answered))
             return std::move(*error);
         return detail::object_result(std::get<HttpResponse>(answered), parse,
@@ -414,10 +455,9 @@ class BasicClient {
 
     /// POST that creates an object with an id of type Id (see detail::created_result).
     template <class Id>
-    Result<std::optional<Created<Id>>> created(const std::string& relative, SecretString body,
+    Result<std::optional<Created<Id>>> created(std::string url, SecretString body,
                                                const CallContext& context) {
-        auto answered =
-            exchange("POST", server_.api(relative), {200, 201, 204}, std::move(body), context);
+        auto answered = exchange("POST", std::move(url), {200, 201, 204}, std::move(body), context);
         if (auto* error = std::get_if<Error>(&answered))
             return std::move(*error);
         return detail::created_result<Id>(std::get<HttpResponse>(answered),
@@ -425,9 +465,8 @@ class BasicClient {
     }
 
     /// GET of a secret base64 JSON string (see detail::blob_result).
-    Result<std::optional<SecretBlob>> blob(const std::string& relative,
-                                           const CallContext& context) {
-        auto answered = exchange("GET", server_.api(relative), {200, 204}, {}, context);
+    Result<std::optional<SecretBlob>> blob(std::string url, const CallContext& context) {
+        auto answered = exchange("GET", std::move(url), {200, 204}, {}, context);
         if (auto* error = std::get_if<Error>(&answered))
             return std::move(*error);
         return detail::blob_result(std::get<HttpResponse>(answered), options_.max_json_depth);

@@ -157,7 +157,12 @@ void base64(std::string_view text, const mimcm::Bytes& bytes) {
 void percent(std::string_view text) {
     const std::string encoded = mimcm::percent_encode(text);
     MIMCM_FUZZ_CHECK(percent_decode(encoded) == std::string(text));
-    const std::string query = mimcm::detail::query({{"a", std::string(text)}, {"b", "1"}});
+    static const mimcm::CmUrl server = mimcm::CmUrl::parse("https://cm.example/x");
+    const std::string built =
+        mimcm::detail::UrlBuilder(server, 16).path("p").param("a", text).param("b", "1").take();
+    const std::string prefix = "https://cm.example/x/api/v1.0/p";
+    MIMCM_FUZZ_CHECK(built.rfind(prefix, 0) == 0);
+    const std::string query = built.substr(prefix.size());
     MIMCM_FUZZ_CHECK(query == (text.empty() ? "?b=1" : "?a=" + encoded + "&b=1"));
     // The redacted URL keeps the path and the names, never a value.
     const std::string url = "https://cm.example/x?" + std::string(text);

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstddef>
-#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -73,22 +72,9 @@ inline void write_string(JsonWriter& w, std::string_view text) {
     w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
 }
 
-/// "?a=1&b=2" with percent-encoded values; empty values are left out.
-inline std::string query(std::initializer_list<std::pair<const char*, std::string>> params) {
-    std::string out;
-    for (const auto& [name, value] : params) {
-        if (value.empty())
-            continue;
-        out += out.empty() ? '?' : '&';
-        out += name;
-        out += '=';
-        percent_encode_to(out, value);
-    }
-    return out;
-}
-
 /// A request URL written into one reserved buffer: the server's API prefix, the path parts, then
-/// the query with percent-encoded values (empty values left out, as query() does).
+/// the query with percent-encoded values (empty values left out). Every operation builds its
+/// URL with it.
 class UrlBuilder {
   public:
     UrlBuilder(const CmUrl& server, std::size_t reserve) {
