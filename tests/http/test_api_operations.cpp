@@ -7,7 +7,7 @@
 
 #include "emulator.hpp"
 #include "mimcm/mimcm.hpp"
-#include "results.hpp"
+#include "results_require.hpp"
 #include "test_data.hpp"
 
 using namespace mimcm_test;  // NOLINT: test helpers over mimcm::Result
@@ -53,23 +53,6 @@ struct Api {
         return matching.back();
     }
 };
-
-/// The success value of a result (by value: results are temporaries).
-template <class T>
-T ok(Result<T> result) {
-    INFO(description(result));
-    REQUIRE(result.ok());
-    return std::move(result).value();
-}
-
-/// The object of an object operation's result: a success that holds one.
-template <class T>
-T ok(Result<std::optional<T>> result) {
-    INFO(description(result));
-    REQUIRE(result.ok());
-    REQUIRE(result->has_value());
-    return *std::move(result).value();
-}
 
 const std::string kPrefix = "/CertificateManagement/api/v1.0/";
 

@@ -7,7 +7,7 @@
 
 #include "fake_transport.hpp"
 #include "mimcm/core.hpp"
-#include "results.hpp"
+#include "results_require.hpp"
 
 using namespace mimcm_test;  // NOLINT: test helpers over mimcm::Result
 using namespace mimcm;
@@ -41,23 +41,6 @@ struct Fixture {
         return {};
     }
 };
-
-/// The success value of a result (by value: results are temporaries).
-template <class T>
-T ok(Result<T> result) {
-    INFO(description(result));
-    REQUIRE(result.ok());
-    return std::move(result).value();
-}
-
-/// The object of an object operation's result: a success that holds one.
-template <class T>
-T ok(Result<std::optional<T>> result) {
-    INFO(description(result));
-    REQUIRE(result.ok());
-    REQUIRE(result->has_value());
-    return *std::move(result).value();
-}
 
 // The docs' examples, verbatim apart from line breaks.
 const char* const kTemplates =
