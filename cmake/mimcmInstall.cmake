@@ -1,6 +1,6 @@
-# Installs the headers, a CMake package (find_package(mimcm CONFIG) gives mimcm::mimcm) and a
-# pkg-config file (mimcm.pc). Header-only: everything goes under the architecture-independent
-# data directory.
+# Installs the headers, the compiled mode's source (share/mimcm/src/mimcm.cpp), a CMake package
+# (find_package(mimcm CONFIG) gives mimcm::mimcm and mimcm::compiled) and a pkg-config file
+# (mimcm.pc). Header-only: everything goes under the architecture-independent data directory.
 include(CMakePackageConfigHelpers)
 
 set(MIMCM_CMAKE_DIR "${CMAKE_INSTALL_DATADIR}/mimcm/cmake" CACHE STRING
@@ -9,7 +9,8 @@ set(MIMCM_PKGCONFIG_DIR "${CMAKE_INSTALL_DATADIR}/pkgconfig" CACHE STRING
     "Where mimcm.pc is installed")
 
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/mimcm" DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
-install(TARGETS mimcm EXPORT mimcmTargets)
+install(FILES "${PROJECT_SOURCE_DIR}/src/mimcm.cpp" DESTINATION "${CMAKE_INSTALL_DATADIR}/mimcm/src")
+install(TARGETS mimcm mimcm_compiled EXPORT mimcmTargets)
 install(EXPORT mimcmTargets NAMESPACE mimcm:: DESTINATION "${MIMCM_CMAKE_DIR}")
 
 configure_package_config_file("${PROJECT_SOURCE_DIR}/cmake/mimcmConfig.cmake.in"

@@ -45,7 +45,7 @@ class MimcmConan(ConanFile):
 
     def export_sources(self):
         root = self._source_root()
-        for pattern in ("include/*", "cmake/*", "CMakeLists.txt", "LICENSE"):
+        for pattern in ("include/*", "src/*", "cmake/*", "CMakeLists.txt", "LICENSE"):
             copy(self, pattern, root, self.export_sources_folder)
 
     def layout(self):
@@ -97,10 +97,15 @@ class MimcmConan(ConanFile):
         # Conan generates the consumers' CMake config and pkg-config files from package_info().
         rmdir(self, os.path.join(self.package_folder, "share"))
         rmdir(self, os.path.join(self.package_folder, "lib"))
+        # The compiled mode's source (see <mimcm/mimcm.hpp>): a program that wants it compiles
+        # res/mimcm.cpp once, with MIMCM_COMPILED defined in all of its files.
+        copy(self, "mimcm.cpp", os.path.join(self.source_folder, "src"),
+             os.path.join(self.package_folder, "res"))
 
     def package_info(self):
         self.cpp_info.bindirs = []
         self.cpp_info.libdirs = []
+        self.cpp_info.resdirs = ["res"]
         self.cpp_info.set_property("cmake_file_name", "mimcm")
         self.cpp_info.set_property("cmake_target_name", "mimcm::mimcm")
         self.cpp_info.set_property("pkg_config_name", "mimcm")

@@ -4,8 +4,10 @@
 # libraries it includes (the C++ standard library, libcurl, RapidJSON, PC/SC: found with the
 # compiler's -H, so the list follows the code). Also an application calling two operations
 # (two_calls.cpp) against the same two calls written with libcurl and RapidJSON
-# (two_calls_raw.cpp). g++ and clang++, -O0 and -O2; the two TUs alternate, REPEATS times each;
-# prints the ratio header÷dependencies (median and min–max over the pairs) beside the medians.
+# (two_calls_raw.cpp), header-only and in the compiled mode (MIMCM_COMPILED, with the one-off
+# cost of src/mimcm.cpp beside it). g++ and clang++, -O0 and -O2; the two TUs alternate, REPEATS
+# times each; prints the ratio header÷dependencies (median and min–max over the pairs) beside the
+# medians.
 #
 #   tests/bench/compile_cost.sh [REPEATS] [--smoke]
 #
@@ -90,6 +92,11 @@ print("| %s | %s %s | %s | %.2f | %.2f | %s | %.0f | %.0f |" % (
 EOF
 }
 
+# The compiled mode: the same application file, and the file compiled once per program.
+printf '#define MIMCM_COMPILED\n#include "%s"\n' "$PWD/tests/bench/two_calls.cpp" \
+    >"$work/two_calls_compiled.cpp"
+printf '#define MIMCM_COMPILED\n#include "%s"\n' "$PWD/src/mimcm.cpp" >"$work/mimcm_compiled.cpp"
+
 echo "median of $repeats compiles per TU, the two TUs alternating; peak RSS of the compiler"
 echo
 echo "| TU | compiler | time ratio | deps s | mimcm s | peak memory ratio | deps MiB | mimcm MiB |"
@@ -106,5 +113,9 @@ for cxx in $compilers; do
         [ "$smoke" = --smoke ] && break
         row "two operations (two_calls.cpp ÷ two_calls_raw.cpp)" "$cxx" "$level" \
             "$PWD/tests/bench/two_calls.cpp" "$PWD/tests/bench/two_calls_raw.cpp"
+        row "two operations, compiled mode (MIMCM_COMPILED)" "$cxx" "$level" \
+            "$work/two_calls_compiled.cpp" "$PWD/tests/bench/two_calls_raw.cpp"
+        row "src/mimcm.cpp, once per program (÷ two_calls_raw.cpp)" "$cxx" "$level" \
+            "$work/mimcm_compiled.cpp" "$PWD/tests/bench/two_calls_raw.cpp"
     done
 done

@@ -92,6 +92,11 @@ find_package)
     consume plain -DCMAKE_PREFIX_PATH="$work/full-prefix"
     expect_report plain 1 TRUE TRUE
     expect_layers "core curl pcsc"
+    # The compiled mode: mimcm::compiled brings the installed src/mimcm.cpp into the program.
+    test -f "$work/full-prefix/share/mimcm/src/mimcm.cpp" || fail "src/mimcm.cpp not installed"
+    consume compiled -DCMAKE_PREFIX_PATH="$work/full-prefix" -DMIMCM_TEST_TARGET=mimcm::compiled
+    expect_report compiled 1 TRUE TRUE
+    expect_layers "core curl compiled pcsc"
     ;;
 missing_deps)
     install_mimcm full
@@ -185,6 +190,9 @@ add_subdirectory)
     grep -q "mimcm-test: subproject adds no tests, examples or subdirectories" "$work/subdir.out" ||
         fail "the subproject check did not run"
     expect_layers "core curl pcsc"
+    consume subdir-compiled -DMIMCM_TEST_MODE=subdirectory -DMIMCM_TEST_SOURCE="$src" \
+        -DMIMCM_TEST_TARGET=mimcm::compiled
+    expect_layers "core curl compiled pcsc"
     ;;
 fetchcontent)
     command -v git >/dev/null || fail "git is not installed"

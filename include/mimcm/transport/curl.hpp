@@ -855,4 +855,9 @@ class CurlTransport {
 /// The client most applications use: the CM REST API over libcurl.
 using Client = BasicClient<CurlTransport>;
 
+#ifdef MIMCM_COMPILED
+// The compiled mode (see <mimcm/mimcm.hpp>): compiled once, in src/mimcm.cpp.
+extern template class BasicClient<CurlTransport>;
+#endif
+
 }  // namespace mimcm

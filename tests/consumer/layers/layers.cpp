@@ -1,5 +1,6 @@
 // Uses every layer the build gives it and prints their names ("core curl pcsc"), so a test can
-// check which layers a way of taking mimcm provides. Also checks the version agrees.
+// check which layers a way of taking mimcm provides. Also checks the version agrees. In the
+// compiled mode it also prints "compiled", and links only if the package compiled the client.
 #include <mimcm/mimcm.hpp>
 
 #if defined(MIMCM_NO_CURL) && defined(LIBCURL_VERSION_NUM)
@@ -9,6 +10,7 @@
 #error "<mimcm/mimcm.hpp> included PC/SC although the pcsc layer is left out"
 #endif
 
+#include <cstdlib>
 #include <iostream>
 
 int main() {
@@ -25,6 +27,12 @@ int main() {
     if (client.server().base() != url.base())
         return 1;
     std::cout << " curl";
+#ifdef MIMCM_COMPILED
+    // Never called by the test, but linked: declared extern here, only src/mimcm.cpp defines it.
+    if (std::getenv("MIMCM_LAYERS_CALL_THE_SERVER") != nullptr)
+        return client.list_profile_templates().ok() ? 0 : 1;
+    std::cout << " compiled";
+#endif
 #endif
 #ifndef MIMCM_NO_PCSC
     try {
