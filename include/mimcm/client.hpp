@@ -489,19 +489,33 @@ class BasicClient {
     }
 
     /// Sends the request, again while the retry policy allows (see mimcm/retry.hpp). The request
-    /// object is kept for every attempt, so a PUT's body goes out intact each time.
+    /// object is kept for every attempt, so a PUT's body goes out intact each time. It is the
+    /// client's one request object, reused call after call (one call at a time): its headers are
+    /// made again only when a call with a body follows one without, or the other way round.
     TransportResult send(std::string method, std::string url, SecretString body,
                          const CallContext& context) {
         const detail::CallInProgress::Guard one_at_a_time(in_call_);
-        HttpRequest request;
+        HttpRequest& request = request_;
+        // The body and the token leave the request (wiped) when the call ends, however it ends.
+        struct Forget {
+            HttpRequest& request;
+            ~Forget() {
+                request.body = SecretString();
+                request.bearer_token = SecretString();
+            }
+        } const forget{request};
         request.method = std::move(method);
         request.url = std::move(url);
-        if (!body.empty()) {
-            request.headers.push_back({"Content-Type", "application/json"});
-            request.body = std::move(body);
+        const bool json_body = !body.empty();
+        if (request.headers.empty() || json_body != request_has_body_headers_) {
+            request.headers.clear();
+            if (json_body)
+                request.headers.push_back({"Content-Type", "application/json"});
+            request.headers.push_back({"Accept", "application/json"});
+            request.headers.push_back({"User-Agent", options_.user_agent});
+            request_has_body_headers_ = json_body;
         }
-        request.headers.push_back({"Accept", "application/json"});
-        request.headers.push_back({"User-Agent", options_.user_agent});
+        request.body = std::move(body);
         return detail::send_with_retries(
             request, options_.retry, random_, context,
             [this, &context](HttpRequest& r) { return send_authenticated(r, context); },
@@ -580,6 +594,8 @@ class BasicClient {
     ClientOptions options_;
     std::function<double()> random_;  ///< the retry jitter's source
     detail::CallInProgress in_call_;
+    HttpRequest request_;                    ///< reused by every call (see send())
+    bool request_has_body_headers_ = false;  ///< request_.headers has Content-Type
 };
 
 }  // namespace mimcm

@@ -27,17 +27,17 @@ inline std::optional<std::string> normalize_guid(std::string_view text) {
     }
     if (text.size() != 36)
         return std::nullopt;
-    std::string out;
-    out.reserve(36);
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
+    std::string out(text);  // one allocation, lower-cased in place
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        char& c = out[i];
         if (i == 8 || i == 13 || i == 18 || i == 23) {
             if (c != '-')
                 return std::nullopt;
         } else if (hex_value(c) < 0) {
             return std::nullopt;
+        } else {
+            c = ascii_lower(c);
         }
-        out.push_back(ascii_lower(c));
     }
     return out;
 }

@@ -147,6 +147,24 @@ TEST_CASE("network JSON: trailing bytes, NUL, infinite numbers are rejected", "[
     CHECK(doc.parse(std::string(64, '[') + std::string(64, ']'), 64).empty());
 }
 
+TEST_CASE("network JSON: an infinite number is found wherever it is", "[json]") {
+    detail::ParsedJson doc;
+    const std::string beyond = "holds a number beyond the range of a double";
+    CHECK(doc.parse("1.8e308", 64) == beyond);
+    CHECK(doc.parse("[[],{},[[1.8e308]]]", 64) == beyond);
+    CHECK(doc.parse(R"([{"x":[1,2,{"y":-1.8e308}]},3])", 64) == beyond);
+    CHECK(doc.parse(R"({"a":[],"b":{},"c":[1,{"d":2}],"e":1.8e308})", 64) == beyond);
+    CHECK(doc.parse(R"({"a":[],"b":{},"c":[1,{"d":2}],"e":1.5})", 64).empty());
+    // Deeper than the walker's first frames, and wider than any frame count.
+    CHECK(doc.parse(std::string(200, '[') + "1.8e308" + std::string(200, ']'), 300) == beyond);
+    CHECK(doc.parse(std::string(200, '[') + "1" + std::string(200, ']'), 300).empty());
+    std::string wide = "[";
+    for (int i = 0; i < 5000; ++i)
+        wide += "[1.5],";
+    CHECK(doc.parse(wide + "1]", 64).empty());
+    CHECK(doc.parse(wide + "[[1.8e308]]]", 64) == beyond);
+}
+
 TEST_CASE("integers: range-checked, integral, no silent defaults", "[json]") {
     CHECK(request_error(R"({"Status": 1e300})") ==
           "Request.Status: expected an integer, got a number beyond 64 bits");

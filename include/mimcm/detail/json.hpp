@@ -60,23 +60,36 @@ inline std::string json_depth_message(std::size_t max_depth) {
 }
 
 /// Whether every number in v is finite (RapidJSON turns some numbers beyond the range of a
-/// double into infinity). Walks with its own stack, not recursion.
+/// double into infinity). Walks with its own stack, not recursion: one frame per open array or
+/// object (the scan bounded the depth), so a body of any width costs one allocation.
 inline bool all_numbers_finite(const rapidjson::Value& v) {
-    std::vector<const rapidjson::Value*> stack{&v};
-    while (!stack.empty()) {
-        const rapidjson::Value* x = stack.back();
-        stack.pop_back();
-        if (x->IsDouble() && !std::isfinite(x->GetDouble()))
-            return false;
-        if (x->IsArray()) {
-            for (rapidjson::SizeType i = 0; i < x->Size(); ++i)
-                stack.push_back(&(*x)[i]);
-        } else if (x->IsObject()) {
-            for (rapidjson::SizeType i = 0; i < x->MemberCount(); ++i)
-                stack.push_back(&(x->MemberBegin() + i)->value);
+    struct Frame {
+        const rapidjson::Value* container;
+        rapidjson::SizeType next;  ///< index of the next element or member to visit
+    };
+    std::vector<Frame> open;
+    open.reserve(16);
+    const rapidjson::Value* x = &v;
+    for (;;) {
+        if (x != nullptr) {
+            if (x->IsDouble() && !std::isfinite(x->GetDouble()))
+                return false;
+            if ((x->IsArray() && !x->Empty()) || (x->IsObject() && !x->ObjectEmpty()))
+                open.push_back({x, 0});
         }
+        if (open.empty())
+            return true;
+        Frame& top = open.back();
+        const rapidjson::Value& c = *top.container;
+        const bool array = c.IsArray();
+        if (top.next == (array ? c.Size() : c.MemberCount())) {
+            open.pop_back();
+            x = nullptr;
+            continue;
+        }
+        x = array ? &c[top.next] : &(c.MemberBegin() + top.next)->value;
+        ++top.next;
     }
-    return true;
 }
 
 /// A RapidJSON allocator that wipes every block it frees or leaves behind when it regrows one
