@@ -4,6 +4,7 @@
 // on a virtual GIDS card in pcscd. Alternating rounds; prints APDUs per read, time per read and
 // the ratio (median and min–max over rounds). APDUs are counted by an SCardTransmit of this
 // program that forwards to the library's.
+// Both sides send the same 6 APDUs; mimcm calls SCardStatus once more (its same-card check).
 //
 //   bench_card --reader NAME [--rounds 11] [--reads 300] [--show-apdus]
 //

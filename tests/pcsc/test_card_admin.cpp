@@ -419,6 +419,154 @@ TEST_CASE("the session holds its transaction: another application waits until it
 }
 
 // ---------------------------------------------------------------------------------------------
+// Same card: the card id is read again only when the transaction may have been broken
+
+namespace {
+
+const std::string kGidsTable = "00cba000045c02df1f00";   // the master file's table
+const std::string kGidsCardId = "00cba012045c02df2000";  // the cardid file it names
+const std::string kPivChuid = "00cb3fff055c035fc102";    // GET DATA of the CHUID
+const std::string kSelectGids = "00a4040009a0000003974254465900";
+
+std::size_t card_id_reads(const std::string& log, const std::string& profile) {
+    const auto commands = commands_in(log);
+    if (profile == "piv")
+        return count_prefix(commands, kPivChuid);
+    // A GIDS card id read is the table, then the cardid file.
+    CHECK(count_prefix(commands, kGidsTable) == count_prefix(commands, kGidsCardId));
+    return count_prefix(commands, kGidsCardId);
+}
+
+}  // namespace
+
+TEST_CASE("read_card sends the APDUs of a hand-written read and no more", "[pcsc][card-read]") {
+    rig::EmptyReadersAtExit cleanup;
+    Context context;
+    ReadOptions options;
+    options.reader = kReader0;
+    SECTION("GIDS") {
+        const std::string log = fresh_path("read-apdus-gids.log");
+        rig::insert_card(0, card_args("gids", fresh_path("read-apdus-gids.json"), log,
+                                      "--challenge " + kChallenge));
+        const mimcm::pcsc::CardReading reading = mimcm::pcsc::read_card(context, options);
+        CHECK(to_hex(reading.card.challenge.bytes()) == kChallenge);
+        INFO(slurp(log));
+        // SELECT PIV (absent), SELECT GIDS, the table and the card id, MSE SET, GENERAL
+        // AUTHENTICATE: what bench_card's raw read sends.
+        CHECK(commands_in(log) ==
+              std::vector<std::string>{"00a4040009a0000003080000100000", kSelectGids, kGidsTable,
+                                       kGidsCardId, "002281a403830180", "00870000047c02810000"});
+    }
+    SECTION("PIV") {
+        const std::string log = fresh_path("read-apdus-piv.log");
+        rig::insert_card(0, card_args("piv", fresh_path("read-apdus-piv.json"), log,
+                                      "--challenge " + kChallenge));
+        const mimcm::pcsc::CardReading reading = mimcm::pcsc::read_card(context, options);
+        CHECK(to_hex(reading.card.challenge.bytes()) == kChallenge);
+        INFO(slurp(log));
+        // SELECT PIV, the CHUID (its GET RESPONSEs aside), the 9B key's metadata, the challenge.
+        std::vector<std::string> commands;
+        for (const auto& c : commands_in(log)) {
+            if (c.rfind("00c00000", 0) != 0)
+                commands.push_back(c);
+        }
+        CHECK(commands == std::vector<std::string>{"00a4040009a0000003080000100000",
+                                                   kPivChuid + "00", "00f7009b00",
+                                                   "0087039b047c02810000"});
+    }
+}
+
+TEST_CASE("a session holding its transaction reads the card id once", "[pcsc][card-read]") {
+    rig::EmptyReadersAtExit cleanup;
+    for (const std::string profile : {"gids", "piv"}) {
+        SECTION(profile) {
+            const std::string state = fresh_path("held-" + profile + ".json");
+            const std::string log = fresh_path("held-" + profile + ".log");
+            rig::insert_card(0, card_args(profile, state, log, "--challenge " + kChallenge));
+            Context context;
+            CardSession session = CardSession::open(context, reader_and_profile(kReader0, profile));
+            CHECK(card_id_reads(log, profile) == 1);
+            for (int i = 0; i < 3; ++i) {
+                const mimcm::CardData card = session.read();
+                CHECK(to_hex(card.card_id.bytes().data(), 16) == kCardId);
+                CHECK(to_hex(card.challenge.bytes()) == kChallenge);
+            }
+            session.verify_same_card();
+            session.close();
+            INFO(slurp(log));
+            CHECK(card_id_reads(log, profile) == 1);
+            CHECK(count_prefix(commands_in(log), "00a4") == 1);
+        }
+    }
+}
+
+TEST_CASE("without a held transaction every check reads the card id again", "[pcsc][card-read]") {
+    rig::EmptyReadersAtExit cleanup;
+    for (const std::string profile : {"gids", "piv"}) {
+        SECTION(profile) {
+            const std::string state = fresh_path("not-held-" + profile + ".json");
+            const std::string log = fresh_path("not-held-" + profile + ".log");
+            rig::insert_card(0, card_args(profile, state, log, "--challenge " + kChallenge));
+            Context context;
+            CardSession session = CardSession::open(
+                context, reader_and_profile(kReader0, profile, SessionTransaction::not_held));
+            (void)session.read();
+            CHECK(card_id_reads(log, profile) == 2);
+            (void)session.read();
+            session.verify_same_card();
+            session.close();
+            INFO(slurp(log));
+            CHECK(card_id_reads(log, profile) == 4);
+        }
+    }
+}
+
+TEST_CASE("after an error the next check reads the card id again, then trusts the transaction",
+          "[pcsc][card-read]") {
+    rig::EmptyReadersAtExit cleanup;
+    const std::string state = fresh_path("after-error.json");
+    const std::string log = fresh_path("after-error.log");
+    rig::insert_card(0, card_args("gids", state, log, "--challenge " + kChallenge));
+    Context context;
+    CardSession session = CardSession::open(context, reader_and_profile(kReader0, "gids"));
+    (void)session.read();
+    CHECK(card_id_reads(log, "gids") == 1);
+    CHECK(thrown<CardError>([&] { session.authenticate_admin(secret(kKey2Response)); }).code() ==
+          CardErrorCode::admin_auth_failed);
+    (void)session.read();
+    CHECK(card_id_reads(log, "gids") == 2);
+    (void)session.read();
+    session.authenticate_admin(secret(kZeroKeyResponse));
+    CHECK(read_state(state).admin_authenticated);
+    session.close();
+    INFO(slurp(log));
+    CHECK(card_id_reads(log, "gids") == 2);
+}
+
+TEST_CASE("another application's reset waits for the session's transaction",
+          "[pcsc][card-read][transaction]") {
+    // What lets a held session trust SCardStatus without reading the card id again.
+    rig::EmptyReadersAtExit cleanup;
+    const std::string state = fresh_path("reset-waits.json");
+    const std::string log = fresh_path("reset-waits.log");
+    rig::insert_card(0, card_args("gids", state, log, "--challenge " + kChallenge));
+    Context context;
+    Context other;
+    Card theirs(other, kReader0);
+    CardSession session = CardSession::open(context, reader_and_profile(kReader0, "gids"));
+    (void)session.read();
+    auto reset = std::async(std::launch::async, [&] { theirs.disconnect(Disposition::reset); });
+    CHECK(reset.wait_for(std::chrono::milliseconds(500)) == std::future_status::timeout);
+    (void)session.read();
+    session.authenticate_admin(secret(kZeroKeyResponse));  // no reset came in between
+    CHECK(read_state(state).admin_authenticated);
+    session.close();
+    REQUIRE(reset.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+    reset.get();
+    CHECK(card_id_reads(log, "gids") == 1);
+}
+
+// ---------------------------------------------------------------------------------------------
 // PIV
 
 TEST_CASE("PIV: the 9B response makes us admin and sets a new management key",

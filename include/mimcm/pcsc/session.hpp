@@ -11,9 +11,10 @@
 //
 // Java Card clears a challenge and the admin login when the applet is selected again or the
 // card is reset, so the session re-checks "same card" WITHOUT selecting: the ATR and state from
-// the reader (SCardStatus; a reset says the challenge is gone) and the card id by GET DATA on
-// the selected applet. It holds a PC/SC transaction from open() to close() (see
-// ReadOptions::transaction), so no other application can select, reset or ask a challenge
+// the reader (SCardStatus; a reset says the challenge is gone) and, unless the session's
+// transaction has been held since the card id was read, the card id by GET DATA on the
+// selected applet (see verify_same_card()). It holds a PC/SC transaction from open() to close()
+// (see ReadOptions::transaction), so no other application can select, reset or ask a challenge
 // in between; keep the server calls in between short (Windows resets a card whose transaction
 // is idle for more than 5 s: the next call then reports Error{card_reset}, challenge gone).
 //
@@ -148,6 +149,7 @@ class CardSession {
                     throw detail::no_profile_error(card_->reader(), e.what());
                 }
                 card_id_.emplace(session_->card_id());
+                id_checked_in_transaction_ = holds_transaction();
                 return;
             } catch (const Error& e) {
                 transaction_.reset();
@@ -170,6 +172,7 @@ class CardSession {
             card_id_ = std::move(other.card_id_);
             transaction_ = std::move(other.transaction_);
             hold_ = other.hold_;
+            id_checked_in_transaction_ = std::exchange(other.id_checked_in_transaction_, false);
             privileged_ = other.privileged_;
         }
         return *this;
@@ -193,8 +196,28 @@ class CardSession {
     [[nodiscard]] const card::Session& card_session() const { return *session_; }
 
     /// Checks, without selecting anything, that the card read at open() is still there and
-    /// was not reset: the reader's state and the ATR (SCardStatus), then the card id by
-    /// GET DATA.
+    /// was not reset: always the reader's state and the ATR (SCardStatus), and the card id by
+    /// GET DATA unless this session's PC/SC transaction has been held without a break since
+    /// the card id was read on it.
+    ///
+    /// Why SCardStatus alone is enough while the transaction is held: from
+    /// SCardBeginTransaction to SCardEndTransaction no other handle can send an APDU to the
+    /// card, reset or reconnect it (pcsc-lite and WinSCard make their BeginTransaction,
+    /// Connect, Transmit and resetting Disconnect/Reconnect wait for the end of the
+    /// transaction, or refuse them), so nothing but this session has talked to the card since
+    /// the card id was read. What remains is the card itself: a removal (a swap is one) or a
+    /// reset by the reader or the system (e.g. Windows' 5-second idle rule) marks every
+    /// handle, and the next call on this one, SCardStatus included, reports
+    /// SCARD_W_REMOVED_CARD or SCARD_W_RESET_CARD (Error{card_removed}, Error{card_reset});
+    /// a card is only powered for APDUs after the resource manager has seen it inserted. So
+    /// the card id cannot have changed under a transaction held since it was read.
+    ///
+    /// The card id is read again (GIDS: two GET DATA; PIV: the CHUID) whenever that chain may
+    /// be broken: with SessionTransaction::not_held; after the transaction was ended or lost
+    /// (a reset ends it; so does close()); after ANY error in this session, whether or not it
+    /// cost the transaction (the session does not guess which ones did). After a successful
+    /// re-read under a held transaction, the chain starts again from that read.
+    ///
     /// Error{card_changed} (ATR or card id differ, or the card has no card id any more);
     /// Error{card_reset} (message: the challenge is gone); Error{card_removed}, ...
     void verify_same_card() {
@@ -202,6 +225,9 @@ class CardSession {
             begin();
             if (connected().checked_atr() != atr_->bytes())
                 throw detail::card_changed_error(reader(), "its ATR differs from the one read");
+            if (id_checked_in_transaction_ && holds_transaction())
+                return;
+            id_checked_in_transaction_ = false;
             std::optional<CardId> now;
             try {
                 now.emplace(session_->read_card_id());
@@ -215,6 +241,7 @@ class CardSession {
             }
             if (now->bytes() != card_id_->bytes())
                 throw detail::card_changed_error(reader(), "its card id differs from the one read");
+            id_checked_in_transaction_ = holds_transaction();
         });
     }
 
@@ -260,6 +287,7 @@ class CardSession {
     /// command (the card drops the admin and PIN state), else SCARD_LEAVE_CARD. Errors are
     /// ignored (they cannot undo what the card did); never throws.
     void close() noexcept {
+        id_checked_in_transaction_ = false;
         if (transaction_)
             transaction_->release();
         transaction_.reset();
@@ -282,19 +310,27 @@ class CardSession {
             transaction_.emplace(connected());
     }
 
+    [[nodiscard]] bool holds_transaction() const noexcept {
+        return transaction_ && transaction_->active();
+    }
+
     /// Runs `body`; a reset seen on the way forgets the challenge and the admin login and
-    /// says so.
+    /// says so. Any error makes the next verify_same_card() read the card id again.
     template <class Body>
     auto guarded(Body body) -> decltype(body()) {
         connected();
         try {
             return body();
         } catch (const Error& e) {
+            id_checked_in_transaction_ = false;
             if (e.code() != ErrorCode::card_reset)
                 throw;
             session_->forget_authentication();
             transaction_.reset();
             throw detail::challenge_lost_error(e);
+        } catch (...) {
+            id_checked_in_transaction_ = false;
+            throw;
         }
     }
 
@@ -305,6 +341,9 @@ class CardSession {
     std::optional<Transaction> transaction_;
     bool hold_ = true;
     bool privileged_ = false;
+    // The card id was read (at open() or by verify_same_card()) under the transaction held
+    // now, and nothing has broken it since: see verify_same_card().
+    bool id_checked_in_transaction_ = false;
 };
 
 /// Opens a session (see CardSession::open()), reads its ATR, card id and a challenge, and
