@@ -14,9 +14,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "alloc_count.hpp"
+#include "bench_args.hpp"
 #include "bench_stats.hpp"
 #include "mimcm/pcsc.hpp"
 
@@ -62,11 +64,6 @@ extern "C" PCSC_API LONG SCardTransmit(SCARDHANDLE card, const SCARD_IO_REQUEST*
 namespace {
 
 using namespace mimcm_bench;
-
-[[noreturn]] void fail(const std::string& why) {
-    std::fprintf(stderr, "bench_card: %s\n", why.c_str());
-    std::exit(1);
-}
 
 struct Reading {
     std::vector<unsigned char> atr;
@@ -206,26 +203,23 @@ struct Config {
 
 int main(int argc, char** argv) {
     Config config;
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc)
-                fail("missing value after " + arg);
-            return argv[++i];
-        };
+    constexpr std::string_view usage =
+        "bench_card --reader NAME [--rounds N] [--reads N] [--show-apdus]";
+    parse_args(argc, argv, usage, [&](std::string_view arg, ArgValue& value) {
         if (arg == "--reader")
-            config.reader = value();
+            config.reader = value.text();
         else if (arg == "--rounds")
-            config.rounds = std::stoi(value());
+            config.rounds = static_cast<int>(value.number(1));
         else if (arg == "--reads")
-            config.reads = std::stol(value());
+            config.reads = value.number(1);
         else if (arg == "--show-apdus")
             config.show_apdus = true;
         else
-            fail("unknown argument " + arg);
-    }
-    if (config.reader.empty() || config.rounds < 1 || config.reads < 1)
-        fail("usage: bench_card --reader NAME [--rounds N] [--reads N] [--show-apdus]");
+            return false;
+        return true;
+    });
+    if (config.reader.empty())
+        fail("usage: " + std::string(usage));
 
     mimcm::pcsc::Context context;
     SCARDCONTEXT raw_context = 0;
