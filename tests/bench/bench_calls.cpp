@@ -12,9 +12,10 @@
 // Then the same cases on N threads at once (--threads, 1, 2 and 4 by default; 0: none), each
 // thread with its own handle or client and its own connection, the run's calls shared among
 // them: aggregate calls per second of each side, its scaling against the fewest threads (calls/s
-// at N ÷ calls/s at the fewest, per round), and mimcm÷raw at each N. Clients share nothing, so
-// mimcm's scaling should match raw libcurl's; on a machine with fewer cores than threads (the
-// server runs on the same cores) neither side scales with N.
+// at N ÷ calls/s at the fewest, per round), mimcm's scaling ÷ raw's, and mimcm÷raw at each N.
+// Clients share nothing, so mimcm's scaling should match raw libcurl's (scaling mimcm÷raw near
+// 1); on a machine with fewer cores than threads (the server runs on the same cores) neither
+// side scales with N.
 //
 //   bench_calls --http URL --https URL --ca-file PEM --connection-log FILE
 //               [--rounds 11] [--calls 20000] [--threads 1,2,4] [--case NAME] [--side raw|mimcm]
@@ -307,7 +308,7 @@ void threads_table_rows(const Config& config, const Case& c, bool do_raw, bool d
     for (std::size_t k = 0; k < counts; ++k) {
         const std::vector<Run>& raw = runs[0][k];
         const std::vector<Run>& sdk = runs[1][k];
-        std::vector<double> raw_rate, sdk_rate, speed, cpu, raw_scaling, sdk_scaling;
+        std::vector<double> raw_rate, sdk_rate, speed, cpu, raw_scaling, sdk_scaling, relative;
         for (std::size_t i = 0; i < raw.size(); ++i) {
             raw_rate.push_back(rate(raw[i]));
             raw_scaling.push_back(rate(raw[i]) / rate(runs[0][0][i]));
@@ -318,6 +319,7 @@ void threads_table_rows(const Config& config, const Case& c, bool do_raw, bool d
         }
         for (std::size_t i = 0; i < raw.size() && i < sdk.size(); ++i) {
             speed.push_back(rate(sdk[i]) / rate(raw[i]));
+            relative.push_back(sdk_scaling[i] / raw_scaling[i]);
             cpu.push_back((sdk[i].cpu / static_cast<double>(sdk[i].calls)) /
                           (raw[i].cpu / static_cast<double>(raw[i].calls)));
         }
@@ -327,13 +329,13 @@ void threads_table_rows(const Config& config, const Case& c, bool do_raw, bool d
                 most = std::max(most, r.connections);
             return v.empty() ? std::string("–") : std::to_string(most);
         };
-        std::printf("| %s | %ld | %s | %s | %s | %s | %s | %s | %s, %s |\n", c.name.c_str(),
+        std::printf("| %s | %ld | %s | %s | %s | %s | %s | %s | %s | %s, %s |\n", c.name.c_str(),
                     config.threads[k],
                     raw.empty() ? "–" : number(spread(raw_rate).median, 0).c_str(),
                     sdk.empty() ? "–" : number(spread(sdk_rate).median, 0).c_str(),
                     ratio_or_dash(speed).c_str(), ratio_or_dash(raw_scaling).c_str(),
-                    ratio_or_dash(sdk_scaling).c_str(), ratio_or_dash(cpu).c_str(),
-                    conn(raw).c_str(), conn(sdk).c_str());
+                    ratio_or_dash(sdk_scaling).c_str(), ratio_or_dash(relative).c_str(),
+                    ratio_or_dash(cpu).c_str(), conn(raw).c_str(), conn(sdk).c_str());
         std::fflush(stdout);
     }
 }
@@ -430,10 +432,10 @@ int main(int argc, char** argv) {
         config.rounds, config.calls);
     std::printf(
         "| case | threads | raw calls/s | mimcm calls/s | calls/s mimcm÷raw | raw scaling (÷ %s "
-        "thread%s) | mimcm scaling (÷ %s thread%s) | CPU/call mimcm÷raw | connections/run raw, "
-        "mimcm |\n",
+        "thread%s) | mimcm scaling (÷ %s thread%s) | scaling mimcm÷raw | CPU/call mimcm÷raw | "
+        "connections/run raw, mimcm |\n",
         fewest.c_str(), fewest == "1" ? "" : "s", fewest.c_str(), fewest == "1" ? "" : "s");
-    std::printf("|---|---|---|---|---|---|---|---|---|\n");
+    std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
     for (const Case& c : cases) {
         if (!config.only_case.empty() && config.only_case != c.name)
             continue;

@@ -53,7 +53,8 @@ flags=(-std=c++17 -O2 -DNDEBUG -Wall -Wextra -Wpedantic -Werror -I"$root/include
 build() {  # PROGRAM SOURCE PKG-CONFIG-MODULE [EXTRA LIBS...]
     local name=$1 program=$out/$1 source=$2 module=$3
     shift 3
-    if [ -x "$program" ] && [ -z "$(find tests/bench include -newer "$program" -type f | head -1)" ]; then
+    if [ -x "$program" ] &&
+        [ -z "$(find tests/bench tests/support include -newer "$program" -type f | head -1)" ]; then
         return 0
     fi
     echo "== building $name ($cxx -O2)"
