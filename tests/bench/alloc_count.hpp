@@ -2,6 +2,8 @@
 // program defines malloc, calloc, realloc and free itself, forwarding to glibc's allocator, so
 // every library's calls land here. Include in exactly one translation unit of a benchmark.
 // glibc only (the __libc_* entry points); elsewhere the count stays 0 and says so.
+// The count is one atomic the whole process shares: threads allocating at once would contend for
+// it, so code timing several threads turns counting off (allocation_counting) while they run.
 #pragma once
 
 #include <atomic>
@@ -10,6 +12,13 @@
 namespace mimcm_bench {
 
 inline std::atomic<unsigned long long> allocation_count{0};
+/// Whether allocations are counted; only read by the allocation functions (no contention).
+inline std::atomic<bool> allocation_counting{true};
+
+inline void count_allocation() noexcept {
+    if (allocation_counting.load(std::memory_order_relaxed))
+        allocation_count.fetch_add(1, std::memory_order_relaxed);
+}
 
 [[nodiscard]] inline unsigned long long allocations() noexcept {
     return allocation_count.load(std::memory_order_relaxed);
@@ -31,15 +40,15 @@ void* __libc_realloc(void* block, std::size_t size) noexcept;
 void __libc_free(void* block) noexcept;
 
 void* malloc(std::size_t size) noexcept {
-    mimcm_bench::allocation_count.fetch_add(1, std::memory_order_relaxed);
+    mimcm_bench::count_allocation();
     return __libc_malloc(size);
 }
 void* calloc(std::size_t count, std::size_t size) noexcept {
-    mimcm_bench::allocation_count.fetch_add(1, std::memory_order_relaxed);
+    mimcm_bench::count_allocation();
     return __libc_calloc(count, size);
 }
 void* realloc(void* block, std::size_t size) noexcept {
-    mimcm_bench::allocation_count.fetch_add(1, std::memory_order_relaxed);
+    mimcm_bench::count_allocation();
     return __libc_realloc(block, size);
 }
 void free(void* block) noexcept {

@@ -15,10 +15,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "../support/card_apdus.hpp"
 #include "alloc_count.hpp"
+#include "bench_args.hpp"
 #include "bench_stats.hpp"
+#include "mimcm/encoding.hpp"
 #include "mimcm/pcsc.hpp"
 
 namespace {
@@ -63,11 +67,6 @@ extern "C" PCSC_API LONG SCardTransmit(SCARDHANDLE card, const SCARD_IO_REQUEST*
 namespace {
 
 using namespace mimcm_bench;
-
-[[noreturn]] void fail(const std::string& why) {
-    std::fprintf(stderr, "bench_card: %s\n", why.c_str());
-    std::exit(1);
-}
 
 struct Reading {
     std::vector<unsigned char> atr;
@@ -136,6 +135,33 @@ std::vector<unsigned char> find_tlv(const std::vector<unsigned char>& data, unsi
     return {};
 }
 
+/// Bytes from the card tests' spelling of an APDU ("00 A4 04 00 ...").
+std::vector<unsigned char> apdu_bytes(const std::string& spaced_hex) {
+    std::string digits;
+    for (const char c : spaced_hex) {
+        if (c != ' ')
+            digits += c;
+    }
+    const auto bytes = mimcm::from_hex(digits);
+    if (!bytes)
+        fail("not an APDU in hex: " + spaced_hex);
+    return {bytes->begin(), bytes->end()};
+}
+
+/// The fixed APDUs of the raw read, converted once (not in the timed loop).
+struct RawApdus {
+    std::vector<unsigned char> select_piv = apdu_bytes(mimcm_test::apdu::select_piv);
+    std::vector<unsigned char> select_gids = apdu_bytes(mimcm_test::apdu::select_gids);
+    std::vector<unsigned char> get_master_file = apdu_bytes(mimcm_test::apdu::get_master_file);
+    std::vector<unsigned char> mse_set = apdu_bytes(mimcm_test::apdu::mse_set);
+    std::vector<unsigned char> gids_challenge = apdu_bytes(mimcm_test::apdu::gids_challenge);
+};
+
+const RawApdus& raw_apdus() {
+    static const RawApdus apdus;
+    return apdus;
+}
+
 Reading raw_read(SCARDCONTEXT context, const std::string& reader) {
     SCARDHANDLE card = 0;
     DWORD protocol = 0;
@@ -157,18 +183,13 @@ Reading raw_read(SCARDCONTEXT context, const std::string& reader) {
         SCARD_S_SUCCESS)
         fail("SCardStatus: " + std::to_string(rc));
     r.atr.assign(atr, atr + atr_size);
+    const RawApdus& apdus = raw_apdus();
     // The PIV applet first (a card answering it would be PIV), then GIDS.
-    transmit(
-        card, pci,
-        {0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00, 0x00},
-        true);
-    transmit(
-        card, pci,
-        {0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x97, 0x42, 0x54, 0x46, 0x59, 0x00});
+    transmit(card, pci, apdus.select_piv, true);
+    transmit(card, pci, apdus.select_gids);
     // The master file's table (tag DF1F: a version byte, then 28-byte records {dir[9], file[9],
     // 2 pad, u32le data object, u32le EF}), then the card id file it names.
-    const auto table = find_tlv(
-        transmit(card, pci, {0x00, 0xCB, 0xA0, 0x00, 0x04, 0x5C, 0x02, 0xDF, 0x1F, 0x00}), 0xDF1F);
+    const auto table = find_tlv(transmit(card, pci, apdus.get_master_file), 0xDF1F);
     unsigned object = 0;
     unsigned ef = 0;
     for (std::size_t at = 1; at + 28 <= table.size(); at += 28) {
@@ -187,9 +208,8 @@ Reading raw_read(SCARDCONTEXT context, const std::string& reader) {
                   static_cast<unsigned char>(object), 0x00});
     r.card_id = find_tlv(id, object);
     // The challenge: MSE SET, then GENERAL AUTHENTICATE with an empty witness request.
-    transmit(card, pci, {0x00, 0x22, 0x81, 0xA4, 0x03, 0x83, 0x01, 0x80});
-    const auto answer =
-        transmit(card, pci, {0x00, 0x87, 0x00, 0x00, 0x04, 0x7C, 0x02, 0x81, 0x00, 0x00});
+    transmit(card, pci, apdus.mse_set);
+    const auto answer = transmit(card, pci, apdus.gids_challenge);
     r.challenge = find_tlv(answer, 0x81);
     SCardEndTransaction(card, SCARD_LEAVE_CARD);
     SCardDisconnect(card, SCARD_LEAVE_CARD);
@@ -207,26 +227,23 @@ struct Config {
 
 int main(int argc, char** argv) {
     Config config;
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc)
-                fail("missing value after " + arg);
-            return argv[++i];
-        };
+    constexpr std::string_view usage =
+        "bench_card --reader NAME [--rounds N] [--reads N] [--show-apdus]";
+    parse_args(argc, argv, usage, [&](std::string_view arg, ArgValue& value) {
         if (arg == "--reader")
-            config.reader = value();
+            config.reader = value.text();
         else if (arg == "--rounds")
-            config.rounds = std::stoi(value());
+            config.rounds = static_cast<int>(value.number(1));
         else if (arg == "--reads")
-            config.reads = std::stol(value());
+            config.reads = value.number(1);
         else if (arg == "--show-apdus")
             config.show_apdus = true;
         else
-            fail("unknown argument " + arg);
-    }
-    if (config.reader.empty() || config.rounds < 1 || config.reads < 1)
-        fail("usage: bench_card --reader NAME [--rounds N] [--reads N] [--show-apdus]");
+            return false;
+        return true;
+    });
+    if (config.reader.empty())
+        fail("usage: " + std::string(usage));
 
     mimcm::pcsc::Context context;
     SCARDCONTEXT raw_context = 0;
