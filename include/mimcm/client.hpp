@@ -115,6 +115,19 @@ class CallInProgress {
   private:
     std::atomic<bool> busy_{false};
 };
+
+/// The request a client reuses call after call (see BasicClient::send), and whether its headers
+/// are those of a call with a body. Between calls it holds no body and no token. A copied or
+/// moved client starts with a fresh one.
+struct ReusedRequest {
+    ReusedRequest() = default;
+    ReusedRequest(const ReusedRequest&) noexcept {}
+    ReusedRequest& operator=(const ReusedRequest&) noexcept { return *this; }
+    ~ReusedRequest() = default;
+
+    HttpRequest request;
+    bool has_body_headers = false;
+};
 }  // namespace detail
 
 /// The CM REST API over `Transport`. Every operation takes a last, optional CallContext
@@ -495,7 +508,7 @@ class BasicClient {
     TransportResult send(std::string method, std::string url, SecretString body,
                          const CallContext& context) {
         const detail::CallInProgress::Guard one_at_a_time(in_call_);
-        HttpRequest& request = request_;
+        HttpRequest& request = request_.request;
         // The body and the token leave the request (wiped) when the call ends, however it ends.
         struct Forget {
             HttpRequest& request;
@@ -507,13 +520,13 @@ class BasicClient {
         request.method = std::move(method);
         request.url = std::move(url);
         const bool json_body = !body.empty();
-        if (request.headers.empty() || json_body != request_has_body_headers_) {
+        if (request.headers.empty() || json_body != request_.has_body_headers) {
             request.headers.clear();
             if (json_body)
                 request.headers.push_back({"Content-Type", "application/json"});
             request.headers.push_back({"Accept", "application/json"});
             request.headers.push_back({"User-Agent", options_.user_agent});
-            request_has_body_headers_ = json_body;
+            request_.has_body_headers = json_body;
         }
         request.body = std::move(body);
         return detail::send_with_retries(
@@ -594,8 +607,7 @@ class BasicClient {
     ClientOptions options_;
     std::function<double()> random_;  ///< the retry jitter's source
     detail::CallInProgress in_call_;
-    HttpRequest request_;                    ///< reused by every call (see send())
-    bool request_has_body_headers_ = false;  ///< request_.headers has Content-Type
+    detail::ReusedRequest request_;
 };
 
 }  // namespace mimcm

@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "fake_transport.hpp"
@@ -471,4 +473,41 @@ TEST_CASE("every operation maps failures the same way", "[operations]") {
     Fixture none(204, "");
     CHECK(empty_success(none.client.get_smartcard(kSmartcard)));
     CHECK(name_of(none.client.get_smartcard(kSmartcard)) == "no_content");
+}
+
+TEST_CASE("a client reuses its request: headers follow the body, a copy sends the same",
+          "[operations]") {
+    static_assert(std::is_copy_constructible_v<BasicClient<FakeTransport>>);
+    FakeTransport transport(
+        FakeTransport::answer(201, R"("api/v1.0/requests/)" + kRequest.str() + R"(")"));
+    BasicClient<FakeTransport> client(CmUrl::parse("https://cm.contoso.com"), transport);
+    NewRequest request;
+    request.profile_template = kTemplate;
+    const auto names = [&](std::size_t i) {
+        std::vector<std::string> out;
+        for (const auto& h : transport.requests().at(i).headers)
+            out.push_back(h.name + ": " + h.value);
+        return out;
+    };
+    const std::vector<std::string> get_headers = {"Accept: application/json",
+                                                  "User-Agent: " + ClientOptions{}.user_agent};
+    std::vector<std::string> post_headers = get_headers;
+    post_headers.insert(post_headers.begin(), "Content-Type: application/json");
+
+    (void)client.list_profile_templates();     // GET, no body
+    (void)client.create_request(request);      // POST with a body
+    (void)client.list_profile_templates();     // GET again: no Content-Type left over
+    BasicClient<FakeTransport> copy = client;  // a copy starts with a fresh request
+    (void)copy.create_request(request);
+    BasicClient<FakeTransport> moved = std::move(copy);
+    (void)moved.list_profile_templates();
+    REQUIRE(transport.requests().size() == 5);
+    CHECK(names(0) == get_headers);
+    CHECK(names(1) == post_headers);
+    CHECK(!transport.requests()[1].body.empty());
+    CHECK(names(2) == get_headers);
+    CHECK(transport.requests()[2].body.empty());
+    CHECK(names(3) == post_headers);
+    CHECK(names(4) == get_headers);
+    CHECK(transport.requests()[4].body.empty());
 }
