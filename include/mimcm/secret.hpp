@@ -110,13 +110,15 @@ class SecretString {
     SecretString(const SecretString&) = delete;
     SecretString& operator=(const SecretString&) = delete;
     /// Moves leave `other` wiped and empty.
-    SecretString(SecretString&& other) noexcept : value_(std::move(other.value_)) {
+    SecretString(SecretString&& other) noexcept
+        : value_(std::move(other.value_)), written_(other.written_) {
         other.wipe();  // libstdc++ copies short strings on move: clear what stays behind
     }
     SecretString& operator=(SecretString&& other) noexcept {
         if (this != &other) {
             wipe();
             value_ = std::move(other.value_);
+            written_ = other.written_;
             other.wipe();
         }
         return *this;
@@ -136,8 +138,11 @@ class SecretString {
 
     /// Appends; when the buffer must grow, the old buffer is wiped before it is freed.
     void append(std::string_view text) {
+        if (text.empty())
+            return;
         if (value_.size() + text.size() > value_.capacity())
             reserve((value_.size() + text.size()) * 2);
+        written_ = true;
         value_.append(text);
     }
 
@@ -146,11 +151,13 @@ class SecretString {
     void reserve(std::size_t size) {
         if (size <= value_.capacity())
             return;
+        const bool written = written_;
         std::string bigger;
         bigger.reserve(size);
         bigger.append(value_);
         wipe();
         value_.swap(bigger);
+        written_ = written;
     }
     [[nodiscard]] std::size_t capacity() const noexcept { return value_.capacity(); }
 
@@ -158,12 +165,18 @@ class SecretString {
     /// string without wiping what it drops (append and reserve only grow it; reserve, assignment
     /// and this wipe the old bytes first), so the buffer beyond size() holds no secret. Except a
     /// short string's inline buffer, which a move copies out and leaves as it was (libstdc++):
-    /// a buffer of up to small_buffer bytes is wiped whole.
+    /// a buffer of up to small_buffer bytes is wiped whole. A string nothing was written into
+    /// since the last wipe (most moved-from and empty ones) has nothing to wipe.
     void wipe() noexcept {
+        if (!written_) {
+            value_.clear();  // empty already, unless a move left a length behind
+            return;
+        }
         if (value_.capacity() <= small_buffer)
             value_.resize(value_.capacity());  // never reallocates
         secure_wipe(value_.data(), value_.size());
         value_.clear();
+        written_ = false;
     }
 
     friend bool operator==(const SecretString& a, const SecretString& b) noexcept {
@@ -182,6 +195,9 @@ class SecretString {
     static constexpr std::size_t small_buffer = 32;
 
     std::string value_;
+    /// Whether bytes were written into value_'s buffer since it was last wiped. Only append()
+    /// writes, and a move carries the flag with the bytes.
+    bool written_ = false;
 };
 
 /// Byte buffer for secret binary data (keys, challenge responses), wiped like SecretString and,
