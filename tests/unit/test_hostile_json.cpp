@@ -125,6 +125,12 @@ TEST_CASE("the byte scan counts nesting outside strings and finds NUL bytes", "[
     CHECK(scan_json(R"(["\"[[[[", "\\", []])", 2) == JsonScan::ok);
     CHECK(scan_json(std::string("\"1234\"\0junk", 11), 64) == JsonScan::nul_byte);
     CHECK(scan_json(std::string(kDeep, '['), 64) == JsonScan::too_deep);
+    // Strings that end the text, or end in an escape, hide nothing and overrun nothing.
+    CHECK(scan_json(R"(["abc[[[[)", 1) == JsonScan::ok);
+    CHECK(scan_json("[\"ab\\", 1) == JsonScan::ok);
+    CHECK(scan_json(R"(["\\\"[", [[]]])", 2) == JsonScan::too_deep);
+    // A NUL byte is found wherever it is, also after nesting beyond the limit.
+    CHECK(scan_json(std::string(100, '[') + '\0', 64) == JsonScan::nul_byte);
 }
 
 TEST_CASE("network JSON: trailing bytes, NUL, infinite numbers are rejected", "[json]") {

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,24 +27,25 @@ inline constexpr std::size_t default_max_json_depth = 64;
 enum class JsonScan { ok, nul_byte, too_deep };
 
 /// Scans text for what no parser may see: a NUL byte anywhere (RapidJSON would stop there and
-/// ignore the rest), and arrays or objects nested deeper than max_depth (counted outside
-/// strings). Iterative and linear, so a hostile body cannot exhaust the stack here.
+/// ignore the rest), else arrays or objects nested deeper than max_depth (counted outside
+/// strings). Iterative and linear, so a hostile body cannot exhaust the stack here; the inside of
+/// a string is skipped in a tight loop, as only its closing quote matters.
 inline JsonScan scan_json(std::string_view text, std::size_t max_depth) noexcept {
+    if (!text.empty() && std::memchr(text.data(), '\0', text.size()) != nullptr)
+        return JsonScan::nul_byte;
     std::size_t depth = 0;
-    bool in_string = false;
-    bool escaped = false;
-    for (const char c : text) {
-        if (c == '\0')
-            return JsonScan::nul_byte;
-        if (in_string) {
-            if (escaped)
-                escaped = false;
-            else if (c == '\\')
-                escaped = true;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
+    const char* p = text.data();
+    const char* const end = p + text.size();
+    while (p != end) {
+        const char c = *p++;
+        if (c == '"') {
+            while (p != end && *p != '"') {
+                if (*p == '\\' && ++p == end)  // an escape: the next character is skipped too
+                    break;
+                ++p;
+            }
+            if (p != end)
+                ++p;  // the closing quote
         } else if (c == '[' || c == '{') {
             if (++depth > max_depth)
                 return JsonScan::too_deep;
