@@ -4,10 +4,10 @@
 //
 // The compiled mode, for an application that calls many operations from many files: define
 // MIMCM_COMPILED in every file (the CMake target mimcm::compiled does, and compiles src/mimcm.cpp
-// into the program once). mimcm::Client and mimcm::Enrollment<CurlTransport, pcsc::EnrollmentCard>
-// are then compiled once, in src/mimcm.cpp, not in each file that calls them (for the enrollment,
-// in each file that includes this header). Header-only use
-// (no MIMCM_COMPILED) is the default and needs nothing else.
+// into the program once). mimcm::Client (in every file that includes mimcm/transport/curl.hpp)
+// and mimcm::Enrollment<CurlTransport, pcsc::EnrollmentCard> (in every file that includes this
+// header) are then compiled once, in src/mimcm.cpp, not in each file that calls them. Header-only
+// use, without MIMCM_COMPILED, is the default and needs nothing else.
 #pragma once
 
 #include "mimcm/core.hpp"
@@ -21,6 +21,5 @@
 #endif
 
 #if defined(MIMCM_COMPILED) && !defined(MIMCM_NO_CURL) && !defined(MIMCM_NO_PCSC)
-// (mimcm::Client's declaration is in mimcm/transport/curl.hpp.)
 extern template class mimcm::Enrollment<mimcm::CurlTransport, mimcm::pcsc::EnrollmentCard>;
 #endif
